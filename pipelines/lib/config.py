@@ -1,0 +1,158 @@
+"""Configuration: the TOML config file, environment overrides and the paths derived from them.
+
+Contract (ARCHITECTURE.md):
+* warehouse file: ``warehouse/gpu_market.duckdb``, overridden by ``GPU_TRACKER_WAREHOUSE``;
+* config file: ``gpu_tracker.toml`` at the repo root, overridden by ``GPU_TRACKER_CONFIG``;
+* each source reads ``[sources.<source id>]`` with at least ``enabled`` and ``base_url``.
+
+Nothing is read at import time: call ``load_config()`` where it is needed, so tests can set
+environment variables first. Secrets are never read from the file (see ``secret``).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Defaults used when the config file leaves a key out; the shipped gpu_tracker.toml repeats
+# them with comments. Keep the two in step (tests/unit/test_config.py checks it).
+DEFAULTS: dict[str, Any] = {
+    "http": {
+        "user_agent": "gpu-market-tracker/0.1 (+https://github.com/; open GPU price tracker)",
+        "timeout_seconds": 30,
+        "max_retries": 4,
+        "backoff_seconds": 2.0,
+        "max_backoff_seconds": 60.0,
+        "min_interval_seconds": 1.0,  # per host
+        "max_response_bytes": 64 * 1024 * 1024,
+    },
+    "schedule": {"cron": "0 6 * * *", "timezone": "UTC"},
+    "sources": {
+        "skypilot_catalog": {
+            "enabled": True,
+            "base_url": "https://raw.githubusercontent.com/skypilot-org/skypilot-catalog/master/catalogs/v8",
+            "fallback_url": "https://skypilot-catalog.s3.us-east-1.amazonaws.com/catalogs/v8",
+            "clouds": [
+                "aws", "azure", "gcp", "oci", "ibm", "lambda", "runpod", "verda", "nebius",
+                "hyperstack", "jarvislabs", "cudo", "primeintellect", "hyperbolic", "vast",
+                "fluidstack", "paperspace", "do", "seeweb", "shadeform", "mithril", "lium",
+                "yotta", "spheron", "scp", "ovhcloud", "scaleway", "daytona", "simplepod",
+            ],
+        },
+        "runpod": {"enabled": True, "base_url": "https://api.runpod.io/graphql", "gpu_counts": [1]},
+        "vastai": {
+            "enabled": True,
+            "base_url": "https://console.vast.ai/api/v0/bundles/",
+            "max_offers": 5000,
+        },
+        "azure_retail": {
+            "enabled": True,
+            "base_url": "https://prices.azure.com/api/retail/prices",
+            "regions": ["eastus", "westus2", "westeurope"],
+            "max_pages": 200,
+        },
+        "lambda_pricing": {"enabled": True, "base_url": "https://lambda.ai/pricing"},
+        "coreweave_pricing": {"enabled": True, "base_url": "https://www.coreweave.com/pricing"},
+    },
+}
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@dataclass(frozen=True)
+class Config:
+    """Loaded configuration plus the resolved paths."""
+
+    data: dict[str, Any]
+    config_path: Path | None
+    warehouse_path: Path
+    archive_dir: Path
+    published_dir: Path
+    dagster_home: Path
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def source(self, source_id: str) -> dict[str, Any]:
+        """``[sources.<id>]`` merged over the defaults; KeyError for an unknown source."""
+        sources = self.data.get("sources", {})
+        if source_id not in sources:
+            raise KeyError(f"no [sources.{source_id}] in config {self.config_path}")
+        return sources[source_id]
+
+    def enabled_sources(self) -> list[str]:
+        return [s for s, c in self.data.get("sources", {}).items() if c.get("enabled", True)]
+
+    @property
+    def http(self) -> dict[str, Any]:
+        return self.data["http"]
+
+
+def config_path_from_env() -> Path | None:
+    """The config file in force: ``GPU_TRACKER_CONFIG``, else ``gpu_tracker.toml`` in the
+    current directory, else the one at the repo root; None if none exists."""
+    env = os.environ.get("GPU_TRACKER_CONFIG")
+    if env:
+        path = Path(env)
+        if not path.is_file():
+            raise FileNotFoundError(f"GPU_TRACKER_CONFIG={env} does not exist")
+        return path
+    for candidate in (Path.cwd() / "gpu_tracker.toml", REPO_ROOT / "gpu_tracker.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Read the config file (if any) over the defaults and resolve the paths."""
+    path = path or config_path_from_env()
+    data = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        with open(path, "rb") as fh:
+            try:
+                data = _deep_merge(data, tomllib.load(fh))
+            except tomllib.TOMLDecodeError as exc:
+                raise ValueError(f"config {path}: {exc}") from exc
+    base_dir = path.parent if path is not None else REPO_ROOT
+    paths = data.get("paths", {})
+    warehouse = Path(
+        os.environ.get("GPU_TRACKER_WAREHOUSE")
+        or paths.get("warehouse")
+        or base_dir / "warehouse" / "gpu_market.duckdb"
+    )
+    if not warehouse.is_absolute():
+        warehouse = base_dir / warehouse
+    wdir = warehouse.parent
+
+    def _path(key: str, default: Path) -> Path:
+        value = Path(paths.get(key) or default)
+        return value if value.is_absolute() else base_dir / value
+
+    archive = Path(os.environ["GPU_TRACKER_ARCHIVE"]) if os.environ.get("GPU_TRACKER_ARCHIVE") \
+        else _path("archive", wdir / "raw")
+    return Config(
+        data=data,
+        config_path=path,
+        warehouse_path=warehouse,
+        archive_dir=archive,
+        published_dir=_path("published", wdir / "published"),
+        dagster_home=Path(os.environ.get("DAGSTER_HOME") or _path("dagster_home", wdir / "dagster_home")),
+    )
+
+
+def secret(name: str) -> str | None:
+    """A secret from the environment (never from the config file, never logged)."""
+    value = os.environ.get(name)
+    return value or None

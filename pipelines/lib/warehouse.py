@@ -1,0 +1,234 @@
+"""The DuckDB warehouse: schemas, raw tables, idempotent partition writes, locking.
+
+DuckDB lets one process open a file read-write, or any number read-only, never both. So:
+
+* writers go through ``writer()``: an exclusive advisory lock on ``<file>.lock`` serialises
+  them across processes (a second writer waits instead of failing), and the DuckDB
+  connection is held only for the write itself;
+* readers use ``reader()``: a read-only connection, retried for a while if a writer holds
+  the file at that moment.
+
+Raw tables are one per source family, partitioned by (source, date). ``replace_partition``
+deletes a partition and inserts its new rows in one transaction: a re-run never duplicates
+and a failure half-way leaves the previous rows in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import os
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from pipelines.lib.offers import OFFER_SCHEMA, QUARANTINE_SCHEMA
+
+log = logging.getLogger(__name__)
+
+_DUCK_TYPES = {
+    pl.Date: "DATE",
+    pl.Utf8: "VARCHAR",
+    pl.Boolean: "BOOLEAN",
+    pl.Int32: "INTEGER",
+    pl.Int64: "BIGINT",
+    pl.Float64: "DOUBLE",
+}
+
+
+def _duck_type(dtype: pl.DataType) -> str:
+    if isinstance(dtype, pl.Datetime):
+        return "TIMESTAMPTZ" if dtype.time_zone else "TIMESTAMP"
+    for pl_type, duck in _DUCK_TYPES.items():
+        if dtype == pl_type:
+            return duck
+    raise TypeError(f"no DuckDB type for {dtype}")
+
+
+def ddl_for(table: str, schema: dict[str, pl.DataType]) -> str:
+    cols = ",\n  ".join(f"{name} {_duck_type(t)}" for name, t in schema.items())
+    return f"CREATE TABLE IF NOT EXISTS {table} (\n  {cols}\n)"
+
+
+LOAD_LOG_DDL = """
+CREATE TABLE IF NOT EXISTS raw.load_log (
+  source VARCHAR,
+  date DATE,
+  status VARCHAR,            -- ok | empty | failed
+  rows_loaded INTEGER,
+  rows_quarantined INTEGER,
+  payloads VARCHAR,          -- comma-separated payload names
+  error VARCHAR,
+  mode VARCHAR,              -- live | archive | import
+  loaded_at TIMESTAMPTZ
+)"""
+
+# Raw tables: name -> polars schema. Other families (model releases, API prices, financials)
+# register theirs here as they are added.
+RAW_TABLES: dict[str, dict[str, pl.DataType]] = {
+    "raw.gpu_offers": OFFER_SCHEMA,
+    "raw.quarantine": QUARANTINE_SCHEMA,
+}
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create schemas and raw tables if missing (idempotent)."""
+    for schema in ("raw", "staging", "intermediate", "marts"):
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    for table, schema in RAW_TABLES.items():
+        con.execute(ddl_for(table, schema))
+    con.execute(LOAD_LOG_DDL)
+
+
+@contextlib.contextmanager
+def writer_lock(db_path: Path, timeout_seconds: float = 600) -> Iterator[None]:
+    """Exclusive cross-process lock for warehouse writers (waits up to ``timeout_seconds``)."""
+    db_path = Path(db_path)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = db_path.with_name(db_path.name + ".lock")
+    with open(lock_path, "a+") as fh:
+        deadline = time.monotonic() + timeout_seconds
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"another writer holds {lock_path} for > {timeout_seconds}s")
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def writer(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection under the writer lock, schema ensured."""
+    with writer_lock(db_path):
+        con = duckdb.connect(str(db_path))
+        try:
+            ensure_schema(con)
+            yield con
+        finally:
+            con.close()
+
+
+@contextlib.contextmanager
+def reader(db_path: Path, wait_seconds: float = 60) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-only connection; retried while a writer has the file open."""
+    db_path = Path(db_path)
+    if not db_path.exists():
+        raise FileNotFoundError(
+            f"warehouse {db_path} does not exist yet: run `gpu-tracker run` or `gpu-tracker import` first"
+        )
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            con = duckdb.connect(str(db_path), read_only=True)
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.25)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def replace_partition(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pl.DataFrame,
+    *,
+    source: str,
+    dates: Sequence[dt.date],
+) -> int:
+    """Replace the rows of ``table`` for ``source`` on ``dates`` with ``frame``, atomically.
+
+    Rows of ``frame`` outside (source, dates) are an error: a partition write never touches
+    another partition."""
+    if frame.height:
+        bad = frame.filter((pl.col("source") != source) | ~pl.col("date").is_in(list(dates)))
+        if bad.height:
+            raise ValueError(f"{bad.height} rows outside partition {source} {list(dates)[:3]}...")
+    columns = list(RAW_TABLES[table]) if table in RAW_TABLES else frame.columns
+    frame = frame.select(columns)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            f"DELETE FROM {table} WHERE source = ? AND date IN (SELECT unnest(?::DATE[]))",
+            [source, list(dates)],
+        )
+        if frame.height:
+            con.register("_incoming", frame.to_arrow())
+            con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM _incoming")
+            con.unregister("_incoming")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return frame.height
+
+
+def record_load(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    source: str,
+    day: dt.date,
+    status: str,
+    rows_loaded: int,
+    rows_quarantined: int,
+    payloads: Sequence[str],
+    error: str | None,
+    mode: str,
+) -> None:
+    """Append one line to raw.load_log (the history of every load attempt)."""
+    con.execute(
+        "INSERT INTO raw.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [source, day, status, rows_loaded, rows_quarantined, ",".join(payloads), error, mode,
+         dt.datetime.now(dt.timezone.utc)],
+    )
+
+
+def load_source_day(
+    db_path: Path,
+    *,
+    source: str,
+    days: Sequence[dt.date],
+    offers: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    payloads: Sequence[str],
+    mode: str,
+    status: str | None = None,
+    error: str | None = None,
+) -> None:
+    """Write one source's offers + quarantine for some dates in one transaction each table,
+    and log the load."""
+    with writer(db_path) as con:
+        replace_partition(con, "raw.gpu_offers", offers, source=source, dates=days)
+        replace_partition(con, "raw.quarantine", quarantine, source=source, dates=days)
+        for day in days:
+            n_off = offers.filter(pl.col("date") == day).height if offers.height else 0
+            n_q = quarantine.filter(pl.col("date") == day).height if quarantine.height else 0
+            record_load(
+                con, source=source, day=day,
+                status=status or ("ok" if n_off else "empty"),
+                rows_loaded=n_off, rows_quarantined=n_q, payloads=payloads, error=error, mode=mode,
+            )
+
+
+def default_db_path() -> Path:
+    from pipelines.lib.config import load_config
+
+    return load_config().warehouse_path
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes")
