@@ -1,0 +1,352 @@
+"""``gpu-tracker``: the command-line interface (contract in ARCHITECTURE.md).
+
+    gpu-tracker run [--date D] [--from-archive DIR] [--sources a,b]
+    gpu-tracker backfill --from-archive DIR --start D --end D [--sources a,b]
+    gpu-tracker import PATH --format obs-log|gpuhunt-json [--source-name NAME]
+    gpu-tracker sql "QUERY" [--format table|csv|json]
+    gpu-tracker build-models
+    gpu-tracker ui
+
+``run`` and ``backfill`` go through Dagster (the same job the schedule runs, in-process,
+recorded in DAGSTER_HOME), then build the models. Every command exits non-zero with a
+one-line reason on error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+log = logging.getLogger("gpu_tracker")
+
+DAGSTER_YAML = """\
+# Written by gpu-tracker. Warehouse writers share the duckdb_warehouse pool: one at a time.
+concurrency:
+  pools:
+    default_limit: 1
+telemetry:
+  enabled: false
+"""
+
+
+class CliError(Exception):
+    """An error reported as one line, exit code 2."""
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def ensure_dagster_home() -> Path:
+    """DAGSTER_HOME defaults under warehouse/ so run history survives; created with an
+    instance config that limits the warehouse pool to one writer."""
+    from pipelines.lib.config import load_config
+
+    home = load_config().dagster_home
+    home.mkdir(parents=True, exist_ok=True)
+    yaml_path = home / "dagster.yaml"
+    if not yaml_path.exists():
+        yaml_path.write_text(DAGSTER_YAML)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _sources_arg(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    from pipelines.lib.ingest import GPU_SOURCES
+
+    names = [s.strip() for s in value.split(",") if s.strip()]
+    unknown = [s for s in names if s not in GPU_SOURCES]
+    if unknown:
+        raise CliError(f"unknown source(s) {unknown}; known: {', '.join(GPU_SOURCES)}")
+    return names
+
+
+def _archive_sources(archive_dir: Path, days: list[dt.date]) -> list[str]:
+    """Sources that have a folder for any of the days in a replay archive."""
+    from pipelines.lib.archive import list_payload_names
+    from pipelines.lib.ingest import GPU_SOURCES
+
+    return [s for s in GPU_SOURCES if any(list_payload_names(archive_dir, s, d) for d in days)]
+
+
+def _run_sources(days: list[dt.date], from_archive: Path | None, sources: list[str] | None) -> dict:
+    """Materialize the source assets for ``days`` in one Dagster run, then the models."""
+    import dagster as dg
+
+    from pipelines.defs.sources import source_asset_key
+    from pipelines.definitions import defs
+
+    ensure_dagster_home()
+    if from_archive is not None:
+        if not from_archive.is_dir():
+            raise CliError(f"--from-archive {from_archive}: not a directory")
+        if sources is None:
+            sources = _archive_sources(from_archive, days)
+            if not sources:
+                raise CliError(f"{from_archive} holds no payloads for {days[0]}..{days[-1]}")
+    else:
+        from pipelines.lib.config import load_config
+
+        enabled = load_config().enabled_sources()
+        sources = [s for s in (sources or enabled)]
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("daily_sources_job")
+    run_config = {"resources": {"tracker": {"config": {"from_archive": str(from_archive or "")}}}}
+    if len(days) == 1:
+        tags = {"dagster/partition": days[0].isoformat()}
+        partition_key = days[0].isoformat()
+    else:
+        tags = {"dagster/asset_partition_range_start": days[0].isoformat(),
+                "dagster/asset_partition_range_end": days[-1].isoformat()}
+        partition_key = None
+    started = time.monotonic()
+    print(f"loading {len(sources)} source(s) for {days[0]}"
+          + (f"..{days[-1]} ({len(days)} dates)" if len(days) > 1 else "")
+          + (f" from archive {from_archive}" if from_archive else " live"), file=sys.stderr)
+    result = job.execute_in_process(
+        run_config=run_config,
+        instance=instance,
+        partition_key=partition_key,
+        tags=tags if partition_key is None else None,
+        asset_selection=[source_asset_key(s) for s in sources],
+        raise_on_error=False,
+    )
+    failed = []
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            failed.append(f"{event.step_key}: {event.event_specific_data.error.message.strip().splitlines()[0]}"[:300])
+    models = _build_models(instance)
+    return {"sources": sources, "failed": failed, "models": models,
+            "seconds": round(time.monotonic() - started, 1)}
+
+
+def _build_models(instance=None) -> dict:
+    """Run the models job (same path as the sensor after a scheduled run)."""
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    ensure_dagster_home()
+    job = defs.resolve_job_def("models_job")
+    result = job.execute_in_process(instance=instance or dg.DagsterInstance.get(), raise_on_error=False)
+    failed_checks = []
+    for event in result.all_events:
+        if event.event_type_value == "ASSET_CHECK_EVALUATION":
+            evaluation = event.event_specific_data
+            if not evaluation.passed:
+                failed_checks.append(f"{evaluation.check_name} ({evaluation.severity.value})")
+    return {"success": result.success, "failed_checks": failed_checks}
+
+
+def _summary(rows_by_status: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in rows_by_status.items())
+
+
+def cmd_run(args) -> int:
+    day = args.date or dt.datetime.now(dt.timezone.utc).date()
+    if day > dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1):
+        raise CliError(f"--date {day} is in the future")
+    out = _run_sources([day], args.from_archive, _sources_arg(args.sources))
+    return _report_run(out, [day])
+
+
+def cmd_backfill(args) -> int:
+    if args.end < args.start:
+        raise CliError(f"--end {args.end} is before --start {args.start}")
+    days = [args.start + dt.timedelta(days=i) for i in range((args.end - args.start).days + 1)]
+    out = _run_sources(days, args.from_archive, _sources_arg(args.sources))
+    return _report_run(out, days)
+
+
+def _report_run(out: dict, days: list[dt.date]) -> int:
+    from pipelines.lib import warehouse
+    from pipelines.lib.config import load_config
+
+    db = load_config().warehouse_path
+    with warehouse.reader(db) as con:
+        rows, quarantined = con.execute(
+            "SELECT (SELECT count(*) FROM raw.gpu_offers WHERE date BETWEEN ? AND ? AND source IN (SELECT unnest(?::VARCHAR[]))),"
+            " (SELECT count(*) FROM raw.quarantine WHERE date BETWEEN ? AND ? AND source IN (SELECT unnest(?::VARCHAR[])))",
+            [days[0], days[-1], out["sources"], days[0], days[-1], out["sources"]],
+        ).fetchone()
+    status = "ok" if not out["failed"] and out["models"]["success"] else "with errors"
+    print(
+        f"run {status}: {len(days)} date(s), {len(out['sources'])} source(s), {rows} offers loaded, "
+        f"{quarantined} quarantined, {len(out['failed'])} failed step(s), "
+        f"{len(out['models']['failed_checks'])} failing model check(s), {out['seconds']}s"
+    )
+    for line in out["failed"]:
+        print(f"  failed: {line}", file=sys.stderr)
+    for line in out["models"]["failed_checks"]:
+        print(f"  check: {line}", file=sys.stderr)
+    return 0 if status == "ok" else 1
+
+
+def cmd_import(args) -> int:
+    from pipelines.lib import importers, warehouse
+    from pipelines.lib.config import load_config
+    from pipelines.lib.offers import normalise_offers
+
+    path = Path(args.path)
+    if not path.exists():
+        raise CliError(f"{path}: no such file")
+    db = load_config().warehouse_path
+    started = time.monotonic()
+    if args.format == "obs-log":
+        batches = [importers.read_obs_log(path)]
+        source = args.source_name or "obs_log"
+    else:
+        files = sorted(path.glob("*.json")) if path.is_dir() else [path]
+        batches = [importers.read_gpuhunt_json(f) for f in files]
+        source = args.source_name or "gpuhunt"
+    import polars as pl
+
+    offers_parts, quarantine_parts, days = [], [], []
+    total_days = sum(len(b.records_by_date) for b in batches)
+    done = 0
+    corrections: dict[str, int] = {}
+    for batch in batches:
+        for k, v in batch.corrections.items():
+            corrections[k] = corrections.get(k, 0) + v
+        for day in sorted(batch.records_by_date):
+            offers, quarantine = normalise_offers(batch.records_by_date[day], source=source, day=day)
+            offers_parts.append(offers)
+            quarantine_parts.append(quarantine)
+            days.append(day)
+            done += 1
+            if done % 10 == 0 or done == total_days:
+                print(f"  parsed {done}/{total_days} dates ({day})", file=sys.stderr)
+    offers = pl.concat(offers_parts)
+    quarantine = pl.concat(quarantine_parts)
+    print(f"  writing {offers.height} offers, {quarantine.height} quarantined to {db}", file=sys.stderr)
+    warehouse.load_source_day(
+        db, source=source, days=days, offers=offers, quarantine=quarantine,
+        payloads=[path.name], mode="import",
+    )
+    print("  building models", file=sys.stderr)
+    models = _build_models()
+    reasons = dict(quarantine.group_by("reason").len().iter_rows()) if quarantine.height else {}
+    print(
+        f"import {'ok' if models['success'] else 'with model errors'}: source={source} "
+        f"{offers.height} offers over {len(days)} dates ({days[0]}..{days[-1]}), "
+        f"{quarantine.height} quarantined"
+        + (f" ({_summary(reasons)})" if reasons else "")
+        + (f", corrections: {_summary(corrections)}" if any(corrections.values()) else "")
+        + f", {time.monotonic() - started:.1f}s"
+    )
+    for line in models["failed_checks"]:
+        print(f"  check: {line}", file=sys.stderr)
+    return 0 if models["success"] else 1
+
+
+def cmd_sql(args) -> int:
+    from pipelines.lib import warehouse
+    from pipelines.lib.config import load_config
+
+    db = load_config().warehouse_path
+    with warehouse.reader(db) as con:
+        try:
+            rel = con.sql(args.query)
+        except Exception as exc:  # duckdb raises many error types; report them as one line
+            raise CliError(f"query failed: {str(exc).splitlines()[0]}") from None
+        if rel is None:
+            return 0
+        frame = rel.pl()
+    if args.format == "csv":
+        sys.stdout.write(frame.write_csv())
+    elif args.format == "json":
+        sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
+    else:
+        import polars as pl
+
+        with pl.Config(tbl_rows=args.max_rows, tbl_cols=-1, tbl_width_chars=200,
+                       tbl_hide_dataframe_shape=True, tbl_formatting="ASCII_MARKDOWN",
+                       tbl_hide_column_data_types=True):
+            print(frame)
+    return 0
+
+
+def cmd_build_models(args) -> int:
+    models = _build_models()
+    print(f"models {'ok' if models['success'] else 'failed'}: "
+          f"{len(models['failed_checks'])} failing check(s)")
+    for line in models["failed_checks"]:
+        print(f"  check: {line}", file=sys.stderr)
+    return 0 if models["success"] else 1
+
+
+def cmd_ui(args) -> int:
+    home = ensure_dagster_home()
+    print(f"DAGSTER_HOME={home}", file=sys.stderr)
+    os.execvp("dagster", ["dagster", "dev", "-m", "pipelines.definitions", "-p", str(args.port)])
+    return 0  # pragma: no cover
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gpu-tracker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="materialize the daily graph for one date")
+    p.add_argument("--date", type=_date, help="YYYY-MM-DD (default: today, UTC)")
+    p.add_argument("--from-archive", type=Path, help="replay raw payloads from this archive dir")
+    p.add_argument("--sources", help="comma-separated source ids (default: all enabled)")
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("backfill", help="replay a date range from an archive in one Dagster run")
+    p.add_argument("--from-archive", type=Path, required=True)
+    p.add_argument("--start", type=_date, required=True)
+    p.add_argument("--end", type=_date, required=True)
+    p.add_argument("--sources")
+    p.set_defaults(func=cmd_backfill)
+
+    p = sub.add_parser("import", help="load a third-party price history, then rebuild models")
+    p.add_argument("path")
+    p.add_argument("--format", choices=["obs-log", "gpuhunt-json"], required=True)
+    p.add_argument("--source-name", help="source id to tag the rows with (default: obs_log / gpuhunt)")
+    p.set_defaults(func=cmd_import)
+
+    p = sub.add_parser("sql", help="run a read-only query against the warehouse")
+    p.add_argument("query")
+    p.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    p.add_argument("--max-rows", type=int, default=50)
+    p.set_defaults(func=cmd_sql)
+
+    p = sub.add_parser("build-models", help="rebuild the SQL models and run their tests")
+    p.set_defaults(func=cmd_build_models)
+
+    p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this project")
+    p.add_argument("--port", type=int, default=3000)
+    p.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"gpu-tracker: {exc}", file=sys.stderr)
+        return 2
+    except (FileNotFoundError, ValueError, TimeoutError) as exc:
+        print(f"gpu-tracker {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

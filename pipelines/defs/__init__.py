@@ -1,0 +1,30 @@
+"""Dagster objects only: assets, checks, jobs, schedules, sensors, resources.
+
+Plain logic lives in ``pipelines.lib`` (no Dagster imports there).
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+
+def build_definitions() -> dg.Definitions:
+    """Assemble the code location."""
+    from pipelines.defs.jobs import (
+        build_daily_schedule,
+        build_models_after_sources_failure,
+        build_models_after_sources_success,
+        daily_sources_job,
+        models_job,
+    )
+    from pipelines.defs.models import build_model_assets
+    from pipelines.defs.resources import TrackerResource
+    from pipelines.defs.sources import build_source_assets
+
+    return dg.Definitions(
+        assets=[*build_source_assets(), build_model_assets()],
+        jobs=[daily_sources_job, models_job],
+        schedules=[build_daily_schedule()],
+        sensors=[build_models_after_sources_success, build_models_after_sources_failure],
+        resources={"tracker": TrackerResource()},
+    )

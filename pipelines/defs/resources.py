@@ -1,0 +1,34 @@
+"""The Dagster resource every asset uses to find config, warehouse and archive.
+
+``TrackerResource`` carries only paths (strings), so a run can override them in run config:
+the CLI's ``--from-archive DIR`` becomes ``resources.tracker.config.from_archive``. Nothing
+is read from the environment at import time.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from pipelines.lib.config import Config, load_config
+
+
+class TrackerResource(dg.ConfigurableResource):
+    """Where the tracker's config, warehouse and replay archive are."""
+
+    config_path: str = ""  # empty: GPU_TRACKER_CONFIG / gpu_tracker.toml
+    from_archive: str = ""  # empty: live fetching
+    warehouse: str = ""  # empty: GPU_TRACKER_WAREHOUSE / config / default
+
+    def load(self) -> Config:
+        config = load_config(Path(self.config_path) if self.config_path else None)
+        if self.warehouse:
+            config = Config(**{**config.__dict__, "warehouse_path": Path(self.warehouse)})
+        return config
+
+    def db_path(self) -> Path:
+        return self.load().warehouse_path
+
+    def archive_dir(self) -> Path | None:
+        return Path(self.from_archive) if self.from_archive else None

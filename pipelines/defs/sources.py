@@ -1,0 +1,185 @@
+"""One daily-partitioned Dagster asset per GPU-offer source, with its checks.
+
+Each asset ingests its source for the partition date(s) (live or replay, see
+``pipelines.lib.ingest``), replaces that source's rows for those dates in ``raw.gpu_offers``
+and ``raw.quarantine`` in one transaction, logs the load in ``raw.load_log``, and reports
+checks computed from what is now *in the warehouse*:
+
+* ``non_empty`` (error)            -- offers were loaded for every date;
+* ``prices_positive`` (error)      -- every per-GPU-hour price > 0;
+* ``no_duplicate_keys`` (error)    -- no two rows share the offer key;
+* ``prices_within_bounds`` (warn)  -- nothing was quarantined as an absurd price;
+* ``unmapped_gpu_names`` (warn)    -- nothing was quarantined as an unknown GPU name;
+* ``fetch_and_parse_errors`` (warn) -- every payload was fetched and parsed.
+
+A source that yields nothing fails its own asset (after recording the failure and the
+quarantined payloads); the other sources are separate steps and still load. Live fetch
+failures ask Dagster for a retry; replay failures do not (a retry cannot fix an archive).
+Writers share the ``duckdb_warehouse`` pool (limit 1), so they never run concurrently.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import dagster as dg
+import polars as pl
+
+from pipelines.defs.resources import TrackerResource
+from pipelines.lib import archive, warehouse
+from pipelines.lib.http import FetchError
+from pipelines.lib.ingest import GPU_SOURCES, SourceFailed, ingest, source_module
+from pipelines.lib.offers import empty_offers, empty_quarantine
+
+DAILY = dg.DailyPartitionsDefinition(start_date="2024-01-01", timezone="UTC", end_offset=1)
+WAREHOUSE_POOL = "duckdb_warehouse"
+SOURCE_GROUP = "gpu_sources"
+
+OFFER_KEY = (
+    "date", "source", "provider", "upstream_source", "gpu_model", "gpu_count", "instance_type",
+    "region", "pricing", "reserved_term", "price_basis", "payload_name", "price_usd_per_gpu_hour",
+)
+
+CHECKS: dict[str, tuple[dg.AssetCheckSeverity, str]] = {
+    "non_empty": (dg.AssetCheckSeverity.ERROR, "offers were loaded for every partition date"),
+    "prices_positive": (dg.AssetCheckSeverity.ERROR, "every per-GPU-hour price is > 0"),
+    "no_duplicate_keys": (dg.AssetCheckSeverity.ERROR, "no two offers share the offer key"),
+    "prices_within_bounds": (dg.AssetCheckSeverity.WARN, "no price quarantined as outside the family's sane bounds"),
+    "unmapped_gpu_names": (dg.AssetCheckSeverity.WARN, "no GPU name quarantined as unknown"),
+    "fetch_and_parse_errors": (dg.AssetCheckSeverity.WARN, "every payload was fetched and parsed"),
+}
+
+
+def source_asset_key(source_id: str) -> dg.AssetKey:
+    return dg.AssetKey(["raw", source_id])
+
+
+def _checks_from_warehouse(db_path, source: str, days: list[dt.date], errors: list[str]):
+    """Check results for (source, days), computed from the stored rows."""
+    with warehouse.reader(db_path) as con:
+        per_day = con.execute(
+            "SELECT date, count(*) FROM raw.gpu_offers WHERE source = ? AND date IN "
+            "(SELECT unnest(?::DATE[])) GROUP BY date", [source, days]
+        ).fetchall()
+        non_positive = con.execute(
+            "SELECT count(*) FROM raw.gpu_offers WHERE source = ? AND date IN (SELECT unnest(?::DATE[])) "
+            "AND NOT (price_usd_per_gpu_hour > 0)", [source, days]
+        ).fetchone()[0]
+        key = ", ".join(OFFER_KEY)
+        dupes = con.execute(
+            f"SELECT count(*) FROM (SELECT {key}, count(*) AS n FROM raw.gpu_offers WHERE source = ? "
+            f"AND date IN (SELECT unnest(?::DATE[])) GROUP BY ALL HAVING count(*) > 1)", [source, days]
+        ).fetchone()[0]
+        q = con.execute(
+            "SELECT reason, count(*), string_agg(DISTINCT gpu_name_raw, ', ') FROM raw.quarantine "
+            "WHERE source = ? AND date IN (SELECT unnest(?::DATE[])) GROUP BY reason", [source, days]
+        ).fetchall()
+    loaded = {d: n for d, n in per_day}
+    quarantined = {reason: (n, names) for reason, n, names in q}
+    empty_days = [d.isoformat() for d in days if not loaded.get(d)]
+    oob = quarantined.get("price_out_of_bounds", (0, ""))
+    unknown = quarantined.get("unknown_gpu", (0, ""))
+    results = {
+        "non_empty": (not empty_days, {"empty_dates": ", ".join(empty_days) or "none",
+                                       "rows": sum(loaded.values())}),
+        "prices_positive": (non_positive == 0, {"non_positive_rows": non_positive}),
+        "no_duplicate_keys": (dupes == 0, {"duplicate_keys": dupes}),
+        "prices_within_bounds": (oob[0] == 0, {"quarantined_out_of_bounds": oob[0]}),
+        "unmapped_gpu_names": (unknown[0] == 0, {"quarantined_unknown_gpu": unknown[0],
+                                                 "names": (unknown[1] or "")[:1000]}),
+        "fetch_and_parse_errors": (not errors, {"errors": len(errors),
+                                                "first_errors": "\n".join(errors[:5])[:2000]}),
+    }
+    return [
+        dg.AssetCheckResult(
+            check_name=name, passed=bool(passed), severity=CHECKS[name][0], metadata=meta,
+        )
+        for name, (passed, meta) in results.items()
+    ]
+
+
+def build_source_asset(source_id: str) -> dg.AssetsDefinition:
+    """The daily asset (with checks) for one GPU-offer source."""
+    module = source_module(source_id)
+    description = (module.__doc__ or source_id).strip().split("\n\n")[0]
+    key = source_asset_key(source_id)
+
+    @dg.asset(
+        key=key,
+        description=description,
+        group_name=SOURCE_GROUP,
+        partitions_def=DAILY,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+        kinds={"python", "duckdb"},
+        check_specs=[dg.AssetCheckSpec(name, asset=key, description=desc)
+                     for name, (_, desc) in CHECKS.items()],
+        metadata={"table": "raw.gpu_offers", "partition_expr": "date", "source": source_id},
+    )
+    def _source_asset(context: dg.AssetExecutionContext, tracker: TrackerResource):
+        config = tracker.load()
+        db_path = config.warehouse_path
+        replay_dir = tracker.archive_dir()
+        days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+        errors: list[str] = []
+        failures: list[str] = []
+        retryable = False
+        offers_total = quarantined_total = 0
+        for day in days:
+            try:
+                result = ingest(source_id, day, config, from_archive=replay_dir)
+            except (SourceFailed, FetchError, archive.ArchiveError) as exc:
+                partial = getattr(exc, "result", None)
+                quarantine = partial.quarantine if partial is not None else empty_quarantine()
+                payloads = partial.payloads if partial is not None else []
+                warehouse.load_source_day(
+                    db_path, source=source_id, days=[day], offers=empty_offers(),
+                    quarantine=quarantine, payloads=payloads,
+                    mode="archive" if replay_dir else "live", status="failed", error=str(exc)[:2000],
+                )
+                quarantined_total += quarantine.height
+                context.log.error(f"{source_id} {day}: {exc}")
+                failures.append(str(exc))
+                retryable = retryable or (isinstance(exc, FetchError) and replay_dir is None)
+                continue
+            warehouse.load_source_day(
+                db_path, source=source_id, days=[day], offers=result.offers,
+                quarantine=result.quarantine, payloads=result.payloads, mode=result.mode,
+                status=result.status, error="; ".join(result.errors)[:2000] or None,
+            )
+            errors.extend(result.errors)
+            offers_total += result.offers.height
+            quarantined_total += result.quarantine.height
+            context.log.info(
+                f"{source_id} {day}: {result.offers.height} offers, {result.quarantine.height} "
+                f"quarantined from {len(result.payloads)} payloads ({result.mode})"
+            )
+        if failures:
+            if retryable:
+                raise dg.RetryRequested(max_retries=2, seconds_to_wait=60)
+            raise dg.Failure(
+                description=f"{source_id}: {len(failures)} of {len(days)} dates failed: {failures[0]}"[:2000],
+                metadata={"failed_dates": len(failures), "quarantined": quarantined_total},
+            )
+        yield from _checks_from_warehouse(db_path, source_id, days, errors)
+        yield dg.MaterializeResult(
+            metadata={
+                "offers": offers_total,
+                "quarantined": quarantined_total,
+                "dates": len(days),
+                "mode": "archive" if replay_dir else "live",
+            }
+        )
+
+    return _source_asset
+
+
+def build_source_assets() -> list[dg.AssetsDefinition]:
+    return [build_source_asset(s) for s in GPU_SOURCES]
+
+
+def offers_frame_summary(frame: pl.DataFrame) -> dict[str, int]:
+    """Small helper for logs/metadata: rows per pricing type."""
+    if frame.height == 0:
+        return {}
+    return dict(frame.group_by("pricing").len().iter_rows())

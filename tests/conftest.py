@@ -1,0 +1,98 @@
+"""Shared test fixtures and the network guard.
+
+* No test may touch the network: every socket connection to anything but loopback (or a
+  Unix socket) raises. Local HTTP/SMTP servers started by tests on 127.0.0.1 still work.
+* ``shared_data`` resolves ``../shared/data`` beside the repository, where CI puts it.
+  The real payloads are read in place and never copied into the repository.
+* ``tracker_env`` points the warehouse, archive, config and DAGSTER_HOME at a temp dir.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+_real_create_connection = socket.create_connection
+
+
+class NetworkBlocked(RuntimeError):
+    """A test tried to reach a non-loopback address."""
+
+
+def _is_local(address) -> bool:
+    if isinstance(address, (str, bytes)):  # AF_UNIX path
+        return True
+    host = address[0]
+    if host in ("localhost", "", None):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a hostname other than localhost would need DNS: refuse
+
+
+def _guarded_connect(self, address):
+    if not _is_local(address):
+        raise NetworkBlocked(f"test tried to connect to {address!r}: network is blocked in tests")
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    if not _is_local(address):
+        raise NetworkBlocked(f"test tried to connect to {address!r}: network is blocked in tests")
+    return _real_connect_ex(self, address)
+
+
+def _guarded_create_connection(address, *args, **kwargs):
+    if not _is_local(address):
+        raise NetworkBlocked(f"test tried to connect to {address!r}: network is blocked in tests")
+    return _real_create_connection(address, *args, **kwargs)
+
+
+def pytest_configure(config):
+    socket.socket.connect = _guarded_connect
+    socket.socket.connect_ex = _guarded_connect_ex
+    socket.create_connection = _guarded_create_connection
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real recorded data shipped beside the repo (../shared/data)."""
+    if not SHARED_DATA.is_dir():
+        pytest.fail(
+            f"shared data not found at {SHARED_DATA}: the tests read real payloads from "
+            "../shared/data beside the repository checkout (CI provides it)"
+        )
+    return SHARED_DATA
+
+
+@pytest.fixture
+def tracker_env(tmp_path, monkeypatch):
+    """Warehouse, archive, published dir and DAGSTER_HOME under tmp_path; a config file
+    that disables nothing but points nowhere near the real warehouse."""
+    warehouse_dir = tmp_path / "warehouse"
+    warehouse_dir.mkdir()
+    config = tmp_path / "gpu_tracker.toml"
+    config.write_text(
+        "[paths]\n"
+        f'warehouse = "{warehouse_dir / "gpu_market.duckdb"}"\n'
+        f'archive = "{warehouse_dir / "raw"}"\n'
+        f'published = "{warehouse_dir / "published"}"\n'
+        f'dagster_home = "{warehouse_dir / "dagster_home"}"\n'
+    )
+    monkeypatch.setenv("GPU_TRACKER_CONFIG", str(config))
+    monkeypatch.delenv("GPU_TRACKER_WAREHOUSE", raising=False)
+    monkeypatch.delenv("GPU_TRACKER_ARCHIVE", raising=False)
+    home = warehouse_dir / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    return warehouse_dir
