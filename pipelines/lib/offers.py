@@ -135,6 +135,8 @@ def _offer_from_record(
         raise _Quarantined("non_usd_currency", f"currency {currency} (no FX conversion configured)")
 
     count_f = _num(rec.get("gpu_count"))
+    if count_f is None and basis == "per_instance":
+        raise _Quarantined("unknown_gpu_count", "instance price with no GPU count: no per-GPU price")
     if count_f is None or count_f <= 0 or count_f != int(count_f):
         raise _Quarantined("bad_gpu_count", f"gpu_count {rec.get('gpu_count')!r}")
     gpu_count = int(count_f)

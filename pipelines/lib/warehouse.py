@@ -19,7 +19,6 @@ import contextlib
 import datetime as dt
 import fcntl
 import logging
-import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -149,8 +148,10 @@ def replace_partition(
     *,
     source: str,
     dates: Sequence[dt.date],
+    own_transaction: bool = True,
 ) -> int:
-    """Replace the rows of ``table`` for ``source`` on ``dates`` with ``frame``, atomically.
+    """Replace the rows of ``table`` for ``source`` on ``dates`` with ``frame``, atomically
+    (in its own transaction, or in the caller's when ``own_transaction`` is False).
 
     Rows of ``frame`` outside (source, dates) are an error: a partition write never touches
     another partition."""
@@ -160,7 +161,8 @@ def replace_partition(
             raise ValueError(f"{bad.height} rows outside partition {source} {list(dates)[:3]}...")
     columns = list(RAW_TABLES[table]) if table in RAW_TABLES else frame.columns
     frame = frame.select(columns)
-    con.execute("BEGIN TRANSACTION")
+    if own_transaction:
+        con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
             f"DELETE FROM {table} WHERE source = ? AND date IN (SELECT unnest(?::DATE[]))",
@@ -170,9 +172,11 @@ def replace_partition(
             con.register("_incoming", frame.to_arrow())
             con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM _incoming")
             con.unregister("_incoming")
-        con.execute("COMMIT")
+        if own_transaction:
+            con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        if own_transaction:
+            con.execute("ROLLBACK")
         raise
     return frame.height
 
@@ -209,26 +213,25 @@ def load_source_day(
     status: str | None = None,
     error: str | None = None,
 ) -> None:
-    """Write one source's offers + quarantine for some dates in one transaction each table,
-    and log the load."""
+    """Write one source's offers + quarantine for some dates, and log the load, in ONE
+    transaction: a crash or error leaves the previous rows of those dates untouched."""
     with writer(db_path) as con:
-        replace_partition(con, "raw.gpu_offers", offers, source=source, dates=days)
-        replace_partition(con, "raw.quarantine", quarantine, source=source, dates=days)
-        for day in days:
-            n_off = offers.filter(pl.col("date") == day).height if offers.height else 0
-            n_q = quarantine.filter(pl.col("date") == day).height if quarantine.height else 0
-            record_load(
-                con, source=source, day=day,
-                status=status or ("ok" if n_off else "empty"),
-                rows_loaded=n_off, rows_quarantined=n_q, payloads=payloads, error=error, mode=mode,
-            )
-
-
-def default_db_path() -> Path:
-    from pipelines.lib.config import load_config
-
-    return load_config().warehouse_path
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            replace_partition(con, "raw.gpu_offers", offers, source=source, dates=days,
+                              own_transaction=False)
+            replace_partition(con, "raw.quarantine", quarantine, source=source, dates=days,
+                              own_transaction=False)
+            n_off = dict(offers.group_by("date").len().iter_rows()) if offers.height else {}
+            n_q = dict(quarantine.group_by("date").len().iter_rows()) if quarantine.height else {}
+            for day in days:
+                record_load(
+                    con, source=source, day=day,
+                    status=status or ("ok" if n_off.get(day) else "empty"),
+                    rows_loaded=n_off.get(day, 0), rows_quarantined=n_q.get(day, 0),
+                    payloads=payloads, error=error, mode=mode,
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise

@@ -36,7 +36,8 @@ aggregated as (
         gpu_model,
         any_value(gpu_family) as gpu_family,
         provider,
-        any_value(provider_tier) as provider_tier,
+        case when count(distinct provider_tier) = 1 then any_value(provider_tier) else 'mixed' end
+            as provider_tier,
         pricing,
         min(price_min_usd_per_gpu_hour) as price_min,
         max(price_max_usd_per_gpu_hour) as price_max,
