@@ -10,7 +10,6 @@
   from what did arrive (ARCHITECTURE.md, "Isolation").
 """
 
-from __future__ import annotations
 
 import dagster as dg
 

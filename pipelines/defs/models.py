@@ -10,7 +10,6 @@
 All models build in one step under the warehouse writer lock and pool.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 

@@ -5,7 +5,6 @@ the CLI's ``--from-archive DIR`` becomes ``resources.tracker.config.from_archive
 is read from the environment at import time.
 """
 
-from __future__ import annotations
 
 from pathlib import Path
 

@@ -18,12 +18,10 @@ failures ask Dagster for a retry; replay failures do not (a retry cannot fix an 
 Writers share the ``duckdb_warehouse`` pool (limit 1), so they never run concurrently.
 """
 
-from __future__ import annotations
 
 import datetime as dt
 
 import dagster as dg
-import polars as pl
 
 from pipelines.defs.resources import TrackerResource
 from pipelines.lib import archive, warehouse
@@ -177,9 +175,3 @@ def build_source_asset(source_id: str) -> dg.AssetsDefinition:
 def build_source_assets() -> list[dg.AssetsDefinition]:
     return [build_source_asset(s) for s in GPU_SOURCES]
 
-
-def offers_frame_summary(frame: pl.DataFrame) -> dict[str, int]:
-    """Small helper for logs/metadata: rows per pricing type."""
-    if frame.height == 0:
-        return {}
-    return dict(frame.group_by("pricing").len().iter_rows())

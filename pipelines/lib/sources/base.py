@@ -33,3 +33,12 @@ class Payload:
     status: int
     content_type: str = ""
     fetched_at: float | None = None  # unix seconds
+
+
+class FetchFailure(Exception):
+    """One payload of a multi-payload source could not be fetched; the others still load.
+    ``fetch`` returns it in place of the Payload; ingest records it as an error."""
+
+    def __init__(self, name: str, url: str, error: str):
+        super().__init__(f"{name} ({url}): {error}")
+        self.name, self.url, self.error = name, url, error

@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from pipelines.lib.http import FetchError, PoliteClient
-from pipelines.lib.sources.base import ParseError, Payload
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
 
 SOURCE_ID = "skypilot_catalog"
 REQUIRED_COLUMNS = ("InstanceType", "AcceleratorName", "AcceleratorCount", "Price", "Region")
@@ -43,14 +43,6 @@ log = logging.getLogger(__name__)
 # catalog folder -> provider name (slugged later). Reseller catalogs keep their own name.
 CLOUD_PROVIDER = {"do": "digitalocean", "vast": "vastai", "lambda": "lambda", "ibm": "ibm"}
 RESELLER_CLOUDS = {"primeintellect", "shadeform"}
-
-
-class FetchFailure(Exception):
-    """One payload of a multi-payload source could not be fetched; the others still load."""
-
-    def __init__(self, name: str, url: str, error: str):
-        super().__init__(f"{name} ({url}): {error}")
-        self.name, self.url, self.error = name, url, error
 
 
 def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload | FetchFailure]:
