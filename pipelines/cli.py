@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+import duckdb
+
 log = logging.getLogger("gpu_tracker")
 
 DAGSTER_YAML = """\
@@ -84,8 +86,8 @@ def _run_sources(days: list[dt.date], from_archive: Path | None, sources: list[s
     """Materialize the source assets for ``days`` in one Dagster run, then the models."""
     import dagster as dg
 
-    from pipelines.defs.sources import source_asset_key
     from pipelines.definitions import defs
+    from pipelines.defs.sources import source_asset_key
 
     ensure_dagster_home()
     if from_archive is not None:
@@ -154,8 +156,8 @@ def _summary(rows_by_status: dict) -> str:
 
 
 def cmd_run(args) -> int:
-    day = args.date or dt.datetime.now(dt.timezone.utc).date()
-    if day > dt.datetime.now(dt.timezone.utc).date() + dt.timedelta(days=1):
+    day = args.date or dt.datetime.now(dt.UTC).date()
+    if day > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):
         raise CliError(f"--date {day} is in the future")
     out = _run_sources([day], args.from_archive, _sources_arg(args.sources))
     return _report_run(out, [day])
@@ -258,7 +260,7 @@ def cmd_sql(args) -> int:
     with warehouse.reader(db) as con:
         try:
             rel = con.sql(args.query)
-        except Exception as exc:  # duckdb raises many error types; report them as one line
+        except duckdb.Error as exc:  # every DuckDB error type; report it as one line
             raise CliError(f"query failed: {str(exc).splitlines()[0]}") from None
         if rel is None:
             return 0

@@ -65,6 +65,8 @@ def build_model_assets(sql_dir: Path = SQL_DIR) -> dg.AssetsDefinition:
                     asset=model_key(name),
                     description=f"{test.name} (severity {test.severity})",
                     blocking=test.severity == "error",
+                    additional_deps=[model_key(d) for d in sorted(test.depends_on)
+                                     if d != name and d in project.models],
                 )
             )
 
@@ -84,7 +86,8 @@ def build_model_assets(sql_dir: Path = SQL_DIR) -> dg.AssetsDefinition:
             if outcome.status == "success":
                 yield dg.MaterializeResult(
                     asset_key=model_key(name),
-                    metadata={"seconds": round(outcome.seconds, 3), "rows": outcome.rows},
+                    metadata={"seconds": round(outcome.seconds, 3),
+                              **({"dagster/row_count": outcome.rows} if outcome.rows is not None else {})},
                 )
             else:
                 failed_models.append(f"{name}: {outcome.status} {outcome.message}".strip())

@@ -82,7 +82,7 @@ def write_payload(
         if hashlib.sha256(old).hexdigest() != sha:
             keep = folder / ".superseded"
             keep.mkdir(exist_ok=True)
-            stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S%f")
+            stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
             shutil.move(str(path), keep / f"{name}.{stamp}")
             meta_old = folder / (name + META_SUFFIX)
             if meta_old.exists():
@@ -96,7 +96,7 @@ def write_payload(
         "name": name,
         "url": _redact_url(url) if url else None,
         "status": status,
-        "fetched_at": (fetched_at or dt.datetime.now(dt.timezone.utc)).isoformat(),
+        "fetched_at": (fetched_at or dt.datetime.now(dt.UTC)).isoformat(),
         "sha256": sha,
         "bytes": len(content),
         "content_type": content_type,

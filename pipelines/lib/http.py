@@ -93,7 +93,7 @@ class PoliteClient:
         self._lock = threading.Lock()
 
     @classmethod
-    def from_config(cls, http_cfg: dict[str, Any], **kwargs: Any) -> "PoliteClient":
+    def from_config(cls, http_cfg: dict[str, Any], **kwargs: Any) -> PoliteClient:
         keys = ("user_agent", "timeout_seconds", "max_retries", "backoff_seconds",
                 "max_backoff_seconds", "min_interval_seconds", "max_response_bytes")
         return cls(**{k: http_cfg[k] for k in keys if k in http_cfg}, **kwargs)

@@ -39,7 +39,7 @@ from typing import Any
 
 import polars as pl
 
-GETDEPLOYING_PER_GPU_FROM = dt.datetime(2026, 2, 18, 21, 0, tzinfo=dt.timezone.utc)
+GETDEPLOYING_PER_GPU_FROM = dt.datetime(2026, 2, 18, 21, 0, tzinfo=dt.UTC)
 NEBIUS_ON_DEMAND_FROM = dt.date(2026, 5, 31)
 
 OBS_LOG_CORRECTIONS = {

@@ -52,7 +52,7 @@ class SourceFailed(RuntimeError):
     """Nothing usable came from a source for a date. ``result`` (when set) still carries the
     quarantine rows, so the caller can record them before failing."""
 
-    def __init__(self, message: str, result: "IngestResult | None" = None):
+    def __init__(self, message: str, result: IngestResult | None = None):
         super().__init__(message)
         self.result = result
 
@@ -138,8 +138,8 @@ def ingest(
                 errors.append(f"{source} {day} {item}")
                 continue
             fetched_at = (
-                dt.datetime.fromtimestamp(item.fetched_at, dt.timezone.utc)
-                if item.fetched_at else dt.datetime.now(dt.timezone.utc)
+                dt.datetime.fromtimestamp(item.fetched_at, dt.UTC)
+                if item.fetched_at else dt.datetime.now(dt.UTC)
             )
             archive.write_payload(
                 config.archive_dir, source, day, item.name, item.content, url=item.url,

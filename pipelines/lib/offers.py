@@ -204,7 +204,7 @@ def normalise_offers(
     offers: list[dict[str, Any]] = []
     quarantined: list[dict[str, Any]] = []
     if fetched_at is not None and fetched_at.tzinfo is None:
-        fetched_at = fetched_at.replace(tzinfo=dt.timezone.utc)
+        fetched_at = fetched_at.replace(tzinfo=dt.UTC)
     for rec in records:
         try:
             offers.append(_offer_from_record(rec, source, day, fetched_at))

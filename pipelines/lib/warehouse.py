@@ -197,7 +197,7 @@ def record_load(
     con.execute(
         "INSERT INTO raw.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [source, day, status, rows_loaded, rows_quarantined, ",".join(payloads), error, mode,
-         dt.datetime.now(dt.timezone.utc)],
+         dt.datetime.now(dt.UTC)],
     )
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 import http.server
 import json
 import threading
+from typing import ClassVar
 
 import duckdb
 import polars as pl
@@ -18,10 +19,10 @@ from pipelines.lib.offers import empty_quarantine, normalise_offers
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    script: list = []  # (status, headers, body) served in order, last one repeats
-    seen: list = []
+    script: ClassVar[list] = []  # (status, headers, body) served in order, last one repeats
+    seen: ClassVar[list] = []
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         _Handler.seen.append((self.path, self.headers.get("User-Agent")))
         status, headers, body = _Handler.script[min(len(_Handler.seen) - 1, len(_Handler.script) - 1)]
         self.send_response(status)
@@ -72,7 +73,7 @@ def test_429_switches_to_fallback_mirror(server):
 
 def test_gives_up_after_max_retries_and_404_is_not_retried(server):
     _Handler.script = [(500, {}, b"")]
-    client, sleeps = _client(max_retries=2)
+    client, _sleeps = _client(max_retries=2)
     with pytest.raises(FetchError, match="HTTP 500 after 3 attempts"):
         client.get(f"{server}/x")
     _Handler.seen = []
@@ -146,9 +147,8 @@ def test_reader_is_read_only(tmp_path):
     db = tmp_path / "w.duckdb"
     with warehouse.writer(db):
         pass
-    with warehouse.reader(db) as con:
-        with pytest.raises(duckdb.Error):
-            con.execute("CREATE TABLE raw.evil AS SELECT 1")
+    with warehouse.reader(db) as con, pytest.raises(duckdb.Error):
+        con.execute("CREATE TABLE raw.evil AS SELECT 1")
 
 
 def test_load_source_day_rolls_back_everything_on_error(tmp_path):

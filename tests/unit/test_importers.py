@@ -59,7 +59,7 @@ def test_nebius_preemptible_relabelled_spot(obs_batch):
 
 
 def test_runpod_segments_and_vast_aggregates(obs_batch):
-    offers, quarantine = _offers(obs_batch, dt.date(2026, 6, 1))
+    offers, _quarantine = _offers(obs_batch, dt.date(2026, 6, 1))
     vast = offers.filter((pl.col("provider") == "vastai") & (pl.col("gpu_model") == "H100-SXM-80GB")
                          & (pl.col("pricing") == "on_demand"))
     assert vast["price_min_usd_per_gpu_hour"].min() == 2.0011

@@ -66,7 +66,7 @@ def test_nebius_h100_matches_known_list_prices(shared_data):
 
 
 def test_runpod_spot_equal_to_price_is_a_placeholder(shared_data):
-    records, offers, _ = _load(shared_data, "runpod/v8_01acdfd_PARTIAL_first12rows.csv")
+    _records, offers, _ = _load(shared_data, "runpod/v8_01acdfd_PARTIAL_first12rows.csv")
     assert set(offers["pricing"]) == {"on_demand"}
     assert _price(offers, "1x_A100-80GB_SECURE") == 1.39
     # GpuInfo says "A100 PCIe" -> the PCIe part, not the SXM default

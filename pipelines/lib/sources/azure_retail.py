@@ -53,8 +53,7 @@ from urllib.parse import urlsplit
 import requests
 
 from pipelines.lib.http import FetchError, PoliteClient
-from pipelines.lib.sources.base import ParseError, Payload
-from pipelines.lib.sources.base import FetchFailure
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
 
 SOURCE_ID = "azure_retail"
 PROVIDER = "azure"

@@ -41,8 +41,7 @@ from typing import Any
 
 from pipelines.lib.config import secret
 from pipelines.lib.http import FetchError, PoliteClient
-from pipelines.lib.sources.base import ParseError, Payload
-from pipelines.lib.sources.base import FetchFailure
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
 
 SOURCE_ID = "vastai"
 PROVIDER = "vastai"

@@ -1,0 +1,82 @@
+"""``python -m dbt_like [--project-dir sql] [--db FILE] ls|build|run|test [--select ...]``
+
+* ``ls``    models in build order with materialization, dependencies and tests;
+* ``build`` models then their tests, a failing error-severity test blocking downstream;
+* ``run``   models only; ``test`` tests only (against what is in the warehouse).
+
+Exit status 1 when a model fails or an error-severity test fails. Writes take the tracker's
+warehouse writer lock (``<db>.lock``) when the ``pipelines`` package is importable, so a
+build never races the daily job; ``ls`` never opens the database.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+
+import duckdb
+
+from dbt_like.project import Project, ProjectError
+
+
+def _writer_lock(db: Path):
+    try:
+        from pipelines.lib.warehouse import writer_lock
+    except ImportError:  # used outside the tracker: DuckDB's own file lock still applies
+        return contextlib.nullcontext()
+    return writer_lock(db)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dbt_like", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--project-dir", default="sql", help="folder with the models (default: sql)")
+    parser.add_argument("--db", default=os.environ.get("GPU_TRACKER_WAREHOUSE", "warehouse/gpu_market.duckdb"),
+                        help="DuckDB file (default: $GPU_TRACKER_WAREHOUSE or warehouse/gpu_market.duckdb)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_ in (("ls", "list models"), ("build", "build models and run tests"),
+                        ("run", "build models without tests"), ("test", "run data tests")):
+        p = sub.add_parser(name, help=help_)
+        p.add_argument("--select", "-s", nargs="+", help="name, schema.name, glob, +name (ancestors), name+ (descendants)")
+        p.add_argument("--exclude", nargs="+")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+
+    try:
+        project = Project.load(args.project_dir)
+        selected = project.select(args.select, args.exclude)
+    except ProjectError as err:
+        print(err, file=sys.stderr)
+        return 2
+
+    if args.command == "ls":
+        for name in selected:
+            m = project.models[name]
+            deps = ", ".join(sorted(m.depends_on | m.sources)) or "-"
+            print(f"{name:45s} {m.materialized:6s} {len(m.tests):3d} tests  <- {deps}")
+        return 0
+
+    db = Path(args.db)
+    if args.command == "test" and not db.exists():
+        print(f"warehouse {db} does not exist", file=sys.stderr)
+        return 2
+    log = logging.getLogger("dbt_like")
+    with _writer_lock(db):
+        con = duckdb.connect(str(db), read_only=args.command == "test")
+        try:
+            if args.command == "test":
+                result = project.test(con, args.select, args.exclude, log=log)
+            else:
+                result = project.build(con, args.select, args.exclude,
+                                       run_tests=args.command == "build", log=log)
+        finally:
+            con.close()
+    print(result.summary())
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
