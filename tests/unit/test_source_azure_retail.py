@@ -22,8 +22,7 @@ from pipelines.lib.gpus import resolve_gpu
 from pipelines.lib.http import PoliteClient
 from pipelines.lib.offers import normalise_offers
 from pipelines.lib.sources import azure_retail as az
-from pipelines.lib.sources.base import ParseError, Payload
-from pipelines.lib.sources.base import FetchFailure
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
 
 DAY = dt.date(2026, 5, 24)
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "azure_retail"

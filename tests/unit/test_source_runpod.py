@@ -19,8 +19,7 @@ import requests
 from pipelines.lib.http import PoliteClient
 from pipelines.lib.offers import normalise_offers
 from pipelines.lib.sources import runpod
-from pipelines.lib.sources.base import ParseError, Payload
-from pipelines.lib.sources.base import FetchFailure
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
 
 DAY = dt.date(2025, 11, 14)
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"

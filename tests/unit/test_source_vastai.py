@@ -21,8 +21,7 @@ import requests
 from pipelines.lib.http import PoliteClient
 from pipelines.lib.offers import normalise_offers
 from pipelines.lib.sources import vastai
-from pipelines.lib.sources.base import ParseError, Payload
-from pipelines.lib.sources.base import FetchFailure
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
 
 DAY = dt.date(2026, 5, 24)
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "vastai" / "bundles_handwritten.json"
