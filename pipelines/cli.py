@@ -65,21 +65,21 @@ def ensure_dagster_home() -> Path:
 def _sources_arg(value: str | None) -> list[str] | None:
     if not value:
         return None
-    from pipelines.lib.ingest import GPU_SOURCES
+    from pipelines.lib.ingest import ALL_SOURCES
 
     names = [s.strip() for s in value.split(",") if s.strip()]
-    unknown = [s for s in names if s not in GPU_SOURCES]
+    unknown = [s for s in names if s not in ALL_SOURCES]
     if unknown:
-        raise CliError(f"unknown source(s) {unknown}; known: {', '.join(GPU_SOURCES)}")
+        raise CliError(f"unknown source(s) {unknown}; known: {', '.join(ALL_SOURCES)}")
     return names
 
 
 def _archive_sources(archive_dir: Path, days: list[dt.date]) -> list[str]:
     """Sources that have a folder for any of the days in a replay archive."""
     from pipelines.lib.archive import list_payload_names
-    from pipelines.lib.ingest import GPU_SOURCES
+    from pipelines.lib.ingest import ALL_SOURCES
 
-    return [s for s in GPU_SOURCES if any(list_payload_names(archive_dir, s, d) for d in days)]
+    return [s for s in ALL_SOURCES if any(list_payload_names(archive_dir, s, d) for d in days)]
 
 
 def _run_sources(days: list[dt.date], from_archive: Path | None, sources: list[str] | None) -> dict:
@@ -279,6 +279,30 @@ def cmd_sql(args) -> int:
     return 0
 
 
+def _number(value: str) -> float:
+    try:
+        return float(value.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+
+
+def cmd_estimate(args) -> int:
+    from pipelines.lib.config import load_config
+    from pipelines.lib.cost_model import EstimateError, estimate
+
+    defaults = load_config().data.get("estimate", {})
+    try:
+        out = estimate(
+            params=args.params, active_params=args.active_params, tokens=args.tokens,
+            train_tokens=args.train_tokens, gpu=args.gpu, usd_per_hour=args.usd_per_hour,
+            mfu=args.mfu, precision=args.precision, defaults=defaults,
+        )
+    except EstimateError as exc:
+        raise CliError(str(exc)) from None
+    print(json.dumps(out, indent=2))
+    return 0
+
+
 def cmd_build_models(args) -> int:
     models = _build_models()
     print(f"models {'ok' if models['success'] else 'failed'}: "
@@ -327,6 +351,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build-models", help="rebuild the SQL models and run their tests")
     p.set_defaults(func=cmd_build_models)
+
+    p = sub.add_parser("estimate", help="compute-cost model: inference (and training) FLOPs, time, cost")
+    p.add_argument("--params", type=_number, required=True, help="parameters N (e.g. 70e9)")
+    p.add_argument("--active-params", type=_number, help="active parameters of a mixture-of-experts model")
+    p.add_argument("--tokens", type=_number, required=True, help="inference tokens (input + output)")
+    p.add_argument("--train-tokens", type=_number, help="training tokens D (adds the training estimate)")
+    p.add_argument("--gpu", required=True, help="canonical GPU id, e.g. H100-SXM-80GB")
+    p.add_argument("--usd-per-hour", type=_number, required=True, help="USD per GPU-hour")
+    p.add_argument("--mfu", type=_number, help="model FLOP utilization (default: config [estimate] mfu)")
+    p.add_argument("--precision", help="fp64|fp32|tf32|bf16|fp16|fp8|int8 (default: config, bf16)")
+    p.add_argument("--format", choices=["json"], default="json")
+    p.set_defaults(func=cmd_estimate)
 
     p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this project")
     p.add_argument("--port", type=int, default=3000)

@@ -33,6 +33,7 @@ DEFAULTS: dict[str, Any] = {
         "max_response_bytes": 64 * 1024 * 1024,
     },
     "schedule": {"cron": "0 6 * * *", "timezone": "UTC"},
+    "estimate": {"mfu": 0.4, "precision": "bf16"},
     "sources": {
         "skypilot_catalog": {
             "enabled": True,
@@ -59,6 +60,14 @@ DEFAULTS: dict[str, Any] = {
         },
         "lambda_pricing": {"enabled": True, "base_url": "https://lambda.ai/pricing"},
         "coreweave_pricing": {"enabled": True, "base_url": "https://www.coreweave.com/pricing"},
+        "openrouter": {"enabled": True, "base_url": "https://openrouter.ai/api/v1/models"},
+        "litellm_prices": {
+            "enabled": True,
+            "base_url": "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json",
+        },
+        "huggingface": {"enabled": True, "base_url": "https://huggingface.co", "max_pages": 3},
+        "epoch_models": {"enabled": True, "base_url": "https://epoch.ai/data/notable_ai_models.csv"},
+        "sec_edgar": {"enabled": True, "base_url": "https://data.sec.gov", "ciks": ["0001045810"]},
     },
 }
 
