@@ -279,6 +279,27 @@ def cmd_sql(args) -> int:
     return 0
 
 
+def cmd_stage_shared(args) -> int:
+    from pipelines.lib.config import REPO_ROOT
+    from pipelines.lib.shared_history import stage
+
+    shared = args.shared or REPO_ROOT.parent / "shared" / "data"
+    if not shared.is_dir():
+        raise CliError(f"{shared}: no such folder (pass --shared)")
+    staged = stage(shared, args.out)
+    if not staged:
+        raise CliError(f"{shared}: no market payloads found")
+    by_source: dict[str, list] = {}
+    for item in staged:
+        by_source.setdefault(item.source, []).append(item.day)
+    for source, days in sorted(by_source.items()):
+        print(f"  {source}: {len(days)} date(s) {min(days)}..{max(days)}", file=sys.stderr)
+    start, end = min(s.day for s in staged), max(s.day for s in staged)
+    print(f"staged {len(staged)} payloads into {args.out}; replay with:\n"
+          f"  gpu-tracker backfill --from-archive {args.out} --start {start} --end {end}")
+    return 0
+
+
 def _number(value: str) -> float:
     try:
         return float(value.replace("_", ""))
@@ -351,6 +372,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build-models", help="rebuild the SQL models and run their tests")
     p.set_defaults(func=cmd_build_models)
+
+    p = sub.add_parser("stage-shared", help="lay out ../shared/data's real market payloads as a replay archive")
+    p.add_argument("--out", type=Path, required=True, help="archive directory to write")
+    p.add_argument("--shared", type=Path, help="shared data folder (default: ../shared/data beside the repo)")
+    p.set_defaults(func=cmd_stage_shared)
 
     p = sub.add_parser("estimate", help="compute-cost model: inference (and training) FLOPs, time, cost")
     p.add_argument("--params", type=_number, required=True, help="parameters N (e.g. 70e9)")

@@ -10,6 +10,7 @@ import dagster as dg
 
 def build_definitions() -> dg.Definitions:
     """Assemble the code location."""
+    from pipelines.defs.analytics import polars_marts, published_daily
     from pipelines.defs.jobs import (
         build_daily_schedule,
         build_models_after_sources_failure,
@@ -17,12 +18,14 @@ def build_definitions() -> dg.Definitions:
         daily_sources_job,
         models_job,
     )
+    from pipelines.defs.market import market_marts
     from pipelines.defs.models import build_model_assets
     from pipelines.defs.resources import TrackerResource
-    from pipelines.defs.sources import build_source_assets
+    from pipelines.defs.sources import build_market_source_assets, build_source_assets
 
     return dg.Definitions(
-        assets=[*build_source_assets(), build_model_assets()],
+        assets=[*build_source_assets(), *build_market_source_assets(), build_model_assets(), polars_marts,
+                market_marts, published_daily],
         jobs=[daily_sources_job, models_job],
         schedules=[build_daily_schedule()],
         sensors=[build_models_after_sources_success, build_models_after_sources_failure],

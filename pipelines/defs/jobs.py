@@ -13,17 +13,17 @@
 
 import dagster as dg
 
-from pipelines.defs.sources import DAILY, SOURCE_GROUP
+from pipelines.defs.sources import MARKET_GROUP, SOURCE_GROUP
 from pipelines.lib.config import load_config
 
 MODELS_GROUP = "models"
 
 daily_sources_job = dg.define_asset_job(
     name="daily_sources_job",
-    selection=dg.AssetSelection.groups(SOURCE_GROUP),
-    partitions_def=DAILY,
+    selection=dg.AssetSelection.groups(SOURCE_GROUP, MARKET_GROUP),
     executor_def=dg.in_process_executor,
-    description="Fetch (or replay), archive, parse and load every GPU-offer source for one date.",
+    description="Fetch (or replay), archive, parse and load every source (GPU offers, model catalogs, "
+                "API prices, SEC facts) for one date.",
 )
 
 models_job = dg.define_asset_job(

@@ -26,10 +26,18 @@ import dagster as dg
 from pipelines.defs.resources import TrackerResource
 from pipelines.lib import archive, warehouse
 from pipelines.lib.http import FetchError
-from pipelines.lib.ingest import GPU_SOURCES, SourceFailed, ingest, source_module
+from pipelines.lib.ingest import (
+    GPU_SOURCES,
+    MARKET_SOURCES,
+    SourceFailed,
+    ingest,
+    ingest_market,
+    market_module,
+    source_module,
+)
 from pipelines.lib.offers import empty_offers, empty_quarantine
 
-DAILY = dg.DailyPartitionsDefinition(start_date="2024-01-01", timezone="UTC", end_offset=1)
+DAILY = dg.DailyPartitionsDefinition(start_date="2023-01-01", timezone="UTC", end_offset=1)
 WAREHOUSE_POOL = "duckdb_warehouse"
 SOURCE_GROUP = "gpu_sources"
 
@@ -96,6 +104,19 @@ def _checks_from_warehouse(db_path, source: str, days: list[dt.date], errors: li
     ]
 
 
+def _replayable_days(context, source_id: str, days: list[dt.date], replay_dir) -> list[dt.date]:
+    """In replay mode, the dates the archive holds payloads for: replaying a sparse archive
+    (LiteLLM versions, monthly snapshots) over a date range loads what is there and skips the
+    rest, with a log line. Live, every date is fetched."""
+    if replay_dir is None:
+        return days
+    present = [d for d in days if archive.list_payload_names(replay_dir, source_id, d)]
+    if len(present) < len(days):
+        context.log.info(f"{source_id}: archive {replay_dir} has payloads for {len(present)} of "
+                         f"{len(days)} dates; the others are skipped")
+    return present
+
+
 def build_source_asset(source_id: str) -> dg.AssetsDefinition:
     """The daily asset (with checks) for one GPU-offer source."""
     module = source_module(source_id)
@@ -123,6 +144,7 @@ def build_source_asset(source_id: str) -> dg.AssetsDefinition:
         failures: list[str] = []
         retryable = False
         offers_total = quarantined_total = 0
+        days = _replayable_days(context, source_id, days, replay_dir)
         for day in days:
             try:
                 result = ingest(source_id, day, config, from_archive=replay_dir)
@@ -175,3 +197,128 @@ def build_source_asset(source_id: str) -> dg.AssetsDefinition:
 def build_source_assets() -> list[dg.AssetsDefinition]:
     return [build_source_asset(s) for s in GPU_SOURCES]
 
+
+
+# ----------------------------------------------------------------------------- market sources
+MARKET_GROUP = "market_sources"
+
+# raw table -> columns that identify a row within (source, date)
+MARKET_KEYS: dict[str, tuple[str, ...]] = {
+    "raw.model_catalog": ("model_id", "payload_name"),
+    "raw.api_prices": ("model_id", "payload_name"),
+    "raw.sec_facts": ("cik", "concept", "unit", "period_start", "period_end", "accession",
+                      "fiscal_year", "fiscal_period", "form", "frame", "value"),
+}
+
+MARKET_CHECKS: dict[str, tuple[dg.AssetCheckSeverity, str]] = {
+    "non_empty": (dg.AssetCheckSeverity.ERROR, "rows were loaded for every partition date"),
+    "no_duplicate_keys": (dg.AssetCheckSeverity.ERROR, "no two rows share a key within (source, date)"),
+    "problem_rows": (dg.AssetCheckSeverity.WARN, "no row quarantined (bad price, missing id, bad number)"),
+    "fetch_and_parse_errors": (dg.AssetCheckSeverity.WARN, "every payload was fetched and parsed"),
+}
+
+
+def _market_checks(db_path, source: str, days: list[dt.date], errors: list[str]):
+    with warehouse.reader(db_path) as con:
+        loaded: dict[dt.date, int] = {}
+        dupes = 0
+        for table, key in MARKET_KEYS.items():
+            for day, n in con.execute(
+                f"SELECT date, count(*) FROM {table} WHERE source = ? AND date IN "
+                "(SELECT unnest(?::DATE[])) GROUP BY date", [source, days]
+            ).fetchall():
+                loaded[day] = loaded.get(day, 0) + n
+            dupes += con.execute(
+                f"SELECT count(*) FROM (SELECT date, {', '.join(key)} FROM {table} WHERE source = ? "
+                "AND date IN (SELECT unnest(?::DATE[])) GROUP BY ALL HAVING count(*) > 1)", [source, days]
+            ).fetchone()[0]
+        problems = con.execute(
+            "SELECT reason, count(*) FROM raw.quarantine WHERE source = ? AND date IN "
+            "(SELECT unnest(?::DATE[])) GROUP BY reason ORDER BY 2 DESC", [source, days]
+        ).fetchall()
+    empty_days = [d.isoformat() for d in days if not loaded.get(d)]
+    n_problems = sum(n for _, n in problems)
+    results = {
+        "non_empty": (not empty_days, {"empty_dates": ", ".join(empty_days) or "none",
+                                       "rows": sum(loaded.values())}),
+        "no_duplicate_keys": (dupes == 0, {"duplicate_keys": dupes}),
+        "problem_rows": (n_problems == 0, {"quarantined": n_problems,
+                                           "reasons": ", ".join(f"{r}={n}" for r, n in problems) or "none"}),
+        "fetch_and_parse_errors": (not errors, {"errors": len(errors),
+                                                "first_errors": "\n".join(errors[:5])[:2000]}),
+    }
+    return [dg.AssetCheckResult(check_name=name, passed=bool(passed), severity=MARKET_CHECKS[name][0],
+                                metadata=meta) for name, (passed, meta) in results.items()]
+
+
+def build_market_source_asset(source_id: str) -> dg.AssetsDefinition:
+    """The daily asset (with checks) for one model-catalog / API-price / SEC source."""
+    module = market_module(source_id)
+    description = (module.__doc__ or source_id).strip().split("\n\n")[0]
+    key = source_asset_key(source_id)
+
+    @dg.asset(
+        key=key,
+        description=description,
+        group_name=MARKET_GROUP,
+        partitions_def=DAILY,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+        kinds={"python", "duckdb"},
+        check_specs=[dg.AssetCheckSpec(name, asset=key, description=desc)
+                     for name, (_, desc) in MARKET_CHECKS.items()],
+        metadata={"tables": ", ".join(MARKET_KEYS), "partition_expr": "date", "source": source_id},
+    )
+    def _market_asset(context: dg.AssetExecutionContext, tracker: TrackerResource):
+        config = tracker.load()
+        db_path = config.warehouse_path
+        replay_dir = tracker.archive_dir()
+        days = [dt.date.fromisoformat(k) for k in context.partition_keys]
+        errors: list[str] = []
+        failures: list[str] = []
+        retryable = False
+        rows_total = quarantined_total = 0
+        mode = "archive" if replay_dir else "live"
+        days = _replayable_days(context, source_id, days, replay_dir)
+        for day in days:
+            try:
+                result = ingest_market(source_id, day, config, from_archive=replay_dir)
+            except (SourceFailed, FetchError, archive.ArchiveError) as exc:
+                partial = getattr(exc, "result", None)
+                quarantine = partial.quarantine if partial is not None else empty_quarantine()
+                warehouse.load_market_day(
+                    db_path, source=source_id, days=[day], tables={}, quarantine=quarantine,
+                    payloads=partial.payloads if partial is not None else [], mode=mode,
+                    status="failed", error=str(exc)[:2000],
+                )
+                quarantined_total += quarantine.height
+                context.log.error(f"{source_id} {day}: {exc}")
+                failures.append(str(exc))
+                retryable = retryable or (isinstance(exc, FetchError) and replay_dir is None)
+                continue
+            warehouse.load_market_day(
+                db_path, source=source_id, days=[day], tables=result.tables,
+                quarantine=result.quarantine, payloads=result.payloads, mode=result.mode,
+                status=result.status, error="; ".join(result.errors)[:2000] or None,
+            )
+            errors.extend(result.errors)
+            rows_total += result.rows
+            quarantined_total += result.quarantine.height
+            context.log.info(f"{source_id} {day}: {result.rows} rows, {result.quarantine.height} "
+                             f"quarantined from {len(result.payloads)} payloads ({result.mode})")
+        if failures:
+            if retryable:
+                raise dg.RetryRequested(max_retries=2, seconds_to_wait=60)
+            raise dg.Failure(
+                description=f"{source_id}: {len(failures)} of {len(days)} dates failed: {failures[0]}"[:2000],
+                metadata={"failed_dates": len(failures), "quarantined": quarantined_total},
+            )
+        yield from _market_checks(db_path, source_id, days, errors)
+        yield dg.MaterializeResult(metadata={"rows": rows_total, "quarantined": quarantined_total,
+                                             "dates": len(days), "mode": mode})
+
+    return _market_asset
+
+
+def build_market_source_assets() -> list[dg.AssetsDefinition]:
+    return [build_market_source_asset(s) for s in MARKET_SOURCES]

@@ -25,6 +25,7 @@ import polars as pl
 
 from pipelines.lib import archive
 from pipelines.lib.config import Config
+from pipelines.lib.families import conform
 from pipelines.lib.http import PoliteClient
 from pipelines.lib.offers import (
     QUARANTINE_SCHEMA,
@@ -112,6 +113,35 @@ def _parse_payloads(
     return offers, quarantine, errors
 
 
+def _collect_payloads(
+    module: ModuleType, source: str, day: dt.date, config: Config,
+    from_archive: Path | None, client: PoliteClient | None,
+) -> tuple[str, list[tuple[str, bytes, dt.datetime | None]], list[str]]:
+    """Replay ``<archive>/<source>/<day>/*`` or fetch live and archive every payload *before*
+    it is parsed. Returns (mode, [(name, bytes, fetched_at)], fetch errors)."""
+    errors: list[str] = []
+    if from_archive is not None:
+        stored = archive.read_payloads(Path(from_archive), source, day)
+        return "archive", [(p.name, p.content, p.fetched_at) for p in stored], errors
+    client = client or PoliteClient.from_config(config.http)
+    fetched = module.fetch(client, config.source(source), day)
+    batch = []
+    for item in fetched:
+        if not isinstance(item, Payload):  # a per-file fetch failure
+            errors.append(f"{source} {day} {item}")
+            continue
+        fetched_at = (
+            dt.datetime.fromtimestamp(item.fetched_at, dt.UTC)
+            if item.fetched_at else dt.datetime.now(dt.UTC)
+        )
+        archive.write_payload(
+            config.archive_dir, source, day, item.name, item.content, url=item.url,
+            status=item.status, fetched_at=fetched_at, content_type=item.content_type,
+        )
+        batch.append((item.name, item.content, fetched_at))
+    return "live", batch, errors
+
+
 def ingest(
     source: str,
     day: dt.date,
@@ -120,32 +150,9 @@ def ingest(
     from_archive: Path | None = None,
     client: PoliteClient | None = None,
 ) -> IngestResult:
-    """Fetch-or-replay, archive and parse one source for one date."""
+    """Fetch-or-replay, archive and parse one GPU-offer source for one date."""
     module = source_module(source)
-    errors: list[str] = []
-    if from_archive is not None:
-        mode = "archive"
-        stored = archive.read_payloads(Path(from_archive), source, day)
-        batch = [(p.name, p.content, p.fetched_at) for p in stored]
-    else:
-        mode = "live"
-        client = client or PoliteClient.from_config(config.http)
-        source_cfg = config.source(source)
-        fetched = module.fetch(client, source_cfg, day)
-        batch = []
-        for item in fetched:
-            if not isinstance(item, Payload):  # a per-file fetch failure
-                errors.append(f"{source} {day} {item}")
-                continue
-            fetched_at = (
-                dt.datetime.fromtimestamp(item.fetched_at, dt.UTC)
-                if item.fetched_at else dt.datetime.now(dt.UTC)
-            )
-            archive.write_payload(
-                config.archive_dir, source, day, item.name, item.content, url=item.url,
-                status=item.status, fetched_at=fetched_at, content_type=item.content_type,
-            )
-            batch.append((item.name, item.content, fetched_at))
+    mode, batch, errors = _collect_payloads(module, source, day, config, from_archive, client)
     offers, quarantine, parse_errors = _parse_payloads(module, source, day, batch)
     errors.extend(parse_errors)
     names = [b[0] for b in batch]
@@ -156,4 +163,114 @@ def ingest(
             if quarantine.height else ["no payloads"]
         )
         raise SourceFailed(f"{source} {day} ({mode}): no offers loaded; " + "; ".join(reasons[:5]), result)
+    return result
+
+
+# ----------------------------------------------------------------------------- market sources
+# Sources of the other families (model catalogs, API prices, SEC facts): same fetch, archive
+# and replay path; ``parse`` returns {raw table: frame} (see pipelines.lib.families).
+MARKET_SOURCES: dict[str, str] = {
+    "openrouter": "pipelines.lib.sources.openrouter",
+    "litellm_prices": "pipelines.lib.sources.litellm_prices",
+    "huggingface": "pipelines.lib.sources.huggingface",
+    "epoch_models": "pipelines.lib.sources.epoch_models",
+    "sec_edgar": "pipelines.lib.sources.sec_edgar",
+}
+
+
+ALL_SOURCES: list[str] = [*GPU_SOURCES, *MARKET_SOURCES]
+
+
+@dataclass
+class FamilyIngestResult:
+    source: str
+    day: dt.date
+    mode: str
+    tables: dict[str, pl.DataFrame]  # raw table -> rows (with date and source)
+    quarantine: pl.DataFrame
+    payloads: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return sum(f.height for f in self.tables.values())
+
+    @property
+    def status(self) -> str:
+        if self.errors:
+            return "partial"
+        return "ok" if self.rows else "empty"
+
+
+def market_module(source_id: str) -> ModuleType:
+    try:
+        return importlib.import_module(MARKET_SOURCES[source_id])
+    except KeyError:
+        raise KeyError(f"unknown market source {source_id!r}; known: {sorted(MARKET_SOURCES)}") from None
+
+
+def _problem_rows_to_quarantine(table: str, frame: pl.DataFrame) -> pl.DataFrame:
+    bad = frame.filter(pl.col("problem").is_not_null())
+    if not bad.height:
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    id_col = "model_id" if "model_id" in bad.columns else "concept"
+    return bad.select(
+        pl.col("date"), pl.col("source"), pl.col("payload_name"),
+        pl.lit("").alias("provider"),
+        pl.col(id_col).cast(pl.Utf8).fill_null("").alias("gpu_name_raw"),
+        pl.col("problem").alias("reason"),
+        pl.lit(f"row of {table}").alias("detail"),
+        pl.struct(pl.all().exclude("date", "source", "problem")).struct.json_encode().alias("record"),
+    ).cast(QUARANTINE_SCHEMA)
+
+
+def ingest_market(
+    source: str,
+    day: dt.date,
+    config: Config,
+    *,
+    from_archive: Path | None = None,
+    client: PoliteClient | None = None,
+) -> FamilyIngestResult:
+    """Fetch-or-replay, archive and parse one market source for one date. Problem rows go to
+    quarantine; a payload that does not parse is quarantined whole; no rows at all raises
+    ``SourceFailed``."""
+    module = market_module(source)
+    mode, batch, errors = _collect_payloads(module, source, day, config, from_archive, client)
+    parts: dict[str, list[pl.DataFrame]] = {}
+    quarantine_frames: list[pl.DataFrame] = []
+    for name, content, _fetched_at in batch:
+        try:
+            parsed = module.parse(name, content)
+        except ParseError as exc:
+            msg = f"{source} {day} {name}: {exc}"
+            log.error("parse failed: %s", msg)
+            errors.append(msg)
+            quarantine_frames.append(quarantine_payload(
+                source=source, day=day, payload_name=name, reason="unparseable_payload",
+                detail=str(exc)[:2000]))
+            continue
+        n_rows = 0
+        for table, frame in parsed.items():
+            frame = conform(table, frame).with_columns(
+                pl.col("payload_name").fill_null(name),
+            )
+            frame = frame.select(pl.lit(day).alias("date"), pl.lit(source).alias("source"), pl.all())
+            quarantine_frames.append(_problem_rows_to_quarantine(table, frame))
+            good = frame.filter(pl.col("problem").is_null())
+            parts.setdefault(table, []).append(good)
+            n_rows += good.height
+            log.info("%s %s %s -> %s: %d rows, %d quarantined", source, day, name, table,
+                     good.height, frame.height - good.height)
+        if not n_rows:
+            quarantine_frames.append(quarantine_payload(
+                source=source, day=day, payload_name=name, reason="empty_payload",
+                detail="payload parsed to zero usable rows"))
+    tables = {t: pl.concat(fs) for t, fs in parts.items()}
+    quarantine = (pl.concat(quarantine_frames) if quarantine_frames
+                  else pl.DataFrame(schema=QUARANTINE_SCHEMA))
+    result = FamilyIngestResult(source, day, mode, tables, quarantine, [b[0] for b in batch], errors)
+    if result.rows == 0:
+        reasons = errors or ["no payloads" if not batch else "no usable rows"]
+        raise SourceFailed(f"{source} {day} ({mode}): nothing loaded; " + "; ".join(reasons[:5]), result)
     return result

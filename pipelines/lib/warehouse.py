@@ -26,6 +26,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.lib.families import FAMILY_SCHEMAS
 from pipelines.lib.offers import OFFER_SCHEMA, QUARANTINE_SCHEMA
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ CREATE TABLE IF NOT EXISTS raw.load_log (
 RAW_TABLES: dict[str, dict[str, pl.DataType]] = {
     "raw.gpu_offers": OFFER_SCHEMA,
     "raw.quarantine": QUARANTINE_SCHEMA,
+    **FAMILY_SCHEMAS,  # raw.model_catalog, raw.api_prices, raw.sec_facts
 }
 
 
@@ -235,3 +237,64 @@ def load_source_day(
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+
+def load_market_day(
+    db_path: Path,
+    *,
+    source: str,
+    days: Sequence[dt.date],
+    tables: dict[str, pl.DataFrame],
+    quarantine: pl.DataFrame,
+    payloads: Sequence[str],
+    mode: str,
+    status: str | None = None,
+    error: str | None = None,
+) -> None:
+    """``load_source_day`` for the market families: replace the source's rows for ``days`` in
+    every family table (a table it wrote before but not now ends up empty for those days),
+    the quarantine rows and the load-log line, in ONE transaction."""
+    unknown = set(tables) - set(FAMILY_SCHEMAS)
+    if unknown:
+        raise ValueError(f"{source}: no raw table(s) {sorted(unknown)}")
+    with writer(db_path) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            rows_by_day: dict[dt.date, int] = {}
+            for table, schema in FAMILY_SCHEMAS.items():
+                frame = tables.get(table, pl.DataFrame(schema=schema))
+                replace_partition(con, table, frame, source=source, dates=days, own_transaction=False)
+                if frame.height:
+                    for day, n in frame.group_by("date").len().iter_rows():
+                        rows_by_day[day] = rows_by_day.get(day, 0) + n
+            replace_partition(con, "raw.quarantine", quarantine, source=source, dates=days,
+                              own_transaction=False)
+            n_q = dict(quarantine.group_by("date").len().iter_rows()) if quarantine.height else {}
+            for day in days:
+                record_load(
+                    con, source=source, day=day,
+                    status=status or ("ok" if rows_by_day.get(day) else "empty"),
+                    rows_loaded=rows_by_day.get(day, 0), rows_quarantined=n_q.get(day, 0),
+                    payloads=payloads, error=error, mode=mode,
+                )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+    """Replace a whole derived table (a polars-computed mart) with ``frame`` in one transaction:
+    readers see the old table or the new one, never a half-written one."""
+    schema = table.split(".")[0]
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        con.register("_mart_frame", frame.to_arrow())
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _mart_frame")
+        con.unregister("_mart_frame")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return frame.height

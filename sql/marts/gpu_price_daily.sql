@@ -2,10 +2,9 @@
 -- price_min: lowest per-GPU-hour price seen that day; price_max: highest;
 -- price_median: median over the underlying offers (a pre-aggregated log row stands for
 -- n_offers offers at its own median price); n_offers: offers behind the row.
--- Cluster rates (price_basis = 'cluster_per_gpu') are a different product and are left out.
+-- Cluster rates are left out upstream (intermediate.int_comparable_offers).
 with offers as (
-    select * from staging.stg_raw__gpu_offers
-    where price_basis in ('per_gpu', 'per_instance')
+    select * from intermediate.int_comparable_offers
 ),
 
 expanded as (

@@ -170,7 +170,8 @@ def test_schedule_and_sensors_are_running():
     schedule = defs.resolve_schedule_def("daily_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert schedule.cron_schedule == "0 6 * * *"
-    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 5, 24, 6, tzinfo=dt.UTC))
+    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 5, 24, 6, tzinfo=dt.UTC),
+                                        repository_def=defs.get_repository_def())
     (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-05-24"
     for name in ("build_models_after_sources_success", "build_models_after_sources_failure"):

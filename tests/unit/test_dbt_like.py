@@ -353,7 +353,8 @@ def test_cli_ls_build_test(tmp_path, capsys):
 def test_real_sql_project_graph():
     project = Project.load(REPO_ROOT / "sql")
     daily = project.models["marts.gpu_price_daily"]
-    assert daily.depends_on == {"staging.stg_raw__gpu_offers"}
+    assert daily.depends_on == {"intermediate.int_comparable_offers"}
+    assert project.models["intermediate.int_comparable_offers"].materialized == "view"
     assert project.models["staging.stg_raw__gpu_offers"].sources == {"raw.gpu_offers"}
     assert project.models["seeds.gpu_specs"].materialized == "seed"
     assert daily.description and daily.columns["price_min"]

@@ -1,0 +1,109 @@
+"""Polars marts (cost per FLOP, spreads, daily summary, price changes) and the published files.
+
+The computations are pure functions in ``pipelines.lib.analytics``; these assets read their
+inputs from the warehouse, call them, and replace each mart in one transaction. They run in
+``models_job`` after the SQL models (same group), under the warehouse writer lock and pool.
+Each mart has blocking checks (not empty, unique key) so a broken mart never gets published.
+"""
+
+
+import dagster as dg
+import polars as pl
+
+from pipelines.defs.jobs import MODELS_GROUP
+from pipelines.defs.resources import TrackerResource
+from pipelines.defs.sources import WAREHOUSE_POOL
+from pipelines.lib import analytics, publish, warehouse
+
+PRICE_DAILY = dg.AssetKey(["marts", "gpu_price_daily"])
+GPU_SPECS = dg.AssetKey(["seeds", "gpu_specs"])
+
+MART_DEPS = {
+    "cost_per_flop": [PRICE_DAILY, GPU_SPECS],
+    "provider_spreads": [PRICE_DAILY],
+    "daily_summary": [PRICE_DAILY],
+    "price_changes": [PRICE_DAILY],
+}
+MART_DOCS = {
+    "cost_per_flop": "USD per dense PFLOP-hour per precision (usd_per_pflop_hour_bf16 ...) and USD per "
+                     "GB-VRAM-hour, per date x gpu_model x provider x pricing, from each provider's lowest price.",
+    "provider_spreads": "Per date x gpu_model x pricing: cheapest and dearest provider, max/min ratio, "
+                        "p25/median/p75 across providers, tier medians and hyperscaler premiums.",
+    "daily_summary": "Per date x gpu_model x pricing: market median, p25/p75, lowest price and who offers "
+                     "it, change vs 1/7/30 days, providers, offers, availability, coverage and confidence.",
+    "price_changes": "Every move of a provider's lowest price for a GPU and price type against its "
+                     "previous observation (kind up/down), and series seen for the first time (new).",
+}
+
+
+def mart_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["marts", name])
+
+
+def _compute(name: str, prices: pl.DataFrame, specs: pl.DataFrame | None) -> pl.DataFrame:
+    if name == "cost_per_flop":
+        return analytics.cost_per_flop(prices, specs)
+    return getattr(analytics, name)(prices)
+
+
+def _check_results(name: str, frame: pl.DataFrame) -> list[dg.AssetCheckResult]:
+    keys = analytics.MART_KEYS[name]
+    dupes = frame.height - frame.select(keys).unique().height
+    return [
+        dg.AssetCheckResult(asset_key=mart_key(name), check_name="not_empty", passed=frame.height > 0,
+                            metadata={"rows": frame.height}),
+        dg.AssetCheckResult(asset_key=mart_key(name), check_name="unique_key", passed=dupes == 0,
+                            metadata={"key": ", ".join(keys), "duplicate_rows": dupes}),
+    ]
+
+
+@dg.multi_asset(
+    name="polars_marts",
+    specs=[
+        dg.AssetSpec(mart_key(name), deps=deps, description=MART_DOCS[name], group_name=MODELS_GROUP,
+                     kinds={"polars", "duckdb"}, skippable=True,
+                     metadata={"methodology_version": analytics.METHODOLOGY_VERSION})
+        for name, deps in MART_DEPS.items()
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(check, asset=mart_key(name), blocking=True,
+                          description=f"{check.replace('_', ' ')} ({', '.join(analytics.MART_KEYS[name])})")
+        for name in MART_DEPS for check in ("not_empty", "unique_key")
+    ],
+    can_subset=True,
+    pool=WAREHOUSE_POOL,
+)
+def polars_marts(context: dg.AssetExecutionContext, tracker: TrackerResource):
+    selected = [k.path[-1] for k in context.selected_asset_keys]
+    with warehouse.writer(tracker.db_path()) as con:
+        prices = con.sql("select * from marts.gpu_price_daily").pl()
+        specs = con.sql("select * from seeds.gpu_specs").pl() if "cost_per_flop" in selected else None
+        for name in MART_DEPS:
+            if name not in selected:
+                continue
+            frame = _compute(name, prices, specs)
+            warehouse.replace_table(con, f"marts.{name}", frame)
+            context.log.info(f"marts.{name}: {frame.height} rows")
+            yield dg.MaterializeResult(asset_key=mart_key(name), metadata={"dagster/row_count": frame.height})
+            yield from _check_results(name, frame)
+
+
+@dg.asset(
+    key=dg.AssetKey(["published", "daily"]),
+    deps=[PRICE_DAILY, *(mart_key(n) for n in MART_DEPS)],
+    group_name=MODELS_GROUP,
+    kinds={"parquet", "csv", "html"},
+    description="The newest day's marts as Parquet and CSV plus the static HTML report, under "
+                "warehouse/published/<date>/ and warehouse/published/latest/.",
+)
+def published_daily(context: dg.AssetExecutionContext, tracker: TrackerResource) -> dg.MaterializeResult:
+    config = tracker.load()
+    with warehouse.reader(config.warehouse_path) as con:
+        frames = publish.read_marts(con)
+    folder = publish.publish(frames, config.published_dir)
+    context.log.info(f"published {folder}")
+    return dg.MaterializeResult(metadata={
+        "folder": str(folder),
+        "report": dg.MetadataValue.path(str(folder / "report.html")),
+        "as_of": folder.name,
+    })

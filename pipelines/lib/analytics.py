@@ -1,0 +1,250 @@
+"""Market analytics over ``marts.gpu_price_daily``: pure polars functions, no I/O.
+
+Every function takes the daily price table (one row per date x gpu_model x provider x
+pricing, USD per GPU-hour; see sql/marts/gpu_price_daily.sql) and returns a new mart. The
+Dagster assets in ``pipelines/defs/analytics.py`` read the inputs from DuckDB, call these,
+and write the results back in one transaction each.
+
+Methodology (version ``METHODOLOGY_VERSION``; bump it when a definition changes):
+
+* A provider's price for a day is its **lowest** per-GPU-hour price (``price_min``) for that
+  GPU and price type. Market statistics weigh every *provider* once -- a marketplace with
+  300 offers does not outvote a neocloud with one price list.
+* Price types (on_demand / spot / reserved) are separate series and never mixed.
+* ``market_median`` / p25 / p75: quantiles (linear interpolation, as DuckDB's
+  ``quantile_cont``) of the providers' prices that day.
+* Changes vs 1 / 7 / 30 days compare ``market_median`` with the latest observation of the same
+  GPU and price type at most ``CHANGE_TOLERANCE_DAYS`` older than the target day (0 for 1 day,
+  1 for 7, 3 for 30); none within tolerance -> null, never a made-up baseline.
+* Coverage = providers today / providers that priced the GPU (same price type) in the trailing
+  ``COVERAGE_WINDOW_DAYS`` days. Confidence: high (>= 3 providers, coverage >= 0.75,
+  >= 5 offers), medium (>= 2 providers, coverage >= 0.5), else low.
+* Tier medians use providers whose tier is hyperscaler / neocloud / marketplace; a provider
+  whose offers span two tiers that day (``mixed``, e.g. RunPod secure + community) counts in
+  the market figures but in no tier median.
+* Cost per FLOP: USD per dense PFLOP-hour = USD per GPU-hour / (dense TFLOPS / 1000), per
+  precision, from the spec seed (``seeds.gpu_specs``). INT8 is in peta-*ops* (TOPS).
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+METHODOLOGY_VERSION = "1.0"
+COVERAGE_WINDOW_DAYS = 30
+CHANGE_HORIZONS = {1: 0, 7: 1, 30: 3}  # horizon days -> tolerance days
+CHANGE_TOLERANCE_DAYS = CHANGE_HORIZONS
+TIERS = ("hyperscaler", "neocloud", "marketplace")
+
+# precision -> (spec seed column, output column)
+PRECISIONS = {
+    "fp64": ("fp64_tflops", "usd_per_pflop_hour_fp64"),
+    "fp32": ("fp32_tflops", "usd_per_pflop_hour_fp32"),
+    "tf32": ("tf32_tflops", "usd_per_pflop_hour_tf32"),
+    "bf16": ("bf16_tflops", "usd_per_pflop_hour_bf16"),
+    "fp8": ("fp8_tflops", "usd_per_pflop_hour_fp8"),
+    "int8": ("int8_tops", "usd_per_pop_hour_int8"),
+}
+
+PRICE_KEYS = ["date", "gpu_model", "provider", "pricing"]
+MARKET_KEYS = ["date", "gpu_model", "pricing"]
+
+# mart name -> its unique key (used by the asset checks and the tests)
+MART_KEYS = {
+    "cost_per_flop": PRICE_KEYS,
+    "provider_spreads": MARKET_KEYS,
+    "daily_summary": MARKET_KEYS,
+    "price_changes": PRICE_KEYS,
+}
+
+
+def _require(df: pl.DataFrame, columns: list[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise ValueError(f"{what} lacks column(s) {missing}")
+
+
+def _median(col: str, where: pl.Expr | None = None) -> pl.Expr:
+    expr = pl.col(col) if where is None else pl.col(col).filter(where)
+    return expr.quantile(0.5, interpolation="linear")
+
+
+# ---------------------------------------------------------------------------- cost per FLOP
+
+def cost_per_flop(prices: pl.DataFrame, specs: pl.DataFrame) -> pl.DataFrame:
+    """One row per date x gpu_model x provider x pricing: USD per dense PFLOP-hour by precision
+    (from the provider's lowest price that day) and USD per GB-of-VRAM-hour."""
+    _require(prices, [*PRICE_KEYS, "gpu_family", "provider_tier", "price_min", "price_median"], "prices")
+    _require(specs, ["gpu_model", "memory_gb", *(c for c, _ in PRECISIONS.values())], "specs")
+    spec_cols = ["gpu_model", "memory_gb", "bf16_is_fp16", *(c for c, _ in PRECISIONS.values())]
+    spec = specs.select([c for c in spec_cols if c in specs.columns])
+    joined = prices.join(spec, on="gpu_model", how="left")
+    per_pflop = []
+    for tflops_col, out in PRECISIONS.values():
+        t = pl.col(tflops_col).cast(pl.Float64)
+        per_pflop.append(
+            pl.when(t > 0).then(pl.col("price_min") / (t / 1000.0)).otherwise(None).alias(out))
+    return (
+        joined.select(
+            "date", "gpu_model", "gpu_family", "provider", "provider_tier", "pricing",
+            pl.col("price_min").alias("usd_per_gpu_hour"),
+            pl.col("price_median").alias("usd_per_gpu_hour_median"),
+            *per_pflop,
+            pl.when(pl.col("memory_gb").cast(pl.Float64) > 0)
+            .then(pl.col("price_min") / pl.col("memory_gb").cast(pl.Float64))
+            .alias("usd_per_gb_vram_hour"),
+            (pl.col("bf16_is_fp16").fill_null(False) if "bf16_is_fp16" in joined.columns
+             else pl.lit(False)).alias("bf16_is_fp16"),
+        )
+        .sort(PRICE_KEYS)
+    )
+
+
+# ---------------------------------------------------------------------------- spreads
+
+def provider_spreads(prices: pl.DataFrame) -> pl.DataFrame:
+    """One row per date x gpu_model x pricing: cheapest and dearest provider, max/min ratio,
+    p25/p75 across providers, and tier medians with premiums."""
+    _require(prices, [*PRICE_KEYS, "gpu_family", "provider_tier", "price_min"], "prices")
+    ordered = prices.sort([*MARKET_KEYS, "price_min", "provider"])
+    base = ordered.group_by(MARKET_KEYS, maintain_order=True).agg(
+        pl.col("gpu_family").first(),
+        pl.col("provider").n_unique().alias("n_providers"),
+        pl.col("provider").first().alias("cheapest_provider"),
+        pl.col("price_min").first().alias("cheapest_price"),
+        pl.col("provider").sort_by(["price_min", "provider"], descending=[True, False]).first()
+        .alias("dearest_provider"),
+        pl.col("price_min").max().alias("dearest_price"),
+        pl.col("price_min").quantile(0.25, interpolation="linear").alias("p25_price"),
+        _median("price_min").alias("median_price"),
+        pl.col("price_min").quantile(0.75, interpolation="linear").alias("p75_price"),
+        *[_median("price_min", pl.col("provider_tier") == t).alias(f"{t}_median") for t in TIERS],
+        *[(pl.col("provider_tier") == t).sum().cast(pl.Int64).alias(f"n_{t}") for t in TIERS],
+        _median("price_min", pl.col("provider_tier").is_in(["neocloud", "marketplace"]))
+        .alias("non_hyperscaler_median"),
+    )
+    return (
+        base.with_columns(
+            (pl.col("dearest_price") / pl.col("cheapest_price")).alias("max_min_ratio"),
+            (pl.col("hyperscaler_median") / pl.col("non_hyperscaler_median")).alias("hyperscaler_premium"),
+            (pl.col("hyperscaler_median") / pl.col("neocloud_median")).alias("hyperscaler_vs_neocloud"),
+            (pl.col("hyperscaler_median") / pl.col("marketplace_median")).alias("hyperscaler_vs_marketplace"),
+            (pl.col("neocloud_median") / pl.col("marketplace_median")).alias("neocloud_vs_marketplace"),
+        )
+        .sort(MARKET_KEYS)
+    )
+
+
+# ---------------------------------------------------------------------------- daily summary
+
+def _asof_change(summary: pl.DataFrame, horizon: int, tolerance: int) -> pl.DataFrame:
+    """``market_median`` of the latest observation in [date - horizon - tolerance, date - horizon]."""
+    ref = summary.select(
+        "gpu_model", "pricing",
+        pl.col("date").alias("ref_date"),
+        pl.col("market_median").alias("ref_median"),
+    ).sort("ref_date")
+    target = summary.select(
+        "gpu_model", "pricing", "date",
+        (pl.col("date") - pl.duration(days=horizon)).alias("target_date"),
+    ).sort("target_date")
+    matched = target.join_asof(
+        ref, left_on="target_date", right_on="ref_date", by=["gpu_model", "pricing"],
+        strategy="backward", tolerance=f"{tolerance}d", check_sortedness=False,
+    )
+    return matched.select("gpu_model", "pricing", "date", pl.col("ref_median").alias(f"_ref_{horizon}"))
+
+
+def daily_summary(prices: pl.DataFrame) -> pl.DataFrame:
+    """One row per date x gpu_model x pricing: the market's day (see module docstring)."""
+    _require(prices, [*PRICE_KEYS, "gpu_family", "price_min", "n_offers", "available_gpus"], "prices")
+    ordered = prices.sort([*MARKET_KEYS, "price_min", "provider"])
+    summary = ordered.group_by(MARKET_KEYS, maintain_order=True).agg(
+        pl.col("gpu_family").first(),
+        _median("price_min").alias("market_median"),
+        pl.col("price_min").quantile(0.25, interpolation="linear").alias("p25_price"),
+        pl.col("price_min").quantile(0.75, interpolation="linear").alias("p75_price"),
+        pl.col("price_min").first().alias("lowest_price"),
+        pl.col("provider").first().alias("lowest_provider"),
+        pl.col("provider").n_unique().alias("n_providers"),
+        pl.col("n_offers").sum().cast(pl.Int64).alias("n_offers"),
+        pl.col("available_gpus").sum().alias("available_gpus"),
+        pl.col("available_gpus").is_not_null().sum().cast(pl.Int64).alias("n_providers_reporting_availability"),
+    ).with_columns(
+        pl.when(pl.col("n_providers_reporting_availability") > 0).then(pl.col("available_gpus"))
+        .cast(pl.Int64).alias("available_gpus"),
+    )
+
+    for horizon, tolerance in CHANGE_HORIZONS.items():
+        summary = summary.join(_asof_change(summary, horizon, tolerance),
+                               on=["gpu_model", "pricing", "date"], how="left")
+        summary = summary.with_columns(
+            ((pl.col("market_median") / pl.col(f"_ref_{horizon}") - 1.0) * 100.0)
+            .alias(f"change_{horizon}d_pct")
+        ).drop(f"_ref_{horizon}")
+
+    # coverage: providers today / distinct providers in the trailing window (same GPU, pricing)
+    window = (
+        prices.select("gpu_model", "pricing", "provider", pl.col("date").alias("seen"))
+        .unique()
+        .join(summary.select("gpu_model", "pricing", "date"), on=["gpu_model", "pricing"])
+        .filter((pl.col("seen") <= pl.col("date"))
+                & (pl.col("seen") > pl.col("date") - pl.duration(days=COVERAGE_WINDOW_DAYS)))
+        .group_by(MARKET_KEYS)
+        .agg(pl.col("provider").n_unique().alias("n_providers_window"))
+    )
+    summary = summary.join(window, on=MARKET_KEYS, how="left").with_columns(
+        (pl.col("n_providers") / pl.col("n_providers_window")).alias("coverage"),
+    )
+    summary = summary.with_columns(
+        pl.when((pl.col("n_providers") >= 3) & (pl.col("coverage") >= 0.75) & (pl.col("n_offers") >= 5))
+        .then(pl.lit("high"))
+        .when((pl.col("n_providers") >= 2) & (pl.col("coverage") >= 0.5))
+        .then(pl.lit("medium"))
+        .otherwise(pl.lit("low"))
+        .alias("confidence"),
+        pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
+    )
+    return summary.select(
+        "date", "gpu_model", "gpu_family", "pricing", "market_median", "p25_price", "p75_price",
+        "lowest_price", "lowest_provider", "change_1d_pct", "change_7d_pct", "change_30d_pct",
+        "n_providers", "n_offers", "available_gpus", "n_providers_reporting_availability",
+        "n_providers_window", "coverage", "confidence", "methodology_version",
+    ).sort(MARKET_KEYS)
+
+
+# ---------------------------------------------------------------------------- price changes
+
+def price_changes(prices: pl.DataFrame, min_change_pct: float = 0.0) -> pl.DataFrame:
+    """What moved: each provider x GPU x price type against its previous observation.
+
+    ``kind`` is ``new`` (first observation of that series), ``up`` or ``down``; unchanged
+    prices are left out, as are moves of at most ``min_change_pct`` percent (float noise).
+    """
+    _require(prices, [*PRICE_KEYS, "gpu_family", "provider_tier", "price_min", "n_offers"], "prices")
+    series = ["gpu_model", "provider", "pricing"]
+    s = prices.sort([*series, "date"]).with_columns(
+        pl.col("date").shift(1).over(series).alias("prev_date"),
+        pl.col("price_min").shift(1).over(series).alias("price_prev"),
+        pl.col("n_offers").shift(1).over(series).alias("n_offers_prev"),
+    )
+    s = s.with_columns(
+        (pl.col("price_min") - pl.col("price_prev")).alias("change_abs"),
+        ((pl.col("price_min") / pl.col("price_prev") - 1.0) * 100.0).alias("change_pct"),
+        (pl.col("date") - pl.col("prev_date")).dt.total_days().cast(pl.Int64).alias("days_since_prev"),
+    ).with_columns(
+        pl.when(pl.col("prev_date").is_null()).then(pl.lit("new"))
+        .when(pl.col("change_abs") > 0).then(pl.lit("up"))
+        .when(pl.col("change_abs") < 0).then(pl.lit("down"))
+        .otherwise(None)
+        .alias("kind"),
+    )
+    moved = s.filter(
+        (pl.col("kind") == "new")
+        | (pl.col("kind").is_in(["up", "down"]) & (pl.col("change_pct").abs() > max(min_change_pct, 1e-9)))
+    )
+    return moved.select(
+        "date", "gpu_model", "gpu_family", "provider", "provider_tier", "pricing", "kind",
+        "prev_date", "days_since_prev", "price_prev", pl.col("price_min").alias("price_now"),
+        "change_abs", "change_pct", "n_offers_prev", pl.col("n_offers").alias("n_offers_now"),
+    ).sort(PRICE_KEYS)

@@ -1,0 +1,102 @@
+"""Publish the day's marts as files: Parquet + CSV per table, and the HTML report.
+
+Layout (stable names, so scripts can fetch them)::
+
+    <published>/<as_of>/gpu_price_daily.parquet|csv    the as-of day's rows of each mart
+    <published>/<as_of>/daily_summary.parquet|csv
+    <published>/<as_of>/provider_spreads.parquet|csv
+    <published>/<as_of>/cost_per_flop.parquet|csv
+    <published>/<as_of>/price_changes.parquet|csv
+    <published>/<as_of>/report.html                     self-contained, opens with no server
+    <published>/<as_of>/manifest.json                   row counts, sha256, generated_at
+    <published>/latest/                                 a copy of the newest as-of folder
+
+``as_of`` is the newest date in ``marts.daily_summary`` (the data's date, not the clock's),
+unless given. Files are written to a temporary folder and renamed into place, so a reader
+never sees a half-written day; ``latest`` is replaced the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+PUBLISHED_TABLES = ("gpu_price_daily", "daily_summary", "provider_spreads", "cost_per_flop", "price_changes")
+
+
+def read_marts(con: duckdb.DuckDBPyConnection, tables=PUBLISHED_TABLES) -> dict[str, pl.DataFrame]:
+    """Every published mart that exists in the warehouse, full history."""
+    existing = {r[0] for r in con.execute(
+        "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
+    return {t: con.sql(f"select * from marts.{t}").pl() for t in tables if t in existing}
+
+
+def latest_date(frames: dict[str, pl.DataFrame]) -> dt.date | None:
+    for name in ("daily_summary", "gpu_price_daily"):
+        frame = frames.get(name)
+        if frame is not None and frame.height:
+            return frame["date"].max()
+    return None
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def publish(frames: dict[str, pl.DataFrame], out_dir: Path, as_of: dt.date | None = None,
+            generated_at: dt.datetime | None = None) -> Path:
+    """Write the as-of day's files under ``out_dir/<as_of>/`` and refresh ``latest``."""
+    from pipelines.lib.report import render_report
+
+    as_of = as_of or latest_date(frames)
+    if as_of is None:
+        raise ValueError("nothing to publish: marts.daily_summary and marts.gpu_price_daily are empty")
+    generated_at = generated_at or dt.datetime.now(dt.UTC)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / as_of.isoformat()
+    staging = Path(tempfile.mkdtemp(prefix=f".{as_of.isoformat()}.", dir=out_dir))
+    try:
+        manifest = {"as_of": as_of.isoformat(), "generated_at": generated_at.isoformat(), "files": {}}
+        for name, frame in frames.items():
+            day = frame.filter(pl.col("date") == as_of) if "date" in frame.columns else frame
+            for ext in ("parquet", "csv"):
+                path = staging / f"{name}.{ext}"
+                if ext == "parquet":
+                    day.write_parquet(path)
+                else:
+                    day.write_csv(path)
+                manifest["files"][path.name] = {"rows": day.height, "sha256": _sha256(path)}
+        report = staging / "report.html"
+        report.write_text(render_report(frames, as_of, generated_at=generated_at), encoding="utf-8")
+        manifest["files"]["report.html"] = {"sha256": _sha256(report)}
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        _swap_into_place(staging, target)
+        latest_staging = Path(tempfile.mkdtemp(prefix=".latest.", dir=out_dir))
+        shutil.rmtree(latest_staging)
+        shutil.copytree(target, latest_staging)
+        _swap_into_place(latest_staging, out_dir / "latest")
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _swap_into_place(new: Path, target: Path) -> None:
+    """Replace ``target`` by ``new`` with renames only (the old folder is removed after)."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        target.rename(old)
+    new.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
