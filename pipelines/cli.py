@@ -182,10 +182,15 @@ def _report_run(out: dict, days: list[dt.date]) -> int:
             " (SELECT count(*) FROM raw.quarantine WHERE date BETWEEN ? AND ? AND source IN (SELECT unnest(?::VARCHAR[])))",
             [days[0], days[-1], out["sources"], days[0], days[-1], out["sources"]],
         ).fetchone()
+        market_rows = sum(con.execute(
+            f"SELECT count(*) FROM {t} WHERE date BETWEEN ? AND ? AND source IN (SELECT unnest(?::VARCHAR[]))",
+            [days[0], days[-1], out["sources"]]).fetchone()[0]
+            for t in ("raw.model_catalog", "raw.api_prices", "raw.sec_facts"))
     status = "ok" if not out["failed"] and out["models"]["success"] else "with errors"
     print(
         f"run {status}: {len(days)} date(s), {len(out['sources'])} source(s), {rows} offers loaded, "
-        f"{quarantined} quarantined, {len(out['failed'])} failed step(s), "
+        + (f"{market_rows} model/API-price/SEC rows loaded, " if market_rows else "")
+        + f"{quarantined} quarantined, {len(out['failed'])} failed step(s), "
         f"{len(out['models']['failed_checks'])} failing model check(s), {out['seconds']}s"
     )
     for line in out["failed"]:
