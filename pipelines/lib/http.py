@@ -20,7 +20,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -48,6 +48,7 @@ class FetchedPayload:
     content: bytes
     content_type: str
     fetched_at: float  # unix seconds
+    headers: dict[str, str] = field(default_factory=dict)  # response headers (Link paging ...)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -152,6 +153,7 @@ class PoliteClient:
                         content=content,
                         content_type=resp.headers.get("Content-Type", ""),
                         fetched_at=time.time(),
+                        headers=dict(resp.headers),
                     )
                 retry_after = parse_retry_after(resp.headers.get("Retry-After"))
                 resp.close()
