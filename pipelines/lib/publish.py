@@ -28,7 +28,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-PUBLISHED_TABLES = ("gpu_price_daily", "daily_summary", "provider_spreads", "cost_per_flop", "price_changes")
+PUBLISHED_TABLES = ("gpu_price_daily", "daily_summary", "provider_spreads", "cost_per_flop", "price_changes",
+                    "api_price_families")
 
 
 def read_marts(con: duckdb.DuckDBPyConnection, tables=PUBLISHED_TABLES) -> dict[str, pl.DataFrame]:
@@ -66,7 +67,9 @@ def publish(frames: dict[str, pl.DataFrame], out_dir: Path, as_of: dt.date | Non
     try:
         manifest = {"as_of": as_of.isoformat(), "generated_at": generated_at.isoformat(), "files": {}}
         for name, frame in frames.items():
-            day = frame.filter(pl.col("date") == as_of) if "date" in frame.columns else frame
+            # GPU marts: the day's rows; the API family table is sparse (price-map versions): all of it
+            day = (frame.filter(pl.col("date") == as_of)
+                   if "date" in frame.columns and name != "api_price_families" else frame)
             for ext in ("parquet", "csv"):
                 path = staging / f"{name}.{ext}"
                 if ext == "parquet":

@@ -77,7 +77,12 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "change_abs": _NUM, "change_pct": _NUM,
     },
 }
+SCHEMAS["api_price_families"] = {
+    "date": _DATE, "family": _STR, "cheapest_output_usd_per_mtok": _NUM,
+    "cheapest_input_usd_per_mtok": _NUM, "cheapest_model_id": _STR, "cheapest_source": _STR,
+}
 REQUIRED: dict[str, tuple[str, ...]] = {
+    "api_price_families": ("date", "family", "cheapest_output_usd_per_mtok"),
     "gpu_price_daily": ("date", "gpu_model", "provider", "pricing", "price_min"),
     "daily_summary": ("date", "gpu_model", "pricing", "market_median"),
     "provider_spreads": ("date", "gpu_model", "pricing"),
@@ -561,6 +566,7 @@ _SECTIONS = (
     ("spreads", "Spreads over time"),
     ("flops", "Cost per FLOP ranking"),
     ("moves", "What moved today"),
+    ("api", "API prices per 1M tokens"),
 )
 
 
@@ -826,6 +832,31 @@ footer h2{color:var(--fg)}
 """
 
 
+def _api_section(fams: _Frame, as_of: dt.date) -> str:
+    a, h = _SECTIONS[5]
+    intro = ("Cheapest listed price per 1M output tokens for well-known model families, across "
+             "OpenRouter and LiteLLM and every route that serves them (marts.api_price_families).")
+    if fams.df is None:
+        return _section(a, h, _note(fams.note), intro)
+    df = fams.df.sort(["family", "date"])
+    series, rows = [], []
+    for i, fam in enumerate(sorted(set(df["family"].to_list()))):
+        g = df.filter(pl.col("family") == fam)
+        pts = g.select("date", "cheapest_output_usd_per_mtok").rows()
+        series.append(LineSeries(fam, pts, PALETTE[i % len(PALETTE)], label=f"{fam} {fmt_usd(pts[-1][1])}"))
+        first, last = g.row(0, named=True), g.row(-1, named=True)
+        fell = (1 - last["cheapest_output_usd_per_mtok"] / first["cheapest_output_usd_per_mtok"]) * 100 \
+            if first["cheapest_output_usd_per_mtok"] else None
+        rows.append((fam, fmt_date(first["date"]), fmt_usd(first["cheapest_output_usd_per_mtok"]),
+                     fmt_date(last["date"]), fmt_usd(last["cheapest_output_usd_per_mtok"]),
+                     "" if fell is None else f"{fell:.0f}%", last["cheapest_model_id"] or ""))
+    chart = line_chart(series, aria_label="cheapest API output price per model family")
+    table = _table([("Family", "l"), ("First seen", "l"), ("USD / 1M out", "r"), ("Latest", "l"),
+                    ("USD / 1M out", "r"), ("Fell", "r"), ("Cheapest listing", "l")], rows)
+    return _section(a, h, f"<figure>{chart}<figcaption>USD per 1M output tokens, cheapest listing per "
+                          f"day observed.</figcaption></figure>{table}", intro)
+
+
 def render_report(frames: dict[str, pl.DataFrame], as_of: dt.date,
                   generated_at: dt.datetime | None = None, title: str = "GPU market report") -> str:
     """The whole report as one HTML string (deterministic for the same inputs)."""
@@ -836,6 +867,7 @@ def render_report(frames: dict[str, pl.DataFrame], as_of: dt.date,
     spreads = _prepare(frames, "provider_spreads", as_of)
     cpf = _prepare(frames, "cost_per_flop", as_of)
     changes = _prepare(frames, "price_changes", as_of)
+    api_families = _prepare(frames, "api_price_families", as_of)
     versions = []
     if summary.df is not None:
         versions = sorted({v for v in summary.df["methodology_version"].to_list() if v})
@@ -849,6 +881,7 @@ def render_report(frames: dict[str, pl.DataFrame], as_of: dt.date,
         _spreads_section(summary, spreads, as_of),
         _flops_section(cpf, as_of),
         _moves_section(changes, as_of),
+        _api_section(api_families, as_of),
         "</main>",
         _footer(versions_note),
     ]

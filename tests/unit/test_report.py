@@ -17,7 +17,7 @@ D = [AS_OF - dt.timedelta(days=k) for k in (2, 1, 0)]  # three days of history, 
 GEN = dt.datetime(2026, 6, 15, 7, 30, tzinfo=dt.UTC)
 HOSTILE = "<script>alert(1)</script>\"&'"
 HEADINGS = ["Today's market", "Price history per GPU and provider", "Spreads over time",
-            "Cost per FLOP ranking", "What moved today", "About the data"]
+            "Cost per FLOP ranking", "What moved today", "API prices per 1M tokens", "About the data"]
 TIER = {"vastai": "marketplace", "nebius": "neocloud", "lambda": "neocloud", "aws": "hyperscaler"}
 
 
@@ -134,6 +134,9 @@ def make_frames(provider: str = "vastai", gpu: str = H100) -> dict[str, pl.DataF
              "medium"),
         ]
     return {
+        "api_price_families": pl.DataFrame({
+            "date": [D[0], AS_OF], "family": ["Llama 3.1 8B", "Llama 3.1 8B"],
+            "cheapest_output_usd_per_mtok": [0.20, 0.03], "cheapest_model_id": ["a/llama", "b/llama"]}),
         "gpu_price_daily": prices(price_rows),
         "daily_summary": summary(s_rows),
         "provider_spreads": spreads([
@@ -190,8 +193,8 @@ def test_self_contained_inline_svg_no_external_resources():
     out = render(make_frames())
     doc = soup(out)
     svgs = doc.find_all("svg")
-    # 2 history charts (H100, MI300X) + 2 band charts + 1 bar chart
-    assert len(svgs) == 5
+    # 2 history charts (H100, MI300X) + 2 band charts + 1 bar chart + 1 API price chart
+    assert len(svgs) == 6
     paths = [p["d"] for p in doc.find_all("path")]
     assert paths and all(re.fullmatch(r"M[\d.,LZ]+", d) for d in paths)
     assert doc.find_all("rect")  # bars and legend swatches
@@ -202,7 +205,7 @@ def test_self_contained_inline_svg_no_external_resources():
     assert all(not a.startswith(("src", "on")) for t in doc.find_all(True) for a in t.attrs)
     # internal anchors only
     assert {a["href"] for a in doc.find_all("a")} == {
-        "#market", "#history", "#spreads", "#flops", "#moves"}
+        "#market", "#history", "#spreads", "#flops", "#moves", "#api"}
 
 
 def test_render_is_deterministic():
@@ -352,8 +355,8 @@ def test_missing_or_empty_frames_render_no_data_notes(frames):
     doc = soup(out)
     assert [h.get_text() for h in doc.find_all("h2")] == HEADINGS
     notes = [n.get_text() for n in doc.find_all(class_="nodata")]
-    # header + market + history + spreads (chart and table) + cost per flop + moves
-    assert len(notes) == 7
+    # header + market + history + spreads (chart and table) + cost per flop + moves + API prices
+    assert len(notes) == 8
     assert all(n.startswith("No data") for n in notes)
     assert not doc.find_all("svg")
 
@@ -426,3 +429,10 @@ def test_gap_breaks_line():
            (dt.date(2026, 3, 2), 2.5)]
     svg = R.line_chart([R.LineSeries("x", pts, R.PALETTE[0])])
     assert svg.count("<path") == 2
+
+
+def test_api_section_shows_how_far_the_cheapest_price_fell():
+    sec = section(soup(render(make_frames())), "API prices per 1M tokens")
+    assert sec.find("svg") is not None
+    text = sec.get_text(" ")
+    assert "Llama 3.1 8B" in text and "$0.20" in text and "$0.03" in text and "85%" in text
