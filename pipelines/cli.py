@@ -284,6 +284,24 @@ def cmd_sql(args) -> int:
     return 0
 
 
+def cmd_alerts(args) -> int:
+    from pipelines.lib.alerts import evaluate_and_deliver
+    from pipelines.lib.config import load_config
+
+    config = load_config()
+    if not config.warehouse_path.exists():
+        raise CliError(f"warehouse {config.warehouse_path} does not exist yet: run or import first")
+    try:
+        result = evaluate_and_deliver(config.warehouse_path, args.date, config.data.get("alerts", {}))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    for line in result.lines:
+        print(f"  {line}", file=sys.stderr)
+    print(f"alerts for {result.day}: {result.evaluated} raised, {result.new} new, {result.delivered} delivered, "
+          f"{result.still_pending} still pending (see marts.alerts)")
+    return 0 if result.still_pending == 0 else 1
+
+
 def cmd_stage_shared(args) -> int:
     from pipelines.lib.config import REPO_ROOT
     from pipelines.lib.shared_history import stage
@@ -377,6 +395,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("build-models", help="rebuild the SQL models and run their tests")
     p.set_defaults(func=cmd_build_models)
+
+    p = sub.add_parser("alerts", help="evaluate alert rules for a date and deliver undelivered alerts")
+    p.add_argument("--date", type=_date, help="YYYY-MM-DD (default: newest date in marts.gpu_price_daily)")
+    p.set_defaults(func=cmd_alerts)
 
     p = sub.add_parser("stage-shared", help="lay out ../shared/data's real market payloads as a replay archive")
     p.add_argument("--out", type=Path, required=True, help="archive directory to write")

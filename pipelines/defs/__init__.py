@@ -10,6 +10,7 @@ import dagster as dg
 
 def build_definitions() -> dg.Definitions:
     """Assemble the code location."""
+    from pipelines.defs.alerting import alert_on_run_failure, alerts_after_models, alerts_job
     from pipelines.defs.analytics import polars_marts, published_daily
     from pipelines.defs.jobs import (
         build_daily_schedule,
@@ -26,8 +27,9 @@ def build_definitions() -> dg.Definitions:
     return dg.Definitions(
         assets=[*build_source_assets(), *build_market_source_assets(), build_model_assets(), polars_marts,
                 market_marts, published_daily],
-        jobs=[daily_sources_job, models_job],
+        jobs=[daily_sources_job, models_job, alerts_job],
         schedules=[build_daily_schedule()],
-        sensors=[build_models_after_sources_success, build_models_after_sources_failure],
+        sensors=[build_models_after_sources_success, build_models_after_sources_failure,
+                 alerts_after_models, alert_on_run_failure],
         resources={"tracker": TrackerResource()},
     )

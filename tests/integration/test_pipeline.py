@@ -174,7 +174,8 @@ def test_schedule_and_sensors_are_running():
                                         repository_def=defs.get_repository_def())
     (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-05-24"
-    for name in ("build_models_after_sources_success", "build_models_after_sources_failure"):
+    for name in ("build_models_after_sources_success", "build_models_after_sources_failure",
+                 "alerts_after_models", "alert_on_run_failure"):
         assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
 
 

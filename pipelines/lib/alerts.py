@@ -1,0 +1,486 @@
+"""Alerts: rules over the marts, an outbox table, and delivery that never loses or repeats.
+
+Rules (``[alerts.rules.*]`` in the config; defaults in ``DEFAULT_ALERT_CONFIG``):
+
+* ``provider_price_move`` -- a provider's lowest price for a GPU and price type moved by >=
+  ``threshold_pct`` against its previous observation (``marts.price_changes``), up or down;
+* ``market_price_move``  -- the market median (``marts.daily_summary``) moved >= ``threshold_pct``
+  against the median of its previous 7 days;
+* ``availability``       -- a provider's offers for a GPU x price type fell to zero (the
+  provider still reported other GPUs that day), fell by >= ``drop_pct``, or came back;
+* ``new``                -- a GPU model or provider seen for the first time (not on the first day
+  of the history, when everything is new); a release from a watched organization
+  (``marts.model_releases``); an API price cut >= ``api_price_cut_pct`` (``marts.api_prices_daily``);
+* ``source_health``      -- a source failed or returned nothing for the date (``raw.load_log``), or
+  its newest good data is older than ``max_age_hours`` at the end of the date.
+
+Flap guard: a provider series whose moves of at least the threshold reversed direction
+``min_reversals`` times in the last ``window_days`` is *flapping*; it gets one alert per
+ISO week (its id is keyed by the week), saying between which levels it flaps.
+
+Outbox: ``marts.alerts``. ``alert_id`` = hash of rule, subject and date (or week for a flap),
+so the same alert is never inserted twice and a re-run inserts nothing. Delivery tracks
+channels per alert: an alert is delivered when every configured channel (log, webhook,
+e-mail) has it; a channel that is down leaves it pending (``attempts``, ``last_error``) for
+the next evaluation, and a channel that succeeded is never sent the alert again. Secrets
+(webhook URL, SMTP password) come from config/environment and never reach logs, errors or
+payloads.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import itertools
+import json
+import logging
+import os
+import smtplib
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import polars as pl
+import requests
+
+log = logging.getLogger(__name__)
+
+DEFAULT_ALERT_CONFIG: dict[str, Any] = {
+    "rules": {
+        "provider_price_move": {"enabled": True, "threshold_pct": 10.0},
+        "market_price_move": {"enabled": True, "threshold_pct": 10.0},
+        "availability": {"enabled": True, "drop_pct": 50.0},
+        "new": {"enabled": True, "watched_organizations": [
+            "openai", "anthropic", "google", "meta-llama", "deepseek", "deepseek-ai", "mistralai", "qwen",
+            "x-ai", "nvidia"], "api_price_cut_pct": 20.0},
+        "source_health": {"enabled": True, "max_age_hours": 36, "ignore_modes": ["import"]},
+    },
+    "flap": {"window_days": 14, "min_reversals": 3},
+    "webhook": {"url": "", "timeout_seconds": 10},
+    "email": {"host": "", "port": 587, "starttls": True, "ssl": False, "username": "",
+              "from_addr": "", "to": [], "timeout_seconds": 10},
+}
+
+ALERTS_DDL = """
+CREATE TABLE IF NOT EXISTS marts.alerts (
+  alert_id VARCHAR PRIMARY KEY,
+  date DATE,
+  rule VARCHAR,
+  subject VARCHAR,
+  severity VARCHAR,           -- info | warning | critical
+  message VARCHAR,
+  payload VARCHAR,            -- JSON
+  created_at TIMESTAMPTZ,
+  delivered_at TIMESTAMPTZ,   -- null until every configured channel has it
+  attempts INTEGER,
+  last_error VARCHAR,
+  channels_delivered VARCHAR  -- comma-separated
+)"""
+
+ALERT_COLUMNS = ["alert_id", "date", "rule", "subject", "severity", "message", "payload"]
+DETAILS = {"provider_price_move": "marts.price_changes, report.html#moves",
+           "market_price_move": "marts.daily_summary, report.html#market",
+           "availability": "marts.gpu_price_daily", "new": "marts.gpu_price_daily / marts.model_releases",
+           "source_health": "raw.load_log", "run_failure": "Dagster run history (gpu-tracker ui)"}
+
+
+def alert_config(config: dict[str, Any] | None) -> dict[str, Any]:
+    """Defaults deep-merged with ``[alerts]`` of the config file."""
+    out = copy.deepcopy(DEFAULT_ALERT_CONFIG)
+
+    def merge(base, over):
+        for k, v in (over or {}).items():
+            if isinstance(v, dict) and isinstance(base.get(k), dict):
+                merge(base[k], v)
+            else:
+                base[k] = v
+    merge(out, config)
+    return out
+
+
+def alert_id(rule: str, subject: str, key: str) -> str:
+    return hashlib.sha256(f"{rule}|{subject}|{key}".encode()).hexdigest()[:20]
+
+
+def _alert(rule: str, subject: str, day: dt.date, severity: str, message: str, payload: dict,
+           key: str | None = None) -> dict[str, Any]:
+    return {"alert_id": alert_id(rule, subject, key or day.isoformat()), "date": day, "rule": rule,
+            "subject": subject, "severity": severity, "message": f"{message} (details: {DETAILS[rule]})",
+            "payload": json.dumps(payload, default=str, sort_keys=True)}
+
+
+def _usd(x: float | None) -> str:
+    return "n/a" if x is None else f"${x:,.4g}" if x < 1 else f"${x:,.2f}"
+
+
+# ----------------------------------------------------------------------------- rules
+
+def _flapping(changes: pl.DataFrame, day: dt.date, threshold: float, window: int, min_rev: int) -> dict:
+    """subject -> (reversals, low, high) for series flapping in the window ending at ``day``."""
+    recent = changes.filter(
+        (pl.col("date") > day - dt.timedelta(days=window)) & (pl.col("date") <= day)
+        & pl.col("kind").is_in(["up", "down"]) & (pl.col("change_pct").abs() >= threshold))
+    out = {}
+    for (gpu, provider, pricing), g in recent.sort("date").group_by(["gpu_model", "provider", "pricing"],
+                                                                     maintain_order=True):
+        kinds = g["kind"].to_list()
+        reversals = sum(1 for a, b in itertools.pairwise(kinds) if a != b)
+        if reversals >= min_rev:
+            levels = g["price_prev"].to_list() + g["price_now"].to_list()
+            out[f"{provider}/{gpu}/{pricing}"] = (reversals, min(levels), max(levels))
+    return out
+
+
+def rule_provider_price_move(frames, day, cfg) -> list[dict]:
+    changes = frames.get("price_changes")
+    if changes is None or changes.height == 0:
+        return []
+    thr = float(cfg["rules"]["provider_price_move"]["threshold_pct"])
+    flap = _flapping(changes, day, thr, int(cfg["flap"]["window_days"]), int(cfg["flap"]["min_reversals"]))
+    out = []
+    today = changes.filter((pl.col("date") == day) & pl.col("kind").is_in(["up", "down"])
+                           & (pl.col("change_pct").abs() >= thr))
+    for r in today.iter_rows(named=True):
+        subject = f"{r['provider']}/{r['gpu_model']}/{r['pricing']}"
+        payload = {k: r[k] for k in ("provider", "gpu_model", "pricing", "price_prev", "price_now",
+                                     "change_pct", "prev_date")}
+        if subject in flap:
+            reversals, lo, hi = flap[subject]
+            week = day - dt.timedelta(days=day.weekday())
+            payload.update(flapping=True, reversals=reversals, low=lo, high=hi, week_of=week)
+            out.append(_alert("provider_price_move", subject, day, "info",
+                              f"{r['provider']} {r['gpu_model']} {r['pricing']} is flapping between {_usd(lo)} "
+                              f"and {_usd(hi)} per GPU-hour ({reversals} reversals in "
+                              f"{cfg['flap']['window_days']} days; latest {_usd(r['price_prev'])} -> "
+                              f"{_usd(r['price_now'])} on {day}); one alert per week while it flaps",
+                              payload, key=f"flap-week-{week.isoformat()}"))
+            continue
+        verb = "rose" if r["kind"] == "up" else "fell"
+        out.append(_alert("provider_price_move", subject, day, "warning",
+                          f"{r['provider']} {r['gpu_model']} {r['pricing']}: lowest price {verb} "
+                          f"{abs(r['change_pct']):.1f}% from {_usd(r['price_prev'])} ({r['prev_date']}) to "
+                          f"{_usd(r['price_now'])} per GPU-hour on {day}", payload))
+    return out
+
+
+def rule_market_price_move(frames, day, cfg) -> list[dict]:
+    summary = frames.get("daily_summary")
+    if summary is None or summary.height == 0:
+        return []
+    thr = float(cfg["rules"]["market_price_move"]["threshold_pct"])
+    prev = summary.filter((pl.col("date") >= day - dt.timedelta(days=7)) & (pl.col("date") < day)) \
+        .group_by(["gpu_model", "pricing"]).agg(pl.col("market_median").median().alias("median_7d"),
+                                                pl.col("date").min().alias("since"))
+    today = summary.filter(pl.col("date") == day).join(prev, on=["gpu_model", "pricing"]).with_columns(
+        ((pl.col("market_median") / pl.col("median_7d") - 1) * 100).alias("pct"))
+    out = []
+    for r in today.filter(pl.col("pct").abs() >= thr).iter_rows(named=True):
+        verb = "rose" if r["pct"] > 0 else "fell"
+        out.append(_alert("market_price_move", f"market/{r['gpu_model']}/{r['pricing']}", day, "warning",
+                          f"{r['gpu_model']} {r['pricing']} market median {verb} {abs(r['pct']):.1f}% from its "
+                          f"7-day median {_usd(r['median_7d'])} (since {r['since']}) to {_usd(r['market_median'])} "
+                          f"per GPU-hour on {day} ({r['n_providers']} providers)",
+                          {"gpu_model": r["gpu_model"], "pricing": r["pricing"], "median_7d": r["median_7d"],
+                           "market_median": r["market_median"], "change_pct": r["pct"]}))
+    return out
+
+
+def rule_availability(frames, day, cfg) -> list[dict]:
+    prices = frames.get("gpu_price_daily")
+    if prices is None or prices.height == 0:
+        return []
+    drop = float(cfg["rules"]["availability"]["drop_pct"])
+    providers_today = set(prices.filter(pl.col("date") == day)["provider"].to_list())
+    # each provider's previous observation date (any GPU)
+    prov_days = prices.select("provider", "date").unique()
+    prev_day = prov_days.filter(pl.col("date") < day).group_by("provider").agg(pl.col("date").max().alias("prev"))
+    keys = ["provider", "gpu_model", "pricing"]
+    today = prices.filter(pl.col("date") == day).select(*keys, "n_offers", "available_gpus")
+    before = prices.join(prev_day, on="provider").filter(pl.col("date") == pl.col("prev")).select(
+        *keys, "prev", pl.col("n_offers").alias("n_prev"), pl.col("available_gpus").alias("avail_prev"))
+    ever = prices.filter(pl.col("date") < day).select(keys).unique()
+    out = []
+    both = before.join(today, on=keys, how="full", coalesce=True)
+    for r in both.iter_rows(named=True):
+        subject = f"{r['provider']}/{r['gpu_model']}/{r['pricing']}"
+        if r["n_offers"] is None and r["n_prev"] is not None and r["provider"] in providers_today:
+            out.append(_alert("availability", subject, day, "warning",
+                              f"{r['provider']} {r['gpu_model']} {r['pricing']}: offers fell to zero on {day} "
+                              f"(from {r['n_prev']} on {r['prev']}) while {r['provider']} still listed other GPUs",
+                              {"n_prev": r["n_prev"], "n_now": 0, "prev_date": r["prev"]}))
+        elif r["n_offers"] is not None and r["n_prev"] is not None:
+            now = r["available_gpus"] if r["available_gpus"] is not None and r["avail_prev"] else r["n_offers"]
+            was = r["avail_prev"] if r["available_gpus"] is not None and r["avail_prev"] else r["n_prev"]
+            what = "available GPUs" if now is r["available_gpus"] else "offers"
+            if was and (1 - now / was) * 100 >= drop:
+                out.append(_alert("availability", subject, day, "warning",
+                                  f"{r['provider']} {r['gpu_model']} {r['pricing']}: {what} fell "
+                                  f"{(1 - now / was) * 100:.0f}% from {was} ({r['prev']}) to {now} on {day}",
+                                  {"was": was, "now": now, "measure": what, "prev_date": r["prev"]}))
+    back = today.join(before.select(keys), on=keys, how="anti").join(ever, on=keys, how="semi")
+    for r in back.iter_rows(named=True):
+        out.append(_alert("availability", f"{r['provider']}/{r['gpu_model']}/{r['pricing']}", day, "info",
+                          f"{r['provider']} {r['gpu_model']} {r['pricing']} is back on {day} with "
+                          f"{r['n_offers']} offer(s) after being absent", {"n_now": r["n_offers"]}))
+    return out
+
+
+def rule_new(frames, day, cfg) -> list[dict]:
+    out = []
+    rcfg = cfg["rules"]["new"]
+    prices = frames.get("gpu_price_daily")
+    if prices is not None and prices.height and prices["date"].min() < day:
+        for col, what in (("gpu_model", "GPU model"), ("provider", "provider")):
+            first = prices.group_by(col).agg(pl.col("date").min().alias("first"))
+            for (name, _first) in first.filter(pl.col("first") == day).iter_rows():
+                rows = prices.filter((pl.col(col) == name) & (pl.col("date") == day))
+                low = rows.sort("price_min").row(0, named=True)
+                out.append(_alert("new", f"{what}/{name}", day, "info",
+                                  f"new {what} {name} seen for the first time on {day}: {rows.height} series, "
+                                  f"lowest {_usd(low['price_min'])} per GPU-hour ({low['provider']} "
+                                  f"{low['gpu_model']} {low['pricing']})", {"kind": col, "name": name}))
+    releases = frames.get("model_releases")
+    watched = {o.lower() for o in rcfg.get("watched_organizations", [])}
+    if releases is not None and releases.height:
+        for r in releases.filter((pl.col("first_seen") == day)
+                                 & pl.col("organization").str.to_lowercase().is_in(list(watched))).iter_rows(named=True):
+            out.append(_alert("new", f"model/{r['model_key']}", day, "info",
+                              f"new model from {r['organization']}: {r['model_id']} first seen {day} "
+                              f"(via {r['first_seen_source']})", {"model_key": r["model_key"]}))
+    api = frames.get("api_prices_daily")
+    cut = float(rcfg.get("api_price_cut_pct", 20))
+    if api is not None and api.height:
+        s = api.sort(["source", "model_id", "date"]).with_columns(
+            pl.col("output_usd_per_mtok").shift(1).over(["source", "model_id"]).alias("prev_out"),
+            pl.col("date").shift(1).over(["source", "model_id"]).alias("prev_date"))
+        hits = s.filter((pl.col("date") == day) & (pl.col("prev_out") > 0)
+                        & ((1 - pl.col("output_usd_per_mtok") / pl.col("prev_out")) * 100 >= cut))
+        for r in hits.iter_rows(named=True):
+            pct = (1 - r["output_usd_per_mtok"] / r["prev_out"]) * 100
+            out.append(_alert("new", f"api_price_cut/{r['source']}/{r['model_id']}", day, "info",
+                              f"API price cut: {r['model_id']} ({r['source']}) output price fell {pct:.0f}% from "
+                              f"{_usd(r['prev_out'])} ({r['prev_date']}) to {_usd(r['output_usd_per_mtok'])} "
+                              f"per 1M tokens on {day}", {"prev": r["prev_out"], "now": r["output_usd_per_mtok"]}))
+    return out
+
+
+def rule_source_health(frames, day, cfg) -> list[dict]:
+    loads = frames.get("load_log")
+    if loads is None or loads.height == 0:
+        return []
+    rcfg = cfg["rules"]["source_health"]
+    ignore = set(rcfg.get("ignore_modes", []))
+    loads = loads.filter(~pl.col("mode").is_in(list(ignore)))
+    out = []
+    latest = loads.filter(pl.col("date") == day).sort("loaded_at").group_by("source").agg(pl.all().last())
+    for r in latest.filter(pl.col("status").is_in(["failed", "empty"])).iter_rows(named=True):
+        out.append(_alert("source_health", f"source/{r['source']}", day, "critical",
+                          f"source {r['source']} {r['status']} for {day}: {(r['error'] or 'no rows')[:300]}",
+                          {"status": r["status"], "payloads": r["payloads"]}))
+    end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+    max_age = dt.timedelta(hours=float(rcfg["max_age_hours"]))
+    good = loads.filter(pl.col("status").is_in(["ok", "partial"]) & (pl.col("date") <= day)) \
+        .group_by("source").agg(pl.col("date").max().alias("newest"))
+    failing_today = {a["subject"] for a in out}
+    for source, newest in good.iter_rows():
+        age = end_of_day - dt.datetime.combine(newest + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        if age > max_age and f"source/{source}" not in failing_today:
+            out.append(_alert("source_health", f"source/{source}", day, "warning",
+                              f"source {source}: newest good data is for {newest}, {age.days} day(s) old at the "
+                              f"end of {day} (limit {rcfg['max_age_hours']} h)",
+                              {"newest": newest, "age_hours": age.total_seconds() / 3600}))
+    return out
+
+
+RULES = {
+    "provider_price_move": rule_provider_price_move,
+    "market_price_move": rule_market_price_move,
+    "availability": rule_availability,
+    "new": rule_new,
+    "source_health": rule_source_health,
+}
+
+
+def evaluate_rules(frames: dict[str, pl.DataFrame], day: dt.date, config: dict | None = None) -> pl.DataFrame:
+    """Every alert the enabled rules raise for ``day`` (pure)."""
+    cfg = alert_config(config)
+    rows: list[dict] = []
+    for name, fn in RULES.items():
+        if cfg["rules"].get(name, {}).get("enabled", True):
+            rows.extend(fn(frames, day, cfg))
+    schema = {"alert_id": pl.Utf8, "date": pl.Date, "rule": pl.Utf8, "subject": pl.Utf8, "severity": pl.Utf8,
+              "message": pl.Utf8, "payload": pl.Utf8}
+    frame = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
+    return frame.unique("alert_id", keep="first", maintain_order=True)
+
+
+# ----------------------------------------------------------------------------- outbox + delivery
+
+def _tables(con) -> dict[str, pl.DataFrame]:
+    present = {f"{s}.{t}" for s, t in con.execute(
+        "select table_schema, table_name from information_schema.tables").fetchall()}
+    frames = {}
+    for name in ("marts.gpu_price_daily", "marts.daily_summary", "marts.price_changes", "marts.model_releases",
+                 "marts.api_prices_daily", "raw.load_log"):
+        if name in present:
+            frames[name.split(".")[1]] = con.sql(f"select * from {name}").pl()
+    return frames
+
+
+def record(con, alerts: pl.DataFrame, now: dt.datetime) -> int:
+    """Insert alerts not in the outbox yet; returns how many were new."""
+    con.execute("create schema if not exists marts")
+    con.execute(ALERTS_DDL)
+    if alerts.height == 0:
+        return 0
+    before = con.execute("select count(*) from marts.alerts").fetchone()[0]
+    con.register("_new_alerts", alerts.to_arrow())
+    con.execute("insert into marts.alerts select alert_id, date, rule, subject, severity, message, payload, "
+                "?::timestamptz, null, 0, null, '' from _new_alerts on conflict (alert_id) do nothing", [now])
+    con.unregister("_new_alerts")
+    return con.execute("select count(*) from marts.alerts").fetchone()[0] - before
+
+
+def _webhook_url(cfg) -> str:
+    return os.environ.get("GPU_TRACKER_WEBHOOK_URL") or cfg["webhook"].get("url") or ""
+
+
+def _redact(text: str, secrets: list[str]) -> str:
+    """Remove secrets -- and for URLs also their path and query, which is where webhook tokens
+    live and what HTTP client errors quote -- from a message."""
+    parts = []
+    for s in secrets:
+        if not s:
+            continue
+        parts.append(s)
+        split = urlsplit(s)
+        if split.scheme and split.netloc:
+            parts.extend(p for p in (split.path, split.query) if p and p != "/")
+    for part in sorted(parts, key=len, reverse=True):
+        text = text.replace(part, "<redacted>")
+    return text[:500]
+
+
+def channels(cfg) -> list[str]:
+    out = ["log"]
+    if _webhook_url(cfg):
+        out.append("webhook")
+    if cfg["email"].get("host") and cfg["email"].get("to"):
+        out.append("email")
+    return out
+
+
+def _send_webhook(cfg, alerts: list[dict]) -> None:
+    text = "\n".join(f"[{a['severity']}] {a['message']}" for a in alerts)
+    body = {"text": f"GPU tracker: {len(alerts)} alert(s)\n{text}",
+            "alerts": [{k: a[k] for k in ("alert_id", "date", "rule", "subject", "severity", "message")}
+                       | {"payload": json.loads(a["payload"] or "{}")} for a in alerts]}
+    resp = requests.post(_webhook_url(cfg), data=json.dumps(body, default=str),
+                         headers={"Content-Type": "application/json"},
+                         timeout=float(cfg["webhook"].get("timeout_seconds", 10)))
+    if resp.status_code >= 300:
+        raise RuntimeError(f"webhook answered HTTP {resp.status_code}")
+
+
+def _send_email(cfg, alerts: list[dict]) -> None:
+    e = cfg["email"]
+    msg = EmailMessage()
+    msg["Subject"] = f"GPU tracker: {len(alerts)} alert(s)"
+    msg["From"] = e.get("from_addr") or e.get("username") or "gpu-tracker@localhost"
+    msg["To"] = ", ".join(e["to"])
+    msg.set_content("\n\n".join(f"[{a['severity']}] {a['rule']} {a['subject']}\n{a['message']}" for a in alerts))
+    timeout = float(e.get("timeout_seconds", 10))
+    smtp_cls = smtplib.SMTP_SSL if e.get("ssl") else smtplib.SMTP
+    with smtp_cls(e["host"], int(e["port"]), timeout=timeout) as smtp:
+        if e.get("starttls") and not e.get("ssl"):
+            smtp.starttls()
+        password = os.environ.get("GPU_TRACKER_SMTP_PASSWORD", "")
+        if e.get("username") and password:
+            smtp.login(e["username"], password)
+        smtp.send_message(msg)
+
+
+def deliver(con, cfg, now: dt.datetime) -> dict[str, int]:
+    """Send every pending alert to each configured channel that does not have it yet."""
+    wanted = channels(cfg)
+    pending = con.execute("select alert_id, date, rule, subject, severity, message, payload, channels_delivered "
+                          "from marts.alerts where delivered_at is null order by date, rule, subject").fetchall()
+    cols = ["alert_id", "date", "rule", "subject", "severity", "message", "payload", "channels_delivered"]
+    alerts = [dict(zip(cols, r, strict=True)) for r in pending]
+    secrets = [_webhook_url(cfg), os.environ.get("GPU_TRACKER_SMTP_PASSWORD", "")]
+    senders = {"log": lambda batch: [log.warning("ALERT %s", a["message"]) for a in batch],
+               "webhook": lambda batch: _send_webhook(cfg, batch), "email": lambda batch: _send_email(cfg, batch)}
+    errors: dict[str, str] = {}
+    for channel in wanted:
+        batch = [a for a in alerts if channel not in (a["channels_delivered"] or "").split(",")]
+        if not batch:
+            continue
+        try:
+            senders[channel](batch)
+        except (requests.RequestException, OSError, smtplib.SMTPException, RuntimeError) as exc:
+            errors[channel] = _redact(f"{channel}: {type(exc).__name__}: {exc}", secrets)
+            log.error("alert delivery failed: %s", errors[channel])
+            continue
+        for a in batch:
+            a["channels_delivered"] = ",".join(x for x in [*(a["channels_delivered"] or "").split(","), channel] if x)
+    delivered = failed = 0
+    for a in alerts:
+        done = set((a["channels_delivered"] or "").split(",")) >= set(wanted)
+        err = "; ".join(v for k, v in errors.items() if k not in (a["channels_delivered"] or "").split(","))
+        con.execute("update marts.alerts set channels_delivered = ?, attempts = attempts + 1, "
+                    "last_error = ?, delivered_at = ? where alert_id = ?",
+                    [a["channels_delivered"], err or None, now if done else None, a["alert_id"]])
+        delivered += done
+        failed += not done
+    return {"pending_before": len(alerts), "delivered": delivered, "still_pending": failed}
+
+
+@dataclass
+class AlertRunResult:
+    day: dt.date
+    evaluated: int
+    new: int
+    delivered: int
+    still_pending: int
+    lines: list[str] = field(default_factory=list)
+
+
+def evaluate_and_deliver(db_path: Path, day: dt.date | None, config: dict | None = None,
+                         now: dt.datetime | None = None) -> AlertRunResult:
+    """Evaluate every rule for ``day`` (default: newest date in marts.gpu_price_daily), record new
+    alerts in the outbox and deliver everything pending, under the warehouse writer lock."""
+    from pipelines.lib import warehouse
+
+    cfg = alert_config(config)
+    now = now or dt.datetime.now(dt.UTC)
+    with warehouse.writer(db_path) as con:
+        frames = _tables(con)
+        if day is None:
+            prices = frames.get("gpu_price_daily")
+            if prices is None or prices.height == 0:
+                raise ValueError("no marts.gpu_price_daily rows: nothing to evaluate (pass --date)")
+            day = prices["date"].max()
+        alerts = evaluate_rules(frames, day, cfg)
+        new = record(con, alerts, now)
+        stats = deliver(con, cfg, now)
+    lines = [f"[{r['severity']}] {r['message']}" for r in alerts.iter_rows(named=True)]
+    return AlertRunResult(day, alerts.height, new, stats["delivered"], stats["still_pending"], lines)
+
+
+def alert_failed_run(db_path: Path, run_id: str, job_name: str, message: str, day: dt.date,
+                     config: dict | None = None) -> AlertRunResult:
+    """Record and deliver a ``run_failure`` alert (the Dagster run-failure sensor)."""
+    from pipelines.lib import warehouse
+
+    cfg = alert_config(config)
+    now = dt.datetime.now(dt.UTC)
+    alert = _alert("run_failure", f"run/{job_name}", day, "critical",
+                   f"Dagster run {run_id[:8]} of {job_name} failed: {message[:300]}", {"run_id": run_id},
+                   key=run_id)
+    with warehouse.writer(db_path) as con:
+        new = record(con, pl.DataFrame([alert]).cast({"date": pl.Date}), now)
+        stats = deliver(con, cfg, now)
+    return AlertRunResult(day, 1, new, stats["delivered"], stats["still_pending"], [alert["message"]])
