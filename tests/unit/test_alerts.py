@@ -186,6 +186,18 @@ def test_real_history_sustained_move_alerts_once_and_delivers_once(tracker_env, 
     assert len(posted) == 1
     assert "fell 11.6% from $5.08 (2026-05-31) to $4.49 per GPU-hour on 2026-06-01" in posted[0]["message"]
     assert "0 new, 0 delivered, 0 still pending" in second and " new, " in first
+    # the real flapping series: vast.ai's RTX 4090 spot lowest price reversed 8 times in 14 days
+    flap = [a for a in _Hook.received[0]["alerts"] if a["subject"] == "vastai/RTX4090-24GB/spot"]
+    assert len(flap) == 1 and "is flapping between $0.0667 and $0.831" in flap[0]["message"]
+    # the next day of the same ISO week adds no new alert for that subject
+    from pipelines.lib import alerts as alerts_mod
+    from pipelines.lib.config import load_config
+    con = duckdb.connect(str(tracker_env / "gpu_market.duckdb"), read_only=True)
+    frames = alerts_mod._tables(con)
+    con.close()
+    nxt = alerts_mod.evaluate_rules(frames, dt.date(2026, 6, 2), load_config().data.get("alerts", {}))
+    same = nxt.filter(pl.col("subject") == "vastai/RTX4090-24GB/spot")
+    assert same.height == 0 or same["alert_id"][0] == flap[0]["alert_id"]
     db = tracker_env / "gpu_market.duckdb"
     con = duckdb.connect(str(db), read_only=True)
     n = con.execute("select count(*) from marts.alerts where subject = 'vastai/B200-180GB/on_demand' "
