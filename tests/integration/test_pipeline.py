@@ -150,6 +150,19 @@ def test_import_obs_log_fills_gpu_price_daily(tracker_env, shared_data, capsys):
     before = _query(db, "SELECT * FROM marts.gpu_price_daily ORDER BY ALL")
     assert cli(["import", str(shared_data / OBS), "--format", "obs-log"]) == 0
     assert _query(db, "SELECT * FROM marts.gpu_price_daily ORDER BY ALL") == before
+    # every GPU mart is filled from the real history, and the day's files and report are published
+    for mart in ("cost_per_flop", "provider_spreads", "daily_summary", "price_changes"):
+        assert _query(db, f"SELECT count(*) > 0 FROM marts.{mart}") == [(True,)], mart
+    # cost per FLOP of an H100 SXM = its per-GPU-hour price / 0.9894 dense BF16 PFLOPS
+    (price, per_pflop), = _query(db, "SELECT usd_per_gpu_hour, usd_per_pflop_hour_bf16 FROM marts.cost_per_flop "
+                                     "WHERE gpu_model = 'H100-SXM-80GB' AND provider = 'vastai' "
+                                     "AND pricing = 'on_demand' AND date = '2026-06-01'")
+    assert price == 2.0011 and per_pflop == pytest.approx(2.0011 / 0.9894)
+    published = tracker_env / "published"
+    report = (published / "2026-06-15" / "report.html").read_text()
+    assert "<svg" in report and "H100-SXM-80GB" in report
+    assert (published / "latest" / "daily_summary.parquet").exists()
+    assert (published / "2026-06-15" / "cost_per_flop.csv").read_text().startswith("date,gpu_model")
 
 
 def test_sql_is_read_only_and_formats(tracker_env, tmp_path, shared_data, capsys):
