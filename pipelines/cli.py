@@ -263,6 +263,10 @@ def cmd_sql(args) -> int:
 
     db = load_config().warehouse_path
     with warehouse.reader(db) as con:
+        # read-only file *and* no file system or network from SQL (COPY TO, read_csv of
+        # arbitrary paths, ATTACH, httpfs); locked so the query cannot turn it back on
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
         try:
             rel = con.sql(args.query)
         except duckdb.Error as exc:  # every DuckDB error type; report it as one line
@@ -300,6 +304,33 @@ def cmd_alerts(args) -> int:
     print(f"alerts for {result.day}: {result.evaluated} raised, {result.new} new, {result.delivered} delivered, "
           f"{result.still_pending} still pending (see marts.alerts)")
     return 0 if result.still_pending == 0 else 1
+
+
+def cmd_backup(args) -> int:
+    from pipelines.lib.backup import BackupError, backup
+    from pipelines.lib.config import load_config
+
+    try:
+        manifest = backup(load_config().warehouse_path, args.out)
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    print(f"backup ok: {args.out / manifest['file']} ({manifest['bytes']} bytes, "
+          f"{len(manifest['tables'])} tables, {sum(manifest['tables'].values())} rows)")
+    return 0
+
+
+def cmd_restore(args) -> int:
+    from pipelines.lib.backup import BackupError, restore
+    from pipelines.lib.config import load_config
+
+    db = load_config().warehouse_path
+    try:
+        manifest = restore(args.backup_dir, db)
+    except BackupError as exc:
+        raise CliError(str(exc)) from None
+    print(f"restore ok: {db} from backup of {manifest['created_at']} "
+          f"({sum(manifest['tables'].values())} rows verified)")
+    return 0
 
 
 def cmd_stage_shared(args) -> int:
@@ -399,6 +430,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("alerts", help="evaluate alert rules for a date and deliver undelivered alerts")
     p.add_argument("--date", type=_date, help="YYYY-MM-DD (default: newest date in marts.gpu_price_daily)")
     p.set_defaults(func=cmd_alerts)
+
+    p = sub.add_parser("backup", help="consistent copy of the warehouse + manifest (row counts, sha256)")
+    p.add_argument("--out", type=Path, required=True)
+    p.set_defaults(func=cmd_backup)
+
+    p = sub.add_parser("restore", help="replace the warehouse with a verified backup")
+    p.add_argument("backup_dir", type=Path)
+    p.set_defaults(func=cmd_restore)
 
     p = sub.add_parser("stage-shared", help="lay out ../shared/data's real market payloads as a replay archive")
     p.add_argument("--out", type=Path, required=True, help="archive directory to write")
