@@ -35,7 +35,7 @@ from pipelines.lib.ingest import (
     market_module,
     source_module,
 )
-from pipelines.lib.offers import empty_offers, empty_quarantine
+from pipelines.lib.offers import empty_quarantine
 
 DAILY = dg.DailyPartitionsDefinition(start_date="2023-01-01", timezone="UTC", end_offset=1)
 WAREHOUSE_POOL = "duckdb_warehouse"
@@ -152,10 +152,9 @@ def build_source_asset(source_id: str) -> dg.AssetsDefinition:
                 partial = getattr(exc, "result", None)
                 quarantine = partial.quarantine if partial is not None else empty_quarantine()
                 payloads = partial.payloads if partial is not None else []
-                warehouse.load_source_day(
-                    db_path, source=source_id, days=[day], offers=empty_offers(),
-                    quarantine=quarantine, payloads=payloads,
-                    mode="archive" if replay_dir else "live", status="failed", error=str(exc)[:2000],
+                warehouse.record_failure(
+                    db_path, source=source_id, day=day, quarantine=quarantine, payloads=payloads,
+                    mode="archive" if replay_dir else "live", error=str(exc)[:2000],
                 )
                 quarantined_total += quarantine.height
                 context.log.error(f"{source_id} {day}: {exc}")
@@ -286,10 +285,9 @@ def build_market_source_asset(source_id: str) -> dg.AssetsDefinition:
             except (SourceFailed, FetchError, archive.ArchiveError) as exc:
                 partial = getattr(exc, "result", None)
                 quarantine = partial.quarantine if partial is not None else empty_quarantine()
-                warehouse.load_market_day(
-                    db_path, source=source_id, days=[day], tables={}, quarantine=quarantine,
-                    payloads=partial.payloads if partial is not None else [], mode=mode,
-                    status="failed", error=str(exc)[:2000],
+                warehouse.record_failure(
+                    db_path, source=source_id, day=day, quarantine=quarantine,
+                    payloads=partial.payloads if partial is not None else [], mode=mode, error=str(exc)[:2000],
                 )
                 quarantined_total += quarantine.height
                 context.log.error(f"{source_id} {day}: {exc}")

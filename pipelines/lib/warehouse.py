@@ -283,6 +283,38 @@ def load_market_day(
             raise
 
 
+def record_failure(
+    db_path: Path,
+    *,
+    source: str,
+    day: dt.date,
+    quarantine: pl.DataFrame,
+    payloads: Sequence[str],
+    mode: str,
+    error: str,
+) -> None:
+    """A failed load of (source, day): log it and keep its quarantined payloads, but leave the
+    rows a previous good load stored for that date untouched -- a failed re-run never deletes
+    data. Quarantine rows of the same payload names are replaced (no duplicates on retries)."""
+    with writer(db_path) as con:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            names = sorted(set(quarantine["payload_name"].to_list())) if quarantine.height else []
+            if names:
+                con.execute("DELETE FROM raw.quarantine WHERE source = ? AND date = ? AND payload_name IN "
+                            "(SELECT unnest(?::VARCHAR[]))", [source, day, names])
+                cols = list(QUARANTINE_SCHEMA)
+                con.register("_failed_q", quarantine.select(cols).to_arrow())
+                con.execute(f"INSERT INTO raw.quarantine ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _failed_q")
+                con.unregister("_failed_q")
+            record_load(con, source=source, day=day, status="failed", rows_loaded=0,
+                        rows_quarantined=quarantine.height, payloads=payloads, error=error, mode=mode)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     """Replace a whole derived table (a polars-computed mart) with ``frame`` in one transaction:
     readers see the old table or the new one, never a half-written one."""
