@@ -174,8 +174,10 @@ def build_source_asset(source_id: str) -> dg.AssetsDefinition:
                 f"quarantined from {len(result.payloads)} payloads ({result.mode})"
             )
         if failures:
-            if retryable:
-                raise dg.RetryRequested(max_retries=2, seconds_to_wait=60)
+            retry = config.data.get("schedule", {})
+            if retryable and int(retry.get("fetch_retries", 2)) > 0:
+                raise dg.RetryRequested(max_retries=int(retry.get("fetch_retries", 2)),
+                                        seconds_to_wait=float(retry.get("fetch_retry_seconds", 60)))
             raise dg.Failure(
                 description=f"{source_id}: {len(failures)} of {len(days)} dates failed: {failures[0]}"[:2000],
                 metadata={"failed_dates": len(failures), "quarantined": quarantined_total},
@@ -305,8 +307,10 @@ def build_market_source_asset(source_id: str) -> dg.AssetsDefinition:
             context.log.info(f"{source_id} {day}: {result.rows} rows, {result.quarantine.height} "
                              f"quarantined from {len(result.payloads)} payloads ({result.mode})")
         if failures:
-            if retryable:
-                raise dg.RetryRequested(max_retries=2, seconds_to_wait=60)
+            retry = config.data.get("schedule", {})
+            if retryable and int(retry.get("fetch_retries", 2)) > 0:
+                raise dg.RetryRequested(max_retries=int(retry.get("fetch_retries", 2)),
+                                        seconds_to_wait=float(retry.get("fetch_retry_seconds", 60)))
             raise dg.Failure(
                 description=f"{source_id}: {len(failures)} of {len(days)} dates failed: {failures[0]}"[:2000],
                 metadata={"failed_dates": len(failures), "quarantined": quarantined_total},

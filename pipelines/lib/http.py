@@ -114,12 +114,19 @@ class PoliteClient:
             resp.close()
             raise FetchError(url, f"response of {declared} bytes exceeds limit {self.max_bytes}")
         chunks, total = [], 0
-        for chunk in resp.iter_content(64 * 1024):
-            total += len(chunk)
-            if total > self.max_bytes:
-                resp.close()
-                raise FetchError(url, f"response exceeds limit of {self.max_bytes} bytes")
-            chunks.append(chunk)
+        try:
+            for chunk in resp.iter_content(64 * 1024):
+                total += len(chunk)
+                if total > self.max_bytes:
+                    resp.close()
+                    raise FetchError(url, f"response exceeds limit of {self.max_bytes} bytes")
+                chunks.append(chunk)
+        except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as exc:
+            raise FetchError(url, f"body cut off after {total} bytes: {type(exc).__name__}") from None
+        # a body shorter than its declared length is a truncated transfer, never data
+        encoded = resp.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+        if declared and declared.isdigit() and not encoded and total < int(declared):
+            raise FetchError(url, f"truncated body: {total} of {declared} bytes")
         return b"".join(chunks)
 
     def request(

@@ -101,6 +101,9 @@ def _parse_payloads(
         for rec in records:
             rec.setdefault("payload_name", name)
         offers, quarantine = normalise_offers(records, source=source, day=day, fetched_at=fetched_at)
+        offers, duplicates = _split_duplicates(offers)
+        if duplicates.height:
+            quarantine = pl.concat([quarantine, duplicates])
         if not records:
             # A parser that understood the payload but found no offers: surface it.
             quarantine = quarantine_payload(source=source, day=day, payload_name=name,
@@ -140,6 +143,25 @@ def _collect_payloads(
         )
         batch.append((item.name, item.content, fetched_at))
     return "live", batch, errors
+
+
+def _split_duplicates(offers: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Exact duplicate offers in one payload (a page that repeats rows) load once; the extra
+    copies go to quarantine as ``duplicate_row`` -- counted, never silently dropped."""
+    if offers.height < 2:
+        return offers, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    first = pl.struct(pl.all().exclude("fetched_at")).is_first_distinct()
+    first = offers.select(first).to_series()
+    extra = offers.filter(~first)
+    if extra.height == 0:
+        return offers, pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    quarantine = extra.select(
+        "date", "source", "payload_name", "provider", "gpu_name_raw",
+        pl.lit("duplicate_row").alias("reason"),
+        pl.lit("exact copy of another offer in the same payload").alias("detail"),
+        pl.struct(pl.all().exclude("fetched_at")).struct.json_encode().alias("record"),
+    ).cast(QUARANTINE_SCHEMA)
+    return offers.filter(first), quarantine
 
 
 def ingest(

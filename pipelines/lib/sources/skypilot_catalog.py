@@ -16,7 +16,8 @@ cloud in ``upstream_source``). Format quirks handled (see shared/data/skypilot_c
 5. ``SpotPrice`` may be empty, equal to ``Price`` (a placeholder, runpod) or the only price
    (primeintellect ``__SPOT`` rows) -> a spot offer is emitted only for a real spot price;
 6. float noise (``0.36979999999999996``) -> rounded in ``offers.normalise_offers``;
-7. rows repeated per region/zone -> kept (one offer per region), exact duplicates dropped;
+7. rows repeated per region/zone -> kept (one offer per region); exact duplicate rows are
+   passed on, and ingest loads one copy and quarantines the rest as ``duplicate_row``;
 8. vast rows are SkyPilot's group medians, not raw bids -> ``upstream_source`` says so.
 
 Rows with an empty ``AcceleratorName`` are CPU instances and are not offers (not quarantined).
@@ -120,7 +121,6 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
     has_spot = "SpotPrice" in header
     provider = CLOUD_PROVIDER.get(cloud, cloud)
     records: list[dict[str, Any]] = []
-    seen: set[tuple] = set()
     for line_no, row in enumerate(reader, start=2):
         if None in row:  # more cells than header: a broken line
             raise ParseError(f"{name} line {line_no}: {len(header) + len(row[None])} cells for {len(header)} columns")
@@ -157,16 +157,10 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
         emitted = False
         if raw_price:
             # a non-numeric price is kept as-is: normalise_offers quarantines it
-            key = (instance, region, "on_demand", raw_price)
-            if key not in seen:
-                seen.add(key)
-                records.append({**base, "pricing": "on_demand", "price": price if price is not None else raw_price})
+            records.append({**base, "pricing": "on_demand", "price": price if price is not None else raw_price})
             emitted = True
         if spot is not None and (price is None or abs(spot - price) > 1e-9):
-            key = (instance, region, "spot", spot)
-            if key not in seen:
-                seen.add(key)
-                records.append({**base, "pricing": "spot", "price": spot})
+            records.append({**base, "pricing": "spot", "price": spot})
             emitted = True
         if not emitted:
             records.append({**base, "pricing": "on_demand", "price": None})  # -> quarantine: missing_price
