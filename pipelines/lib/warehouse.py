@@ -108,11 +108,23 @@ def writer_lock(db_path: Path, timeout_seconds: float = 600) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _connect_retrying(db_path: Path, read_only: bool, wait_seconds: float = 60) -> duckdb.DuckDBPyConnection:
+    """Connect, retrying while another process holds the file (DuckDB's own file lock)."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return duckdb.connect(str(db_path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise
+            time.sleep(0.25)
+
+
 @contextlib.contextmanager
 def writer(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection under the writer lock, schema ensured."""
     with writer_lock(db_path):
-        con = duckdb.connect(str(db_path))
+        con = _connect_retrying(db_path, read_only=False)
         try:
             ensure_schema(con)
             yield con

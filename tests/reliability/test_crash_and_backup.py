@@ -132,3 +132,24 @@ def test_sql_command_cannot_reenable_file_access(tracker_env, tmp_path, capsys):
     assert cli(["sql", f"select * from read_csv('{tmp_path}/nope.csv')"]) == 2
     assert cli(["sql", "select count(*) as n from raw.gpu_offers", "--format", "csv"]) == 0
     assert capsys.readouterr().out.endswith("n\n1\n")
+
+
+def test_writer_waits_for_a_reader_holding_the_file(tmp_path):
+    db = tmp_path / "w.duckdb"
+    warehouse.load_source_day(db, source="crashtest", days=[DAY], offers=_offers(5, 2.5),
+                              quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), payloads=["p"], mode="live")
+    reader = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, time
+        con = duckdb.connect({str(db)!r}, read_only=True)
+        print("open", flush=True)
+        time.sleep(2)
+        con.close()
+    """)], stdout=subprocess.PIPE, text=True)
+    assert reader.stdout.readline().strip() == "open"
+    start = time.monotonic()
+    warehouse.load_source_day(db, source="crashtest", days=[DAY], offers=_offers(7, 3.0),
+                              quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), payloads=["p"], mode="live")
+    waited = time.monotonic() - start
+    reader.wait()
+    assert waited > 0.5  # it waited for the reader instead of failing
+    assert _rows(db) == (7, 3.0, 3.0)
