@@ -31,6 +31,9 @@ PRICING_TYPES = ("on_demand", "spot", "reserved")
 # How the original price relates to GPUs: one GPU, the whole instance (divide by gpu_count),
 # or a published multi-GPU cluster rate already quoted per GPU (kept apart: DOMAIN.md).
 PRICE_BASES = ("per_gpu", "per_instance", "cluster_per_gpu")
+# More GPUs than this in one priced unit is a broken record, not a cluster listing.
+MAX_GPU_COUNT = 100_000
+_INT32_LIMIT = 2**31  # counts stored as Int32: a larger or non-finite one is not a count
 
 OFFER_SCHEMA: dict[str, pl.DataType] = {
     "date": pl.Date,
@@ -137,7 +140,7 @@ def _offer_from_record(
     count_f = _num(rec.get("gpu_count"))
     if count_f is None and basis == "per_instance":
         raise _Quarantined("unknown_gpu_count", "instance price with no GPU count: no per-GPU price")
-    if count_f is None or count_f <= 0 or count_f != int(count_f):
+    if count_f is None or not 0 < count_f <= MAX_GPU_COUNT or count_f != int(count_f):
         raise _Quarantined("bad_gpu_count", f"gpu_count {rec.get('gpu_count')!r}")
     gpu_count = int(count_f)
 
@@ -185,12 +188,106 @@ def _offer_from_record(
         "price_usd_per_gpu_hour": per_gpu,
         "price_min_usd_per_gpu_hour": per_gpu_min,
         "price_max_usd_per_gpu_hour": per_gpu_max,
-        "n_offers": int(n_offers) if n_offers and n_offers > 0 else 1,
+        "n_offers": int(n_offers) if n_offers and 0 < n_offers < _INT32_LIMIT else 1,
         "stock_status": rec.get("stock_status"),
-        "available_gpus": int(available) if available is not None else None,
+        "available_gpus": int(available) if available is not None and abs(available) < _INT32_LIMIT else None,
         "payload_name": rec.get("payload_name"),
         "fetched_at": fetched_at,
     }
+
+
+_TEXT_KEYS = (
+    "provider", "segment", "upstream_source", "gpu_name", "gpu_hint", "instance_type", "region",
+    "pricing", "reserved_term", "price_basis", "currency", "stock_status", "payload_name",
+)
+_NUM_KEYS = ("gpu_memory_gb", "gpu_count", "price", "price_min", "price_max", "n_offers", "available_gpus")
+
+
+def _num_series(name: str, values: list[Any]) -> pl.Series:
+    """``_num`` over a column, vectorised: numbers convert in one step; a column with text in
+    it (``"8"`` from a CSV, ``"$2.49"`` from a page) is cleaned and parsed by polars, and only
+    the values polars cannot parse (``"1_000"``, ``True``) take ``_num`` one by one."""
+    try:
+        return pl.Series(name, values, dtype=pl.Float64, strict=True).fill_nan(None)
+    except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
+        pass
+    text = (
+        pl.Series(name, values, dtype=pl.Utf8, strict=False)
+        .str.strip_chars()
+        .str.replace_all(r"[$,]", "")
+    )
+    parsed = text.cast(pl.Float64, strict=False)
+    unparsed = (parsed.is_null() & text.is_not_null() & (text != "")).arg_true()
+    if len(unparsed):
+        fixed = pl.Series(name, [_num(values[i]) for i in unparsed.to_list()], dtype=pl.Float64)
+        parsed = parsed.scatter(unparsed, fixed)
+    return parsed.fill_nan(None)
+
+
+def _record_day(value: Any, day: dt.date) -> dt.date | None:
+    if not value:
+        return day
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None  # the scalar path quarantines or raises, as before
+
+
+def _candidate_frame(records: list[Mapping[str, Any]], day: dt.date) -> pl.DataFrame:
+    """Candidate records -> one column per key (the only pass over rows, one per key)."""
+    columns: list[pl.Series] = [pl.Series("_i", range(len(records)), dtype=pl.Int64)]
+    for key in _TEXT_KEYS:
+        columns.append(pl.Series(key, [r.get(key) for r in records], dtype=pl.Utf8, strict=False))
+    for key in _NUM_KEYS:
+        columns.append(_num_series(key, [r.get(key) for r in records]))
+    raw_days = pl.Series("date_raw", [r.get("date") for r in records], dtype=pl.Object)
+    frame = pl.DataFrame(columns)
+    # record dates: few distinct values, each converted once
+    distinct = {}
+    for value in raw_days.to_list():
+        key = value if isinstance(value, (str, dt.date)) or value is None else str(value)
+        if key not in distinct:
+            distinct[key] = _record_day(value, day)
+    if len(distinct) == 1:
+        only = next(iter(distinct.values()))
+        return frame.with_columns(pl.lit(only, dtype=pl.Date).alias("date"))
+    dates = [distinct[v if isinstance(v, (str, dt.date)) or v is None else str(v)] for v in raw_days.to_list()]
+    return frame.with_columns(pl.Series("date", dates, dtype=pl.Date))
+
+
+def _lookup(frame: pl.DataFrame, keys: list[str], fn, out: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Join ``fn(*key values)`` -> dict of ``out`` columns, called once per distinct key."""
+    distinct = frame.select(keys).unique()
+    rows = [fn(*vals) for vals in distinct.iter_rows()]
+    table = distinct.hstack(pl.DataFrame(rows, schema=out, orient="row"))
+    return frame.join(table, on=keys, how="left", nulls_equal=True)
+
+
+def _round6(values: pl.Series) -> pl.Series:
+    """``round(v, 6)`` over a column, exactly as Python rounds: polars rounds the scaled
+    value, which can land the other side of a tie (11.7655 / 8 = 1.47068749999... -> Python
+    1.470687, polars 1.470688), so values within reach of a tie are rounded by Python."""
+    out = values.round(6)
+    scaled = values * 1e6
+    near_tie = ((scaled - scaled.floor()) - 0.5).abs() < 1e-6
+    idx = near_tie.arg_true()
+    if len(idx):
+        exact = [None if v is None else round(v, 6) for v in values.gather(idx).to_list()]
+        out = out.scatter(idx, pl.Series(exact, dtype=pl.Float64))
+    return out
+
+
+def _resolve(name: str, hint: str, memory: float | None) -> tuple:
+    try:
+        m = resolve_gpu(name, hint, memory)
+    except UnmappedGpu as exc:
+        return (None, None, None, None, None, str(exc))
+    lo, hi = price_bounds(m.gpu_family)
+    return (m.gpu_model, m.gpu_family, m.variant_assumed, float(lo), float(hi), None)
 
 
 def normalise_offers(
@@ -200,17 +297,127 @@ def normalise_offers(
     day: dt.date,
     fetched_at: dt.datetime | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Candidate records -> (offers, quarantine). Every record lands in exactly one of them."""
-    offers: list[dict[str, Any]] = []
-    quarantined: list[dict[str, Any]] = []
+    """Candidate records -> (offers, quarantine). Every record lands in exactly one of them.
+
+    Vectorised: the checks of ``_offer_from_record`` run as polars expressions, GPU names and
+    providers are resolved once per distinct value. Records the vectorised checks reject go
+    through ``_offer_from_record`` itself, which names the reason and detail (and stays the
+    single definition of what is accepted: a record it accepts is kept).
+    """
+    recs = records if isinstance(records, list) else list(records)
     if fetched_at is not None and fetched_at.tzinfo is None:
         fetched_at = fetched_at.replace(tzinfo=dt.UTC)
-    for rec in records:
+    if not recs:
+        return empty_offers(), empty_quarantine()
+
+    f = _candidate_frame(recs, day).with_columns(
+        pl.col("provider").fill_null("").alias("_provider_in"),
+        pl.col("gpu_name").fill_null("").str.strip_chars().alias("gpu_name_raw"),
+        pl.col("gpu_hint").fill_null("").alias("_hint"),
+        pl.col("pricing").fill_null("").str.strip_chars().str.to_lowercase()
+        .str.replace_all("-", "_", literal=True).alias("_pricing"),
+        pl.col("price_basis").fill_null("").alias("_basis"),
+        pl.when(pl.col("currency").fill_null("") == "").then(pl.lit("USD"))
+        .otherwise(pl.col("currency").str.to_uppercase()).alias("_currency"),
+    )
+    f = _lookup(f, ["_provider_in"], lambda p: (provider_slug(p),), {"_provider": pl.Utf8})
+    f = _lookup(
+        f, ["_provider", "segment"], lambda p, seg: (provider_tier(p, seg) if p else None,),
+        {"provider_tier": pl.Utf8},
+    )
+    f = _lookup(
+        f, ["gpu_name_raw", "_hint", "gpu_memory_gb"], _resolve,
+        {"gpu_model": pl.Utf8, "gpu_family": pl.Utf8, "gpu_variant_assumed": pl.Boolean,
+         "_lo": pl.Float64, "_hi": pl.Float64, "_gpu_error": pl.Utf8},
+    )
+    divisor = pl.when(pl.col("_basis") == "per_instance").then(pl.col("gpu_count")).otherwise(1.0)
+    quotients = f.select(
+        (pl.col(c) / divisor).alias(c) for c in ("price", "price_min", "price_max")
+    )
+    per_gpu = _round6(quotients["price"])
+    f = f.with_columns(
+        per_gpu.alias("price_usd_per_gpu_hour"),
+        pl.coalesce(_round6(quotients["price_min"]), per_gpu).alias("price_min_usd_per_gpu_hour"),
+        pl.coalesce(_round6(quotients["price_max"]), per_gpu).alias("price_max_usd_per_gpu_hour"),
+    )
+    in_bounds = pl.lit(True)
+    for col in ("price_usd_per_gpu_hour", "price_min_usd_per_gpu_hour", "price_max_usd_per_gpu_hour"):
+        in_bounds = in_bounds & pl.col(col).is_between(pl.col("_lo"), pl.col("_hi"))
+    ok = (
+        (pl.col("_provider") != "")
+        & pl.col("gpu_model").is_not_null()
+        & pl.col("_pricing").is_in(PRICING_TYPES)
+        & pl.col("_basis").is_in(PRICE_BASES)
+        & (pl.col("_currency") == "USD")
+        & (pl.col("gpu_count") > 0)
+        & (pl.col("gpu_count") == pl.col("gpu_count").floor())
+        & (pl.col("gpu_count") <= MAX_GPU_COUNT)
+        & (pl.col("price") > 0)
+        & in_bounds
+        & pl.col("date").is_not_null()
+    ).fill_null(False)
+    f = f.with_columns(ok.alias("_ok"))
+
+    good = f.filter(pl.col("_ok")).select(
+        pl.col("_i"),
+        pl.col("date"),
+        pl.lit(source, dtype=pl.Utf8).alias("source"),
+        pl.col("_provider").alias("provider"),
+        pl.col("provider_tier"),
+        pl.col("upstream_source"),
+        pl.col("gpu_name_raw"),
+        pl.col("gpu_model"),
+        pl.col("gpu_family"),
+        pl.col("gpu_variant_assumed"),
+        pl.col("gpu_count").cast(pl.Int32),
+        pl.col("instance_type"),
+        pl.col("region"),
+        pl.col("_pricing").alias("pricing"),
+        pl.col("reserved_term"),
+        pl.col("price").alias("price_original"),
+        pl.col("_basis").alias("price_basis"),
+        pl.col("_currency").alias("currency"),
+        pl.col("price_usd_per_gpu_hour"),
+        pl.col("price_min_usd_per_gpu_hour"),
+        pl.col("price_max_usd_per_gpu_hour"),
+        pl.when((pl.col("n_offers") > 0) & (pl.col("n_offers") < _INT32_LIMIT)).then(pl.col("n_offers"))
+        .otherwise(1.0).cast(pl.Int32).alias("n_offers"),
+        pl.col("stock_status"),
+        pl.when(pl.col("available_gpus").abs() < _INT32_LIMIT).then(pl.col("available_gpus"))
+        .cast(pl.Int32).alias("available_gpus"),
+        pl.col("payload_name"),
+        pl.lit(fetched_at, dtype=OFFER_SCHEMA["fetched_at"]).alias("fetched_at"),
+    )
+    # unknown GPU names (the common rejection at volume: a marketplace lists many consumer
+    # cards) are quarantined here with the resolver's message; every other rejected record
+    # goes through the scalar definition, which names why (or, rarely, accepts one the
+    # vectorised checks could not, e.g. a price written "1_000")
+    unknown_gpu = (pl.col("_provider") != "") & pl.col("gpu_model").is_null()
+    rejected = f.filter(~pl.col("_ok"))
+    unknown = rejected.filter(unknown_gpu)
+    quarantined: list[dict[str, Any]] = [
+        {
+            "_i": i,
+            "date": day,
+            "source": source,
+            "payload_name": recs[i].get("payload_name"),
+            "provider": str(recs[i].get("provider") or ""),
+            "gpu_name_raw": str(recs[i].get("gpu_name") or ""),
+            "reason": "unknown_gpu",
+            "detail": detail,
+            "record": json.dumps(dict(recs[i]), default=str, sort_keys=True),
+        }
+        for i, detail in unknown.select("_i", "_gpu_error").iter_rows()
+    ]
+    offers_late: list[dict[str, Any]] = []
+    for i in rejected.filter(~unknown_gpu).get_column("_i").to_list():
+        rec = recs[i]
         try:
-            offers.append(_offer_from_record(rec, source, day, fetched_at))
+            offers_late.append({"_i": i, **_offer_from_record(rec, source, day, fetched_at)})
         except _Quarantined as q:
             quarantined.append(
                 {
+                    "_i": i,
                     "date": day,
                     "source": source,
                     "payload_name": rec.get("payload_name"),
@@ -221,9 +428,13 @@ def normalise_offers(
                     "record": json.dumps(dict(rec), default=str, sort_keys=True),
                 }
             )
+    if offers_late:
+        late = pl.DataFrame(offers_late, schema={"_i": pl.Int64, **OFFER_SCHEMA})
+        good = pl.concat([good, late.select(good.columns)]).sort("_i")
     return (
-        pl.DataFrame(offers, schema=OFFER_SCHEMA) if offers else empty_offers(),
-        pl.DataFrame(quarantined, schema=QUARANTINE_SCHEMA) if quarantined else empty_quarantine(),
+        good.drop("_i"),
+        pl.DataFrame(sorted(quarantined, key=lambda q: q["_i"]), schema={"_i": pl.Int64, **QUARANTINE_SCHEMA})
+        .drop("_i") if quarantined else empty_quarantine(),
     )
 
 

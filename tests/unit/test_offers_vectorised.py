@@ -1,0 +1,194 @@
+"""``normalise_offers`` (vectorised) must agree exactly with the scalar definition.
+
+``offers._offer_from_record`` is the one-record definition of what becomes an offer and what
+is quarantined (and why). ``normalise_offers`` runs the same checks as polars expressions
+over whole columns. These tests run both over every real payload in ``../shared/data`` that
+a GPU source or importer reads, and over hand-written hostile records, and require
+identical offers (row for row, value for value) and identical quarantine rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from pipelines.lib import offers as offers_mod
+from pipelines.lib.importers import read_gpuhunt_json, read_obs_log
+from pipelines.lib.offers import OFFER_SCHEMA, QUARANTINE_SCHEMA, normalise_offers
+from pipelines.lib.sources import runpod, skypilot_catalog
+
+DAY = dt.date(2026, 6, 15)
+FETCHED = dt.datetime(2026, 6, 15, 6, 0, tzinfo=dt.UTC)
+
+
+def reference(records, *, source, day, fetched_at=None):
+    """The scalar loop ``normalise_offers`` was before it was vectorised."""
+    good, bad = [], []
+    for rec in records:
+        try:
+            good.append(offers_mod._offer_from_record(rec, source, day, fetched_at))
+        except offers_mod._Quarantined as q:
+            bad.append({
+                "date": day, "source": source, "payload_name": rec.get("payload_name"),
+                "provider": str(rec.get("provider") or ""), "gpu_name_raw": str(rec.get("gpu_name") or ""),
+                "reason": q.reason, "detail": q.detail,
+                "record": json.dumps(dict(rec), default=str, sort_keys=True),
+            })
+    return (pl.DataFrame(good, schema=OFFER_SCHEMA), pl.DataFrame(bad, schema=QUARANTINE_SCHEMA))
+
+
+def assert_same(records, source="test", day=DAY, fetched_at=FETCHED):
+    exp_offers, exp_quarantine = reference(records, source=source, day=day, fetched_at=fetched_at)
+    got_offers, got_quarantine = normalise_offers(records, source=source, day=day, fetched_at=fetched_at)
+    assert_frame_equal(got_offers, exp_offers, check_exact=True)
+    assert_frame_equal(got_quarantine, exp_quarantine, check_exact=True)
+    assert got_offers.height + got_quarantine.height == len(records)
+    return got_offers, got_quarantine
+
+
+def _skypilot_files(shared_data):
+    return sorted((shared_data / "skypilot_catalog").glob("*/*.csv"))
+
+
+def test_every_real_skypilot_catalog_normalises_identically(shared_data):
+    files = _skypilot_files(shared_data)
+    assert len(files) >= 8
+    total_offers = 0
+    for path in files:
+        name = f"{path.parent.name}.csv"
+        records = skypilot_catalog.parse(name, path.read_bytes())
+        for rec in records:
+            rec.setdefault("payload_name", name)
+        got_offers, _ = assert_same(records, source="skypilot_catalog")
+        total_offers += got_offers.height
+    assert total_offers > 300  # the comparison covered real volume, not a handful of rows
+
+
+def test_real_runpod_capture_normalises_identically(shared_data):
+    path = shared_data / "provider_payloads" / "runpod" / "gpuport_runpod_sample_2025-11-14_0cb9709.json"
+    records = runpod.parse(path.name, path.read_bytes())
+    got_offers, _ = assert_same(records, source="runpod")
+    assert got_offers.height > 10
+
+
+def test_real_price_histories_normalise_identically(shared_data):
+    history = shared_data / "price_history"
+    obs = next((history / "cherielilili_gpu_pricing_tracker").glob("observations_*.csv"))
+    batch = read_obs_log(obs)
+    days = sorted(batch.records_by_date)
+    for day in days[:: max(1, len(days) // 12)]:  # a dozen days spread over the log
+        assert_same(batch.records_by_date[day], source="obs_log", day=day)
+    for raw in sorted((history / "becloudready_gpuhunt_daily" / "raw").glob("*.json")):
+        gh = read_gpuhunt_json(raw)
+        for day, records in gh.records_by_date.items():
+            # gpuhunt snapshots give instance prices with no GPU count: all quarantined, by design
+            _, got_quarantine = assert_same(records, source="gpuhunt", day=day)
+            assert set(got_quarantine["reason"]) == {"unknown_gpu_count"}
+
+
+BASE = {
+    "provider": "RunPod", "segment": None, "gpu_name": "H100 SXM", "gpu_hint": "", "gpu_count": 1,
+    "instance_type": "1x H100", "region": "US", "pricing": "on_demand", "price": 2.69,
+    "price_basis": "per_gpu", "currency": "USD", "payload_name": "p.json",
+}
+
+HOSTILE = [
+    {},
+    {"provider": ""},
+    {"provider": None, "price": 1},
+    {"gpu_name": "Quantum Flux 9000"},
+    {"gpu_name": ""},
+    {"gpu_name": None},
+    {"gpu_name": "  H100 SXM  "},
+    {"gpu_name": "A100", "gpu_memory_gb": 40.0},
+    {"gpu_name": "A100", "gpu_memory_gb": "80"},
+    {"gpu_name": "A100", "gpu_memory_gb": 13.0},
+    {"gpu_name": "A100", "gpu_memory_gb": float("nan")},
+    {"pricing": "On-Demand"},
+    {"pricing": " SPOT "},
+    {"pricing": "hourly"},
+    {"pricing": None},
+    {"price_basis": "per_node"},
+    {"price_basis": None},
+    {"currency": "eur"},
+    {"currency": "usd"},
+    {"currency": ""},
+    {"currency": None},
+    {"price": "$2,690.00", "price_basis": "per_instance", "gpu_count": 1000},
+    {"price": "$2.49"},
+    {"price": " 2.49 "},
+    {"price": "2.49/hr"},
+    {"price": "1_0"},
+    {"price": True},
+    {"price": None},
+    {"price": ""},
+    {"price": "nan"},
+    {"price": float("nan")},
+    {"price": float("inf")},
+    {"price": 0},
+    {"price": -1.5},
+    {"price": 1e-9},
+    {"price": 5000.0},
+    {"price": 2.675, "price_min": 2.0, "price_max": 99999.0},
+    {"price": 2.0, "price_min": "1.5", "price_max": None},
+    {"price": 16.0, "price_basis": "per_instance", "gpu_count": 8, "price_min": 8.0, "price_max": 24.0},
+    {"price_basis": "per_instance", "gpu_count": None},
+    {"price_basis": "per_gpu", "gpu_count": None},
+    {"gpu_count": 0},
+    {"gpu_count": -2},
+    {"gpu_count": 0.5},
+    {"gpu_count": "8"},
+    {"gpu_count": "eight"},
+    {"gpu_count": 2**40},
+    {"n_offers": 0},
+    {"n_offers": 12.7},
+    {"n_offers": "3"},
+    {"n_offers": float("inf")},
+    {"n_offers": 2**40},
+    {"available_gpus": float("inf")},
+    {"available_gpus": 2**40},
+    {"gpu_count": float("inf")},
+    {"available_gpus": "4"},
+    {"available_gpus": -1},
+    {"date": "2026-06-14T23:59:00Z"},
+    {"date": dt.date(2026, 6, 13)},
+    {"date": ""},
+    {"stock_status": "available", "upstream_source": "skypilot:aws", "reserved_term": "1y"},
+    {"instance_type": None, "region": None},
+    {"extra_key": object()},
+]
+
+
+@pytest.mark.parametrize("change", HOSTILE, ids=[json.dumps(c, default=str)[:40] for c in HOSTILE])
+def test_hostile_record_alone_matches_the_scalar_definition(change):
+    assert_same([{**BASE, **change}])
+
+
+def test_hostile_records_mixed_in_one_batch_keep_order_and_agree():
+    records = [{**BASE, **change, "instance_type": f"row {i}"} for i, change in enumerate(HOSTILE * 3)]
+    got_offers, got_quarantine = assert_same(records)
+    reasons = set(got_quarantine["reason"])
+    assert {"unknown_gpu", "non_usd_currency", "bad_gpu_count", "missing_price",
+            "non_positive_price", "price_out_of_bounds", "bad_pricing_type", "bad_price_basis",
+            "missing_provider", "unknown_gpu_count"} <= reasons
+    # "1_0" is a number to Python's float(): the scalar definition accepts it, so must we
+    assert 10.0 in got_offers["price_original"].to_list()
+
+
+def test_instance_price_is_divided_and_rounded():
+    offers, quarantine = normalise_offers(
+        [{**BASE, "price": 2.9583, "price_basis": "per_instance", "gpu_count": 8}], source="t", day=DAY
+    )
+    assert quarantine.height == 0
+    # 2.9583 / 8 is 0.36978749999... in binary: Python's round, and ours, give ...787
+    assert offers["price_usd_per_gpu_hour"].to_list() == [round(2.9583 / 8, 6)] == [0.369787]
+
+
+def test_no_records_gives_empty_frames_with_the_schemas():
+    offers, quarantine = normalise_offers([], source="t", day=DAY)
+    assert offers.schema == pl.Schema(OFFER_SCHEMA) and offers.height == 0
+    assert quarantine.schema == pl.Schema(QUARANTINE_SCHEMA) and quarantine.height == 0
