@@ -468,6 +468,9 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    from pipelines.lib.redact import install_log_redaction
+
+    install_log_redaction()  # no secret from the environment in any log line (even -v DEBUG)
     try:
         return args.func(args)
     except CliError as exc:

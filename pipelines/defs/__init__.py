@@ -23,6 +23,9 @@ def build_definitions() -> dg.Definitions:
     from pipelines.defs.models import build_model_assets
     from pipelines.defs.resources import TrackerResource
     from pipelines.defs.sources import build_market_source_assets, build_source_assets
+    from pipelines.lib.redact import install_log_redaction
+
+    install_log_redaction()  # secrets from the environment never reach a log line or the event log
 
     return dg.Definitions(
         assets=[*build_source_assets(), *build_market_source_assets(), build_model_assets(), polars_marts,

@@ -36,6 +36,7 @@ from pipelines.lib.ingest import (
     source_module,
 )
 from pipelines.lib.offers import empty_quarantine
+from pipelines.lib.redact import redact
 
 DAILY = dg.DailyPartitionsDefinition(start_date="2023-01-01", timezone="UTC", end_offset=1)
 WAREHOUSE_POOL = "duckdb_warehouse"
@@ -154,11 +155,11 @@ def build_source_asset(source_id: str) -> dg.AssetsDefinition:
                 payloads = partial.payloads if partial is not None else []
                 warehouse.record_failure(
                     db_path, source=source_id, day=day, quarantine=quarantine, payloads=payloads,
-                    mode="archive" if replay_dir else "live", error=str(exc)[:2000],
+                    mode="archive" if replay_dir else "live", error=redact(str(exc))[:2000],
                 )
                 quarantined_total += quarantine.height
-                context.log.error(f"{source_id} {day}: {exc}")
-                failures.append(str(exc))
+                context.log.error(redact(f"{source_id} {day}: {exc}"))
+                failures.append(redact(str(exc)))
                 retryable = retryable or (isinstance(exc, FetchError) and replay_dir is None)
                 continue
             warehouse.load_source_day(
@@ -289,11 +290,11 @@ def build_market_source_asset(source_id: str) -> dg.AssetsDefinition:
                 quarantine = partial.quarantine if partial is not None else empty_quarantine()
                 warehouse.record_failure(
                     db_path, source=source_id, day=day, quarantine=quarantine,
-                    payloads=partial.payloads if partial is not None else [], mode=mode, error=str(exc)[:2000],
+                    payloads=partial.payloads if partial is not None else [], mode=mode, error=redact(str(exc))[:2000],
                 )
                 quarantined_total += quarantine.height
-                context.log.error(f"{source_id} {day}: {exc}")
-                failures.append(str(exc))
+                context.log.error(redact(f"{source_id} {day}: {exc}"))
+                failures.append(redact(str(exc)))
                 retryable = retryable or (isinstance(exc, FetchError) and replay_dir is None)
                 continue
             warehouse.load_market_day(

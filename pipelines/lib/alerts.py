@@ -46,6 +46,8 @@ from urllib.parse import urlsplit
 import polars as pl
 import requests
 
+from pipelines.lib.redact import install_log_redaction, redact
+
 log = logging.getLogger(__name__)
 
 DEFAULT_ALERT_CONFIG: dict[str, Any] = {
@@ -361,7 +363,7 @@ def _redact(text: str, secrets: list[str]) -> str:
             parts.extend(p for p in (split.path, split.query) if p and p != "/")
     for part in sorted(parts, key=len, reverse=True):
         text = text.replace(part, "<redacted>")
-    return text[:500]
+    return redact(text)[:500]
 
 
 def channels(cfg) -> list[str]:
@@ -411,6 +413,7 @@ def deliver(con, cfg, now: dt.datetime) -> dict[str, int]:
     cols = ["alert_id", "date", "rule", "subject", "severity", "message", "payload", "channels_delivered"]
     alerts = [dict(zip(cols, r, strict=True)) for r in pending]
     secrets = [_webhook_url(cfg), os.environ.get("GPU_TRACKER_SMTP_PASSWORD", "")]
+    install_log_redaction()  # urllib3 logs the webhook's request line (its token path) at DEBUG
     senders = {"log": lambda batch: [log.warning("ALERT %s", a["message"]) for a in batch],
                "webhook": lambda batch: _send_webhook(cfg, batch), "email": lambda batch: _send_email(cfg, batch)}
     errors: dict[str, str] = {}

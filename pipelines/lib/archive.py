@@ -4,6 +4,11 @@ Layout (contract): ``<archive>/<source>/<YYYY-MM-DD>/<name>`` with an optional
 ``<name>.meta.json`` beside it (url, status, fetched_at, sha256, bytes, content_type).
 Replay works on a directory without meta files.
 
+Secrets never reach the archive: a payload that echoes a credential the tracker sent (an
+API key in a GraphQL error, see ``pipelines.lib.redact``) is stored -- and parsed -- with the
+secret replaced by ``<redacted>``, and its meta file says ``"secrets_redacted": true``; URLs
+lose their query string and credentials.
+
 Writes are atomic (temp file + rename). A payload is never destroyed: when a date is
 fetched again and the bytes differ, the earlier file moves to ``.superseded/`` in the same
 date folder before the new one takes its name.
@@ -19,6 +24,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
+
+from pipelines.lib.redact import redact_bytes
 
 META_SUFFIX = ".meta.json"
 
@@ -69,8 +76,13 @@ def write_payload(
     status: int | None = None,
     fetched_at: dt.datetime | None = None,
     content_type: str | None = None,
+    redacted: bool = False,
 ) -> Path:
-    """Store one payload (and its meta file); return its path."""
+    """Store one payload (and its meta file); return its path. Secrets in ``content`` are
+    replaced (``redacted``: the caller already did so)."""
+    scrubbed = redact_bytes(content)
+    redacted = redacted or scrubbed is not content
+    content = scrubbed
     if "/" in name or name.startswith(".") or name.endswith(META_SUFFIX):
         raise ValueError(f"bad payload name {name!r}")
     folder = date_dir(archive_dir, source, day)
@@ -101,6 +113,8 @@ def write_payload(
         "bytes": len(content),
         "content_type": content_type,
     }
+    if redacted:
+        meta["secrets_redacted"] = True
     tmp_meta = folder / f".{name}.meta.tmp-{os.getpid()}"
     tmp_meta.write_text(json.dumps(meta, indent=2, sort_keys=True))
     os.replace(tmp_meta, folder / (name + META_SUFFIX))

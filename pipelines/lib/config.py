@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.lib.redact import register
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Defaults used when the config file leaves a key out; the shipped gpu_tracker.toml repeats
@@ -162,6 +164,8 @@ def load_config(path: Path | None = None) -> Config:
 
 
 def secret(name: str) -> str | None:
-    """A secret from the environment (never from the config file, never logged)."""
+    """A secret from the environment (never from the config file, never logged: from now on
+    ``pipelines.lib.redact`` hides its value wherever the tracker writes)."""
+    register(name)
     value = os.environ.get(name)
     return value or None

@@ -33,6 +33,7 @@ from pipelines.lib.offers import (
     normalise_offers,
     quarantine_payload,
 )
+from pipelines.lib.redact import redact, redact_bytes
 from pipelines.lib.sources.base import ParseError, Payload
 
 log = logging.getLogger(__name__)
@@ -121,7 +122,9 @@ def _collect_payloads(
     from_archive: Path | None, client: PoliteClient | None,
 ) -> tuple[str, list[tuple[str, bytes, dt.datetime | None]], list[str]]:
     """Replay ``<archive>/<source>/<day>/*`` or fetch live and archive every payload *before*
-    it is parsed. Returns (mode, [(name, bytes, fetched_at)], fetch errors)."""
+    it is parsed. Returns (mode, [(name, bytes, fetched_at)], fetch errors). Live payloads are
+    scrubbed of secrets first (``pipelines.lib.redact``): the archive and the parser see the
+    same bytes, so live and replay agree and no parse error can quote a secret."""
     errors: list[str] = []
     if from_archive is not None:
         stored = archive.read_payloads(Path(from_archive), source, day)
@@ -131,17 +134,19 @@ def _collect_payloads(
     batch = []
     for item in fetched:
         if not isinstance(item, Payload):  # a per-file fetch failure
-            errors.append(f"{source} {day} {item}")
+            errors.append(redact(f"{source} {day} {item}"))  # a URL may carry a token
             continue
         fetched_at = (
             dt.datetime.fromtimestamp(item.fetched_at, dt.UTC)
             if item.fetched_at else dt.datetime.now(dt.UTC)
         )
+        content = redact_bytes(item.content)
         archive.write_payload(
-            config.archive_dir, source, day, item.name, item.content, url=item.url,
+            config.archive_dir, source, day, item.name, content, url=item.url,
             status=item.status, fetched_at=fetched_at, content_type=item.content_type,
+            redacted=content is not item.content,
         )
-        batch.append((item.name, item.content, fetched_at))
+        batch.append((item.name, content, fetched_at))
     return "live", batch, errors
 
 
