@@ -99,13 +99,19 @@ def _parse_payloads(
                                    reason="unparseable_payload", detail=str(exc)[:2000])
             )
             continue
-        for rec in records:
-            rec.setdefault("payload_name", name)
+        if isinstance(records, pl.DataFrame):  # a columnar parser
+            records = records.with_columns(
+                (pl.col("payload_name").fill_null(name) if "payload_name" in records.columns
+                 else pl.lit(name)).alias("payload_name")
+            )
+        else:
+            for rec in records:
+                rec.setdefault("payload_name", name)
         offers, quarantine = normalise_offers(records, source=source, day=day, fetched_at=fetched_at)
         offers, duplicates = _split_duplicates(offers)
         if duplicates.height:
             quarantine = pl.concat([quarantine, duplicates])
-        if not records:
+        if len(records) == 0:
             # A parser that understood the payload but found no offers: surface it.
             quarantine = quarantine_payload(source=source, day=day, payload_name=name,
                                             reason="empty_payload", detail="payload parsed to zero offers")

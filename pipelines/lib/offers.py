@@ -203,6 +203,22 @@ _TEXT_KEYS = (
 _NUM_KEYS = ("gpu_memory_gb", "gpu_count", "price", "price_min", "price_max", "n_offers", "available_gpus")
 
 
+class _FrameRows:
+    """Row ``i`` of a candidate frame as a dict, for the few records the scalar path sees."""
+
+    def __init__(self, frame: pl.DataFrame):
+        self.frame = frame
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return self.rows([i])[0]
+
+    def rows(self, idx: list[int]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in row.items() if v is not None} for row in self.frame[idx].to_dicts()]
+
+
+_Rows = list[Mapping[str, Any]] | _FrameRows
+
+
 def _num_series(name: str, values: list[Any]) -> pl.Series:
     """``_num`` over a column, vectorised: numbers convert in one step; a column with text in
     it (``"8"`` from a CSV, ``"$2.49"`` from a page) is cleaned and parsed by polars, and only
@@ -237,26 +253,53 @@ def _record_day(value: Any, day: dt.date) -> dt.date | None:
         return None  # the scalar path quarantines or raises, as before
 
 
+def _dates_from_values(values: list[Any], day: dt.date) -> pl.Series:
+    """Record dates: few distinct values, each converted once."""
+    distinct: dict[Any, dt.date | None] = {}
+    keys = [v if isinstance(v, (str, dt.date)) or v is None else str(v) for v in values]
+    for key, value in zip(keys, values, strict=True):
+        if key not in distinct:
+            distinct[key] = _record_day(value, day)
+    if len(distinct) == 1:
+        return pl.repeat(next(iter(distinct.values())), len(values), dtype=pl.Date, eager=True)
+    return pl.Series("date", [distinct[k] for k in keys], dtype=pl.Date)
+
+
 def _candidate_frame(records: list[Mapping[str, Any]], day: dt.date) -> pl.DataFrame:
-    """Candidate records -> one column per key (the only pass over rows, one per key)."""
+    """Candidate records (dicts) -> one column per key: one pass per key, nothing per row."""
     columns: list[pl.Series] = [pl.Series("_i", range(len(records)), dtype=pl.Int64)]
     for key in _TEXT_KEYS:
         columns.append(pl.Series(key, [r.get(key) for r in records], dtype=pl.Utf8, strict=False))
     for key in _NUM_KEYS:
         columns.append(_num_series(key, [r.get(key) for r in records]))
-    raw_days = pl.Series("date_raw", [r.get("date") for r in records], dtype=pl.Object)
-    frame = pl.DataFrame(columns)
-    # record dates: few distinct values, each converted once
-    distinct = {}
-    for value in raw_days.to_list():
-        key = value if isinstance(value, (str, dt.date)) or value is None else str(value)
-        if key not in distinct:
-            distinct[key] = _record_day(value, day)
-    if len(distinct) == 1:
-        only = next(iter(distinct.values()))
-        return frame.with_columns(pl.lit(only, dtype=pl.Date).alias("date"))
-    dates = [distinct[v if isinstance(v, (str, dt.date)) or v is None else str(v)] for v in raw_days.to_list()]
-    return frame.with_columns(pl.Series("date", dates, dtype=pl.Date))
+    columns.append(_dates_from_values([r.get("date") for r in records], day).alias("date"))
+    return pl.DataFrame(columns)
+
+
+def _candidate_frame_from_polars(frame: pl.DataFrame, day: dt.date) -> pl.DataFrame:
+    """Candidate records already in columns (a columnar parser): the same columns, typed."""
+    n = frame.height
+    columns: list[pl.Series] = [pl.Series("_i", range(n), dtype=pl.Int64)]
+    for key in _TEXT_KEYS:
+        columns.append(frame.get_column(key).cast(pl.Utf8, strict=False) if key in frame.columns
+                       else pl.Series(key, [None] * n, dtype=pl.Utf8))
+    for key in _NUM_KEYS:
+        if key not in frame.columns:
+            columns.append(pl.Series(key, [None] * n, dtype=pl.Float64))
+            continue
+        col = frame.get_column(key)
+        if col.dtype.is_numeric() or col.dtype == pl.Boolean or col.dtype == pl.Null:
+            columns.append(col.cast(pl.Float64).fill_nan(None))
+        else:
+            columns.append(_num_series(key, col.cast(pl.Utf8, strict=False).to_list()))
+    if "date" not in frame.columns:
+        dates = pl.repeat(day, n, dtype=pl.Date, eager=True)
+    elif frame.schema["date"] == pl.Date:
+        dates = frame.get_column("date").fill_null(day)
+    else:
+        dates = _dates_from_values(frame.get_column("date").to_list(), day)
+    columns.append(dates.alias("date"))
+    return pl.DataFrame(columns)
 
 
 def _lookup(frame: pl.DataFrame, keys: list[str], fn, out: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -267,18 +310,22 @@ def _lookup(frame: pl.DataFrame, keys: list[str], fn, out: dict[str, pl.DataType
     return frame.join(table, on=keys, how="left", nulls_equal=True)
 
 
-def _round6(values: pl.Series) -> pl.Series:
-    """``round(v, 6)`` over a column, exactly as Python rounds: polars rounds the scaled
+def round_like_python(values: pl.Series, digits: int) -> pl.Series:
+    """``round(v, digits)`` over a column, exactly as Python rounds: polars rounds the scaled
     value, which can land the other side of a tie (11.7655 / 8 = 1.47068749999... -> Python
-    1.470687, polars 1.470688), so values within reach of a tie are rounded by Python."""
-    out = values.round(6)
-    scaled = values * 1e6
+    1.470687, polars 1.470688), so the values within reach of a tie are rounded by Python."""
+    out = values.round(digits)
+    scaled = values * 10.0**digits
     near_tie = ((scaled - scaled.floor()) - 0.5).abs() < 1e-6
     idx = near_tie.arg_true()
     if len(idx):
-        exact = [None if v is None else round(v, 6) for v in values.gather(idx).to_list()]
+        exact = [None if v is None else round(v, digits) for v in values.gather(idx).to_list()]
         out = out.scatter(idx, pl.Series(exact, dtype=pl.Float64))
     return out
+
+
+def _round6(values: pl.Series) -> pl.Series:
+    return round_like_python(values, 6)
 
 
 def _resolve(name: str, hint: str, memory: float | None) -> tuple:
@@ -291,7 +338,7 @@ def _resolve(name: str, hint: str, memory: float | None) -> tuple:
 
 
 def normalise_offers(
-    records: Iterable[Mapping[str, Any]],
+    records: Iterable[Mapping[str, Any]] | pl.DataFrame,
     *,
     source: str,
     day: dt.date,
@@ -304,13 +351,18 @@ def normalise_offers(
     through ``_offer_from_record`` itself, which names the reason and detail (and stays the
     single definition of what is accepted: a record it accepts is kept).
     """
-    recs = records if isinstance(records, list) else list(records)
+    if isinstance(records, pl.DataFrame):
+        recs: _Rows = _FrameRows(records)
+        candidates = _candidate_frame_from_polars(records, day) if records.height else None
+    else:
+        recs = records if isinstance(records, list) else list(records)
+        candidates = _candidate_frame(recs, day) if recs else None
     if fetched_at is not None and fetched_at.tzinfo is None:
         fetched_at = fetched_at.replace(tzinfo=dt.UTC)
-    if not recs:
+    if candidates is None:
         return empty_offers(), empty_quarantine()
 
-    f = _candidate_frame(recs, day).with_columns(
+    f = candidates.with_columns(
         pl.col("provider").fill_null("").alias("_provider_in"),
         pl.col("gpu_name").fill_null("").str.strip_chars().alias("gpu_name_raw"),
         pl.col("gpu_hint").fill_null("").alias("_hint"),
@@ -395,23 +447,26 @@ def normalise_offers(
     unknown_gpu = (pl.col("_provider") != "") & pl.col("gpu_model").is_null()
     rejected = f.filter(~pl.col("_ok"))
     unknown = rejected.filter(unknown_gpu)
+    unknown_idx = unknown.get_column("_i").to_list()
+    unknown_recs = recs.rows(unknown_idx) if isinstance(recs, _FrameRows) else [recs[i] for i in unknown_idx]
     quarantined: list[dict[str, Any]] = [
         {
             "_i": i,
             "date": day,
             "source": source,
-            "payload_name": recs[i].get("payload_name"),
-            "provider": str(recs[i].get("provider") or ""),
-            "gpu_name_raw": str(recs[i].get("gpu_name") or ""),
+            "payload_name": rec.get("payload_name"),
+            "provider": str(rec.get("provider") or ""),
+            "gpu_name_raw": str(rec.get("gpu_name") or ""),
             "reason": "unknown_gpu",
             "detail": detail,
-            "record": json.dumps(dict(recs[i]), default=str, sort_keys=True),
+            "record": json.dumps(dict(rec), default=str, sort_keys=True),
         }
-        for i, detail in unknown.select("_i", "_gpu_error").iter_rows()
+        for i, rec, detail in zip(unknown_idx, unknown_recs, unknown.get_column("_gpu_error"), strict=True)
     ]
     offers_late: list[dict[str, Any]] = []
-    for i in rejected.filter(~unknown_gpu).get_column("_i").to_list():
-        rec = recs[i]
+    other_idx = rejected.filter(~unknown_gpu).get_column("_i").to_list()
+    other_recs = recs.rows(other_idx) if isinstance(recs, _FrameRows) else [recs[i] for i in other_idx]
+    for i, rec in zip(other_idx, other_recs, strict=True):
         try:
             offers_late.append({"_i": i, **_offer_from_record(rec, source, day, fetched_at)})
         except _Quarantined as q:

@@ -192,3 +192,31 @@ def test_no_records_gives_empty_frames_with_the_schemas():
     offers, quarantine = normalise_offers([], source="t", day=DAY)
     assert offers.schema == pl.Schema(OFFER_SCHEMA) and offers.height == 0
     assert quarantine.schema == pl.Schema(QUARANTINE_SCHEMA) and quarantine.height == 0
+
+
+def _as_frame(records):
+    """Records as a columnar parser would hand them over (mixed columns become text)."""
+    keys = sorted({k for r in records for k in r})
+    return pl.DataFrame([pl.Series(k, [r.get(k) for r in records], strict=False) for k in keys])
+
+
+def test_columnar_input_agrees_with_the_scalar_definition_on_real_payloads(shared_data):
+    for path in _skypilot_files(shared_data):
+        name = f"{path.parent.name}.csv"
+        records = skypilot_catalog.parse(name, path.read_bytes())
+        frame = _as_frame(records)
+        rows = [{k: v for k, v in frame.row(i, named=True).items() if v is not None} for i in range(frame.height)]
+        exp_offers, exp_quarantine = reference(rows, source="s", day=DAY, fetched_at=FETCHED)
+        got_offers, got_quarantine = normalise_offers(frame, source="s", day=DAY, fetched_at=FETCHED)
+        assert_frame_equal(got_offers, exp_offers, check_exact=True)
+        assert_frame_equal(got_quarantine, exp_quarantine, check_exact=True)
+        # and the same offers as the dict form of the same records
+        assert_frame_equal(got_offers, normalise_offers(records, source="s", day=DAY, fetched_at=FETCHED)[0])
+
+
+def test_columnar_input_with_hostile_values_keeps_every_record():
+    records = [{**BASE, **change, "instance_type": f"row {i}"} for i, change in enumerate(HOSTILE)
+               if "extra_key" not in change]
+    got_offers, got_quarantine = normalise_offers(_as_frame(records), source="t", day=DAY)
+    assert got_offers.height + got_quarantine.height == len(records)
+    assert got_quarantine.height > 20

@@ -17,6 +17,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 import requests
+from polars.testing import assert_frame_equal
 
 from pipelines.lib.http import PoliteClient
 from pipelines.lib.offers import normalise_offers
@@ -45,7 +46,7 @@ def test_every_offer_is_a_record_and_nothing_is_dropped(parsed):
     records, offers, quarantine = parsed
     # 8 offers -> 8 on-demand records + 6 spot records (min_bid > 0)
     assert len(records) == 14
-    assert sum(r["pricing"] == "spot" for r in records) == 6
+    assert (records["pricing"] == "spot").sum() == 6
     assert offers.height + quarantine.height == 14
     assert offers.height == 11
     assert set(offers["n_offers"]) == {1}
@@ -104,7 +105,39 @@ def test_wrong_shapes_are_parse_errors():
     with pytest.raises(ParseError, match="offer 0 lacks"):
         vastai.parse("bundles.json", b'{"offers": [{"id": 1, "dph_total": 0.3}]}')
     # an empty search result is understood (ingest flags the empty payload itself)
-    assert vastai.parse("bundles.json", b'{"offers": []}') == []
+    assert vastai.parse("bundles.json", b'{"offers": []}').height == 0
+
+
+def test_records_come_out_as_columns_in_offer_order():
+    records = vastai.parse("bundles.json", FIXTURE.read_bytes())
+    assert isinstance(records, pl.DataFrame)
+    first = records.head(3).select("instance_type", "pricing", "price", "gpu_memory_gb", "region").rows()
+    assert first == [
+        ("1x RTX 4090 (offer 13374001, machine 21001)", "on_demand", 0.3139, 24.0, "Sweden, SE"),
+        ("1x RTX 4090 (offer 13374001, machine 21001)", "spot", 0.18, 24.0, "Sweden, SE"),
+        ("8x H100 SXM (offer 13374002, machine 21002)", "on_demand", 16.0833, 79.6, "Texas, US"),  # 81559 MiB
+    ]
+
+
+def test_text_and_missing_fields_are_kept_for_quarantine_not_dropped():
+    # hand-written: prices sent as text, one unreadable, one offer without geolocation/flags
+    payload = json.dumps({"offers": [
+        {"id": 1, "machine_id": 9, "gpu_name": "RTX 4090", "num_gpus": 2, "gpu_ram": 24564,
+         "dph_total": "0.80", "min_bid": 0.5, "geolocation": "Texas, US", "rentable": True, "rented": False},
+        {"id": 2, "machine_id": 9, "gpu_name": "RTX 4090", "num_gpus": 1, "gpu_ram": 24564,
+         "dph_total": "call us", "min_bid": None},
+        {"id": 3, "machine_id": 9, "gpu_name": "RTX 4090", "num_gpus": "1", "gpu_ram": None,
+         "dph_total": 0.41, "rented": True},
+    ]}).encode()
+    records = vastai.parse("bundles.json", payload)
+    assert records.height == 4  # 3 on-demand + 1 spot
+    offers, quarantine = normalise_offers(records, source="vastai", day=DAY)
+    assert offers.height + quarantine.height == 4
+    assert sorted(offers["price_usd_per_gpu_hour"].to_list()) == [0.25, 0.4, 0.41]
+    assert quarantine.select("reason", "detail").rows() == [("missing_price", "price 'call us'")]
+    third = offers.filter(pl.col("instance_type").str.contains("offer 3,", literal=True)).row(0, named=True)
+    assert (third["gpu_count"], third["available_gpus"], third["stock_status"], third["region"]) == (
+        1, 0, "unavailable", None)
 
 
 # --- fetch against a local server -------------------------------------------------------
@@ -178,3 +211,78 @@ def test_fetch_failure_is_reported_not_raised():
     assert len(out) == 1 and isinstance(out[0], FetchFailure)
     assert out[0].name == "bundles.json" and "HTTP 403" in out[0].error
     assert json.loads(srv.requests[0]["body"])["limit"] == vastai.DEFAULT_MAX_OFFERS
+
+
+# --- the columnar parser against the per-offer loop it replaced ---------------------------
+
+def _reference_records(content: bytes) -> list[dict]:
+    """The per-offer loop ``vastai.parse`` was before it returned columns."""
+    def num(value):
+        if value is None or isinstance(value, bool):
+            return None
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return None
+
+    records = []
+    for offer in json.loads(content)["offers"]:
+        num_gpus = offer.get("num_gpus")
+        gpu_ram = num(offer.get("gpu_ram"))
+        available = bool(offer.get("rentable", True)) and not offer.get("rented", False)
+        gpu_name = str(offer.get("gpu_name") or "")
+        base = {
+            "provider": "vastai", "segment": "marketplace", "upstream_source": None,
+            "gpu_name": gpu_name, "gpu_hint": "",
+            "gpu_memory_gb": round(gpu_ram / 1024, 1) if gpu_ram else None,
+            "gpu_count": num_gpus,
+            "instance_type": f"{num_gpus}x {gpu_name} (offer {offer.get('id')}, machine {offer.get('machine_id')})",
+            "region": str(offer.get("geolocation") or "") or None,
+            "price_basis": "per_instance", "currency": "USD", "n_offers": 1,
+            "stock_status": "available" if available else "unavailable",
+            "available_gpus": (num_gpus if available else 0),
+        }
+        dph = offer.get("dph_total")
+        records.append({**base, "pricing": "on_demand", "price": num(dph) if num(dph) is not None else dph})
+        bid = num(offer.get("min_bid"))
+        if bid is not None and bid > 0:
+            records.append({**base, "pricing": "spot", "price": bid})
+    return records
+
+
+def _random_payload(n: int, seed: int, text: bool = False) -> bytes:
+    import random
+    rng = random.Random(seed)
+    names = ["RTX 4090", "RTX 3090", "A100 SXM4", "A100 PCIE", "H100 SXM", "H100 NVL", "L40S", "Titan Xp", ""]
+    rams = [24564, 24576, 81920, 40960, 95830, 46068, 12288, 0, None, 24832]
+    offers = []
+    for i in range(n):
+        g = rng.choice([1, 1, 2, 4, 8, 0])
+        offers.append({
+            "id": 1000 + i, "machine_id": rng.randrange(50), "gpu_name": rng.choice(names), "num_gpus": g,
+            "gpu_ram": rng.choice(rams),
+            "dph_total": rng.choice([round(rng.uniform(0.05, 40), 4), 0, -1.0, None, 99999.0, round(rng.uniform(0.1, 5), 7)]),
+            "min_bid": rng.choice([0, None, round(rng.uniform(0.01, 20), 4)]),
+            "geolocation": rng.choice(["Texas, US", "", None, "Quebec, CA"]),
+            "rentable": rng.choice([True, False]), "rented": rng.choice([True, False]),
+        })
+        if text and rng.random() < 0.3:  # a payload where some fields arrive as text
+            offers[-1]["dph_total"] = rng.choice([str(offers[-1]["dph_total"]), "call us", " 1.25 ", ""])
+            offers[-1]["num_gpus"] = str(g)
+    return json.dumps({"offers": offers}).encode()
+
+
+@pytest.mark.parametrize("content", [FIXTURE.read_bytes(), _random_payload(3000, 1), _random_payload(3000, 2),
+                                     _random_payload(3000, 3, text=True)],
+                         ids=["fixture", "random-1", "random-2", "random-text"])
+def test_columnar_parse_normalises_exactly_like_the_per_offer_loop(content):
+    got_offers, got_quarantine = normalise_offers(vastai.parse("bundles.json", content), source="vastai", day=DAY)
+    exp_offers, exp_quarantine = normalise_offers(_reference_records(content), source="vastai", day=DAY)
+    assert got_offers.height > 0 and exp_quarantine.height > 0
+    assert_frame_equal(got_offers, exp_offers, check_exact=True)
+    # the quarantined record's JSON lists the keys each form carries; everything else is equal,
+    # except that in a payload with text GPU counts the column is text, so a detail quotes it
+    # ("gpu_count '0'" where the loop said "gpu_count 0")
+    unquote = pl.col("detail").str.replace_all("'0'", "0", literal=True)
+    assert_frame_equal(got_quarantine.drop("record").with_columns(unquote),
+                       exp_quarantine.drop("record").with_columns(unquote), check_exact=True)

@@ -5,8 +5,10 @@ A source module (``pipelines/lib/sources/<source_id>.py``) exposes:
 * ``SOURCE_ID``: str -- the id used in config (``[sources.<id>]``), the archive and tables;
 * ``fetch(client, source_cfg, day) -> list[Payload]`` -- live download with the polite
   client; every URL comes from ``source_cfg`` (``base_url`` and friends);
-* ``parse(name, content) -> list[dict]`` -- a *pure* function of one payload's bytes that
-  returns candidate offer records (keys: see ``pipelines.lib.offers.RAW_OFFER_KEYS``).
+* ``parse(name, content) -> list[dict] | polars.DataFrame`` -- a *pure* function of one
+  payload's bytes that returns candidate offer records (keys: see
+  ``pipelines.lib.offers.RAW_OFFER_KEYS``), as dicts or, for high-volume sources (Vast.ai),
+  as one column per key so nothing downstream loops over rows.
   It raises ``ParseError`` when the payload's structure is not what the parser knows --
   never "zero rows, success" on a page it does not understand.
 

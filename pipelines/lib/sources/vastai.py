@@ -39,8 +39,11 @@ import json
 import logging
 from typing import Any
 
+import polars as pl
+
 from pipelines.lib.config import secret
 from pipelines.lib.http import FetchError, PoliteClient
+from pipelines.lib.offers import round_like_python
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
 
 SOURCE_ID = "vastai"
@@ -84,17 +87,44 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
     return [Payload(PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at)]
 
 
-def _num(value: Any) -> float | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
+_FIELDS = ("id", "machine_id", "gpu_name", "num_gpus", "gpu_ram", "dph_total", "min_bid",
+           "geolocation", "rentable", "rented")
 
 
-def parse(name: str, content: bytes) -> list[dict[str, Any]]:
-    """Candidate offers from one ``bundles`` answer."""
+def _column(offers: list[dict[str, Any]], key: str) -> pl.Series:
+    """One offer field as a column; mixed types (a price sent as text) become text, kept."""
+    return pl.Series(key, [o.get(key) for o in offers], strict=False)
+
+
+def _number(col: pl.Series) -> pl.Series:
+    """A numeric field as Float64: numbers as they are, text parsed, anything else null."""
+    if col.dtype == pl.Boolean or col.dtype == pl.Null:
+        return pl.Series(col.name, [None] * len(col), dtype=pl.Float64)
+    if col.dtype.is_numeric():
+        return col.cast(pl.Float64)
+    return col.cast(pl.Utf8, strict=False).str.strip_chars().cast(pl.Float64, strict=False)
+
+
+def _flag(col: pl.Series) -> pl.Series:
+    """A yes/no field: booleans as they are, text "true"/"false" read, anything else null."""
+    if col.dtype == pl.Boolean:
+        return col
+    if col.dtype.is_numeric():
+        return col != 0
+    t = pl.col("t")
+    return pl.DataFrame({"t": col.cast(pl.Utf8, strict=False).str.to_lowercase()}).select(
+        pl.when(t.is_in(["true", "1"])).then(True).when(t.is_in(["false", "0"])).then(False)
+    ).to_series().alias(col.name)
+
+
+def _text(col: pl.Series, null: str = "None") -> pl.Series:
+    """A field as Python's ``str()`` would print it inside the instance label."""
+    return col.cast(pl.Utf8, strict=False).fill_null(null)
+
+
+def parse(name: str, content: bytes) -> pl.DataFrame:
+    """Candidate offers from one ``bundles`` answer, as columns (see ``RAW_OFFER_KEYS``):
+    one on-demand record per offer, then its spot record when it has a bid floor."""
     try:
         doc = json.loads(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -107,34 +137,51 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
         offers = [offers]
     if not isinstance(offers, list):
         raise ParseError(f"{name}: 'offers' is {type(offers).__name__}, not a list")
-    records: list[dict[str, Any]] = []
-    for i, offer in enumerate(offers):
-        if not isinstance(offer, dict) or "gpu_name" not in offer or "num_gpus" not in offer:
-            raise ParseError(f"{name}: offer {i} lacks gpu_name/num_gpus: {str(offer)[:200]}")
-        num_gpus = offer.get("num_gpus")
-        gpu_ram = _num(offer.get("gpu_ram"))
-        available = bool(offer.get("rentable", True)) and not offer.get("rented", False)
-        gpu_name = str(offer.get("gpu_name") or "")
-        base = {
-            "provider": PROVIDER,
-            "segment": "marketplace",
-            "upstream_source": None,
-            "gpu_name": gpu_name,
-            "gpu_hint": "",
-            "gpu_memory_gb": round(gpu_ram / 1024, 1) if gpu_ram else None,
-            "gpu_count": num_gpus,
-            "instance_type": f"{num_gpus}x {gpu_name} (offer {offer.get('id')}, machine {offer.get('machine_id')})",
-            "region": str(offer.get("geolocation") or "") or None,
-            "price_basis": "per_instance",
-            "currency": "USD",
-            "n_offers": 1,
-            "stock_status": "available" if available else "unavailable",
-            "available_gpus": (num_gpus if available else 0),
-        }
-        dph = offer.get("dph_total")
-        # kept even when missing/0/unparseable: normalise_offers quarantines it
-        records.append({**base, "pricing": "on_demand", "price": _num(dph) if _num(dph) is not None else dph})
-        bid = _num(offer.get("min_bid"))
-        if bid is not None and bid > 0:
-            records.append({**base, "pricing": "spot", "price": bid})
-    return records
+    bad = next((i for i, o in enumerate(offers)
+                if not isinstance(o, dict) or "gpu_name" not in o or "num_gpus" not in o), None)
+    if bad is not None:
+        raise ParseError(f"{name}: offer {bad} lacks gpu_name/num_gpus: {str(offers[bad])[:200]}")
+    if not offers:
+        return pl.DataFrame(schema={"provider": pl.Utf8, "pricing": pl.Utf8, "price": pl.Float64})
+    raw = pl.DataFrame([_column(offers, key) for key in _FIELDS])
+    n = raw.height
+    bid, gpu_ram = _number(raw["min_bid"]), _number(raw["gpu_ram"])
+    # the price as Vast sent it: numbers stay numbers; a payload with text prices keeps every
+    # price as text, and normalise_offers parses it or quarantines the record
+    price = raw["dph_total"]
+    if not price.dtype.is_numeric():
+        price = price.cast(pl.Utf8, strict=False)
+    spot_price = bid if price.dtype.is_numeric() else bid.cast(pl.Utf8)
+    available = (_flag(raw["rentable"]).fill_null(True) & ~_flag(raw["rented"]).fill_null(False))
+    gpu_name = raw["gpu_name"].cast(pl.Utf8, strict=False).fill_null("")
+    num_gpus = raw["num_gpus"]
+    region = raw["geolocation"].cast(pl.Utf8, strict=False)
+    frame = pl.DataFrame({
+        "_offer": pl.Series(range(n), dtype=pl.Int64),
+        "provider": pl.repeat(PROVIDER, n, eager=True),
+        "segment": pl.repeat("marketplace", n, eager=True),
+        "upstream_source": pl.repeat(None, n, dtype=pl.Utf8, eager=True),
+        "gpu_name": gpu_name,
+        "gpu_hint": pl.repeat("", n, eager=True),
+        "gpu_memory_gb": round_like_python(gpu_ram / 1024, 1).fill_nan(None),
+        "gpu_count": num_gpus,
+        "instance_type": (_text(num_gpus) + "x " + gpu_name + " (offer " + _text(raw["id"])
+                          + ", machine " + _text(raw["machine_id"]) + ")"),
+        "region": region,
+        "price_basis": pl.repeat("per_instance", n, eager=True),
+        "currency": pl.repeat("USD", n, eager=True),
+        "n_offers": pl.repeat(1, n, dtype=pl.Int64, eager=True),
+        "_available": available,
+    }).with_columns(
+        pl.when(pl.col("gpu_memory_gb") != 0).then(pl.col("gpu_memory_gb")).alias("gpu_memory_gb"),
+        pl.when(pl.col("region") != "").then(pl.col("region")).alias("region"),
+        pl.when(pl.col("_available")).then(pl.lit("available")).otherwise(pl.lit("unavailable"))
+        .alias("stock_status"),
+        pl.when(pl.col("_available")).then(pl.col("gpu_count"))
+        .otherwise(pl.lit("0" if num_gpus.dtype == pl.Utf8 else 0)).alias("available_gpus"),
+    ).drop("_available")
+    on_demand = frame.with_columns(pl.lit(0).alias("_k"), pl.lit("on_demand").alias("pricing"),
+                                   price.alias("price"))
+    spot = frame.with_columns(pl.lit(1).alias("_k"), pl.lit("spot").alias("pricing"),
+                              spot_price.alias("price")).filter(bid.fill_null(0) > 0)
+    return pl.concat([on_demand, spot]).sort("_offer", "_k").drop("_offer", "_k")
