@@ -13,15 +13,21 @@ Layout (stable names, so scripts can fetch them)::
 
 ``as_of`` is the newest date in ``marts.daily_summary`` (the data's date, not the clock's),
 unless given. Files are written to a temporary folder and renamed into place, so a reader
-never sees a half-written day; ``latest`` is replaced the same way.
+never sees a half-written day; ``latest`` is replaced the same way. On Linux the new folder
+and the old one are exchanged in one step (``renameat2(RENAME_EXCHANGE)``), so
+``latest/report.html`` never goes missing, even for an instant, while a day is republished.
 """
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
+import errno
 import hashlib
 import json
+import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -92,8 +98,31 @@ def publish(frames: dict[str, pl.DataFrame], out_dir: Path, as_of: dt.date | Non
     return target
 
 
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths atomically (Linux ``renameat2`` with ``RENAME_EXCHANGE``);
+    False where the platform, kernel or file system cannot."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # a libc without renameat2 (glibc < 2.28)
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    at_fdcwd, rename_exchange = -100, 2
+    if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
+
+
 def _swap_into_place(new: Path, target: Path) -> None:
-    """Replace ``target`` by ``new`` with renames only (the old folder is removed after)."""
+    """Replace ``target`` by ``new`` (the old folder is removed after): one atomic exchange
+    where the system has it, else two renames (``target`` is missing for an instant)."""
+    if target.exists() and _exchange(new, target):
+        shutil.rmtree(new, ignore_errors=True)  # ``new`` now holds the previous folder
+        return
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.old")

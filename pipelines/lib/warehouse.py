@@ -6,7 +6,11 @@ DuckDB lets one process open a file read-write, or any number read-only, never b
   them across processes (a second writer waits instead of failing), and the DuckDB
   connection is held only for the write itself;
 * readers use ``reader()``: a read-only connection, retried for a while if a writer holds
-  the file at that moment.
+  the file at that moment;
+* readers give way to a writer: from the moment a writer wants the file until it has closed
+  it, it holds ``<file>.write-intent`` and new readers wait (readers already in finish their
+  query). Without it, overlapping queries (a few processes looping over ``gpu-tracker sql``)
+  keep the file busy and the writer, which needs it to itself, waits indefinitely.
 
 Raw tables are one per source family, partitioned by (source, date). ``replace_partition``
 deletes a partition and inserts its new rows in one transaction: a re-run never duplicates
@@ -108,6 +112,41 @@ def writer_lock(db_path: Path, timeout_seconds: float = 600) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def _intent_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".write-intent")
+
+
+@contextlib.contextmanager
+def write_intent(db_path: Path) -> Iterator[None]:
+    """Held (exclusively) by a writer while it waits for the file and writes: readers that
+    arrive meanwhile wait for it to finish instead of keeping the file busy. Take it inside
+    ``writer_lock`` (writers are serialised there, so it is always free to take)."""
+    db_path = Path(db_path)
+    with open(_intent_path(db_path), "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _wait_for_writer(db_path: Path, deadline: float) -> None:
+    """Give way to a writer that wants or holds the file (until ``deadline`` at most)."""
+    try:
+        with open(_intent_path(db_path)) as fh:
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)  # free: no writer waiting or writing
+                    fcntl.flock(fh, fcntl.LOCK_UN)  # never held while reading: readers don't block writers
+                    return
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        return  # the connect below reports DuckDB's own lock error
+                    time.sleep(0.02)
+    except OSError:  # no writer ever ran here (or the file is not ours to read): nothing to wait for
+        return
+
+
 def _connect_retrying(db_path: Path, read_only: bool, wait_seconds: float = 60) -> duckdb.DuckDBPyConnection:
     """Connect, retrying while another process holds the file (DuckDB's own file lock)."""
     deadline = time.monotonic() + wait_seconds
@@ -117,13 +156,14 @@ def _connect_retrying(db_path: Path, read_only: bool, wait_seconds: float = 60) 
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise
-            time.sleep(0.25)
+            time.sleep(0.05)  # readers still in are finishing a query; new ones wait for us
 
 
 @contextlib.contextmanager
 def writer(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection under the writer lock, schema ensured."""
-    with writer_lock(db_path):
+    """A read-write connection under the writer lock, schema ensured. New readers wait from
+    the moment it wants the file until it is closed (``write_intent``)."""
+    with writer_lock(db_path), write_intent(db_path):
         con = _connect_retrying(db_path, read_only=False)
         try:
             ensure_schema(con)
@@ -134,7 +174,7 @@ def writer(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 @contextlib.contextmanager
 def reader(db_path: Path, wait_seconds: float = 60) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-only connection; retried while a writer has the file open."""
+    """A read-only connection; waits while a writer wants the file or has it open."""
     db_path = Path(db_path)
     if not db_path.exists():
         raise FileNotFoundError(
@@ -142,13 +182,14 @@ def reader(db_path: Path, wait_seconds: float = 60) -> Iterator[duckdb.DuckDBPyC
         )
     deadline = time.monotonic() + wait_seconds
     while True:
+        _wait_for_writer(db_path, deadline)
         try:
             con = duckdb.connect(str(db_path), read_only=True)
             break
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise
-            time.sleep(0.25)
+            time.sleep(0.05)  # then wait on the write-intent lock, if a writer holds it
     try:
         yield con
     finally:
