@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from pipelines.lib.offers import normalise_offers
 from pipelines.lib.sources import skypilot_catalog as sky
@@ -151,3 +153,84 @@ def test_cpu_rows_are_not_offers_and_bad_prices_are_quarantined():
     offers, quarantine = normalise_offers(records, source="skypilot_catalog", day=DAY)
     assert offers["instance_type"].to_list() == ["g4"]
     assert sorted(quarantine["reason"]) == ["missing_price", "non_positive_price", "unknown_gpu"]
+
+
+# --- the columnar parser against the per-row loop it replaced -----------------------------
+
+def _reference_records(name: str, content: bytes) -> list[dict]:
+    """The per-row ``csv.DictReader`` loop ``sky.parse`` was before it returned columns."""
+    def price_of(value):
+        value = (value or "").strip()
+        if not value:
+            return None
+        try:
+            return float(value)
+        except ValueError:
+            return None
+
+    cloud = name.rsplit(".", 1)[0]
+    reader = csv.DictReader(io.StringIO(content.decode("utf-8-sig")))
+    has_spot = "SpotPrice" in (reader.fieldnames or [])
+    provider = sky.CLOUD_PROVIDER.get(cloud, cloud)
+    records = []
+    for row in reader:
+        accel = (row.get("AcceleratorName") or "").strip()
+        if not accel:
+            continue
+        instance = (row.get("InstanceType") or "").strip()
+        info_name = sky.gpu_info_name(row.get("GpuInfo") or "")
+        hints = " ".join(x for x in (info_name, instance, row.get("UpstreamCloudId") or "") if x)
+        region = (row.get("Region") or "").strip()
+        zone = (row.get("AvailabilityZone") or "").strip()
+        if zone:
+            region = f"{region}/{zone}" if region else zone
+        upstream = f"skypilot:{cloud}"
+        if cloud in sky.RESELLER_CLOUDS and "__" in instance:
+            upstream = f"skypilot:{cloud}:{instance.split('__', 1)[0]}"
+        if cloud == "vast":
+            upstream = "skypilot:vast (group median, not raw bids)"
+        base = {"provider": provider, "upstream_source": upstream, "gpu_name": accel, "gpu_hint": hints,
+                "gpu_count": row.get("AcceleratorCount"), "instance_type": instance, "region": region,
+                "price_basis": "per_instance", "currency": "USD", "payload_name": name}
+        price = price_of(row.get("Price"))
+        spot = price_of(row.get("SpotPrice")) if has_spot else None
+        raw_price = (row.get("Price") or "").strip()
+        emitted = False
+        if raw_price:
+            records.append({**base, "pricing": "on_demand", "price": price if price is not None else raw_price})
+            emitted = True
+        if spot is not None and (price is None or abs(spot - price) > 1e-9):
+            records.append({**base, "pricing": "spot", "price": spot})
+            emitted = True
+        if not emitted:
+            records.append({**base, "pricing": "on_demand", "price": None})
+    return records
+
+
+HAND_WRITTEN = (  # hand-written: every branch of the row logic in one small catalog
+    b"InstanceType,AcceleratorName,AcceleratorCount,Price,Region,AvailabilityZone,SpotPrice,GpuInfo,UpstreamCloudId\n"
+    b"cpu-only,,,0.1,us,,,,\n"
+    b"g1,H100,1,-3,us,us-a,,,\n"
+    b"g2,H100,1,abc,us,,1.5,,\n"
+    b"g3,Unobtainium-9,1,2.0,,zone-only,,,\n"
+    b"g4,H100,8,31.92,us,,31.92,\"{'Gpus': [{'Name': 'H100 SXM5'}]}\",up-1\n"
+    b"g5 ,  A100 ,2.0, $3.10 ,eu,,1.2,,\n"
+    b"g6,A100,x,,eu,,,,\n"
+    b"g7,L40S,1,,eu,,0.55,,\n"
+    b"dc__8xH100__SPOT,H100,8,,eu,,12.0,,\n"
+)
+
+
+def test_columnar_parse_normalises_exactly_like_the_row_loop(shared_data):
+    cases = [(f"{p.parent.name}.csv", p.read_bytes())
+             for p in sorted((shared_data / "skypilot_catalog").glob("*/*.csv"))]
+    cases += [("x.csv", HAND_WRITTEN), ("primeintellect.csv", HAND_WRITTEN), ("vast.csv", HAND_WRITTEN)]
+    compared = 0
+    for name, content in cases:
+        got = normalise_offers(sky.parse(name, content), source="skypilot_catalog", day=DAY)
+        exp = normalise_offers(_reference_records(name, content), source="skypilot_catalog", day=DAY)
+        assert_frame_equal(got[0], exp[0], check_exact=True)
+        # the quarantined record's JSON holds the price as the catalog's text; all else equal
+        assert_frame_equal(got[1].drop("record"), exp[1].drop("record"), check_exact=True)
+        compared += got[0].height + got[1].height
+    assert compared > 350

@@ -34,6 +34,8 @@ import re
 from functools import lru_cache
 from typing import Any
 
+import polars as pl
+
 from pipelines.lib.http import FetchError, PoliteClient
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
 
@@ -106,62 +108,90 @@ def _price(value: str | None) -> float | None:
         return None
 
 
-def parse(name: str, content: bytes) -> list[dict[str, Any]]:
-    """Candidate offers from one cloud's ``vms.csv`` (``name`` = ``<cloud>.csv``)."""
+def _ragged_line(name: str, text: str, n_columns: int) -> ParseError:
+    """The first line with more cells than the header, as a ParseError (error path only)."""
+    for line_no, cells in enumerate(csv.reader(io.StringIO(text)), start=1):
+        if line_no > 1 and len(cells) > n_columns:
+            return ParseError(f"{name} line {line_no}: {len(cells)} cells for {n_columns} columns")
+    return ParseError(f"{name}: rows with more cells than the header's {n_columns} columns")
+
+
+def parse(name: str, content: bytes) -> pl.DataFrame:
+    """Candidate offers from one cloud's ``vms.csv`` (``name`` = ``<cloud>.csv``), as columns:
+    per GPU row, an on-demand record when ``Price`` is set, then a spot record for a real spot
+    price; a GPU row with neither becomes one record without a price (quarantined)."""
     cloud = name.rsplit(".", 1)[0]
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ParseError(f"{name}: not UTF-8 text ({exc})") from None
-    reader = csv.DictReader(io.StringIO(text))
-    header = reader.fieldnames or []
+    header = next(csv.reader(io.StringIO(text)), [])
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ParseError(f"{name}: not a SkyPilot vms.csv (missing columns {missing}; header {header[:12]})")
+    try:
+        rows = pl.read_csv(io.StringIO(text), infer_schema_length=0, empty_string_is_null=False)
+    except pl.exceptions.ComputeError as exc:
+        if "more fields" in str(exc):
+            raise _ragged_line(name, text, len(header)) from None
+        raise ParseError(f"{name}: unreadable CSV ({str(exc).splitlines()[0]})") from None
     has_spot = "SpotPrice" in header
     provider = CLOUD_PROVIDER.get(cloud, cloud)
-    records: list[dict[str, Any]] = []
-    for line_no, row in enumerate(reader, start=2):
-        if None in row:  # more cells than header: a broken line
-            raise ParseError(f"{name} line {line_no}: {len(header) + len(row[None])} cells for {len(header)} columns")
-        accel = (row.get("AcceleratorName") or "").strip()
-        if not accel:
-            continue  # CPU-only instance type: not a GPU offer
-        instance = (row.get("InstanceType") or "").strip()
-        info_name = gpu_info_name(row.get("GpuInfo") or "")
-        hints = " ".join(x for x in (info_name, instance, row.get("UpstreamCloudId") or "") if x)
-        region = (row.get("Region") or "").strip()
-        zone = (row.get("AvailabilityZone") or "").strip()
-        if zone:
-            region = f"{region}/{zone}" if region else zone
-        offer_provider, upstream = provider, f"skypilot:{cloud}"
-        if cloud in RESELLER_CLOUDS and "__" in instance:
-            upstream = f"skypilot:{cloud}:{instance.split('__', 1)[0]}"
-        if cloud == "vast":
-            upstream = "skypilot:vast (group median, not raw bids)"
-        base = {
-            "provider": offer_provider,
-            "upstream_source": upstream,
-            "gpu_name": accel,
-            "gpu_hint": hints,
-            "gpu_count": row.get("AcceleratorCount"),
-            "instance_type": instance,
-            "region": region,
-            "price_basis": "per_instance",
-            "currency": "USD",
-            "payload_name": name,
-        }
-        price = _price(row.get("Price"))
-        spot = _price(row.get("SpotPrice")) if has_spot else None
-        raw_price = (row.get("Price") or "").strip()
-        emitted = False
-        if raw_price:
-            # a non-numeric price is kept as-is: normalise_offers quarantines it
-            records.append({**base, "pricing": "on_demand", "price": price if price is not None else raw_price})
-            emitted = True
-        if spot is not None and (price is None or abs(spot - price) > 1e-9):
-            records.append({**base, "pricing": "spot", "price": spot})
-            emitted = True
-        if not emitted:
-            records.append({**base, "pricing": "on_demand", "price": None})  # -> quarantine: missing_price
-    return records
+
+    def col(column: str) -> pl.Expr:
+        return pl.col(column).fill_null("") if column in rows.columns else pl.lit("")
+
+    gpu = rows.with_row_index("_row").with_columns(
+        col("AcceleratorName").str.strip_chars().alias("_accel"),
+        col("InstanceType").str.strip_chars().alias("_instance"),
+        col("Region").str.strip_chars().alias("_region"),
+        col("AvailabilityZone").str.strip_chars().alias("_zone"),
+        col("Price").str.strip_chars().alias("_price_text"),
+        (col("SpotPrice").str.strip_chars() if has_spot else pl.lit("")).alias("_spot_text"),
+    ).filter(pl.col("_accel") != "")  # CPU-only instance types are not GPU offers
+    if gpu.height == 0:
+        return pl.DataFrame(schema={"provider": pl.Utf8, "pricing": pl.Utf8, "price": pl.Utf8})
+    infos = gpu.get_column("GpuInfo").fill_null("").unique().to_list() if "GpuInfo" in gpu.columns else []
+    info_names = {raw: gpu_info_name(raw) for raw in infos}  # once per distinct cell
+    info = (pl.col("GpuInfo").fill_null("").replace_strict(info_names, return_dtype=pl.Utf8)
+            if "GpuInfo" in gpu.columns else pl.lit(""))
+    nonempty = lambda e: pl.when(e != "").then(e)
+    if cloud == "vast":
+        upstream = pl.lit("skypilot:vast (group median, not raw bids)")
+    elif cloud in RESELLER_CLOUDS:
+        upstream = pl.when(pl.col("_instance").str.contains("__", literal=True)).then(
+            pl.lit(f"skypilot:{cloud}:") + pl.col("_instance").str.split("__").list.first()
+        ).otherwise(pl.lit(f"skypilot:{cloud}"))
+    else:
+        upstream = pl.lit(f"skypilot:{cloud}")
+    price_num = pl.col("_price_text").cast(pl.Float64, strict=False)
+    spot_num = pl.col("_spot_text").cast(pl.Float64, strict=False)
+    base = gpu.with_columns(
+        pl.lit(provider).alias("provider"),
+        upstream.alias("upstream_source"),
+        pl.col("_accel").alias("gpu_name"),
+        pl.concat_str([nonempty(info), nonempty(pl.col("_instance")), nonempty(col("UpstreamCloudId"))],
+                      separator=" ", ignore_nulls=True).alias("gpu_hint"),
+        (pl.col("AcceleratorCount") if "AcceleratorCount" in gpu.columns else pl.lit(None, pl.Utf8))
+        .alias("gpu_count"),
+        pl.col("_instance").alias("instance_type"),
+        pl.when(pl.col("_zone") == "").then(pl.col("_region"))
+        .when(pl.col("_region") == "").then(pl.col("_zone"))
+        .otherwise(pl.col("_region") + "/" + pl.col("_zone")).alias("region"),
+        pl.lit("per_instance").alias("price_basis"),
+        pl.lit("USD").alias("currency"),
+        pl.lit(name).alias("payload_name"),
+        # a real spot price: set, and not a placeholder equal to the on-demand price
+        ((pl.col("_spot_text") != "") & spot_num.is_not_null()
+         & (price_num.is_null() | ((spot_num - price_num).abs() > 1e-9))).alias("_has_spot"),
+    )
+    keep = ["_row", "provider", "upstream_source", "gpu_name", "gpu_hint", "gpu_count", "instance_type",
+            "region", "price_basis", "currency", "payload_name"]
+    # prices stay text: normalise_offers parses them, and quarantines the ones that are not numbers
+    on_demand = base.filter(pl.col("_price_text") != "").select(
+        *keep, pl.lit(0).alias("_k"), pl.lit("on_demand").alias("pricing"), pl.col("_price_text").alias("price"))
+    spot = base.filter(pl.col("_has_spot")).select(
+        *keep, pl.lit(1).alias("_k"), pl.lit("spot").alias("pricing"), pl.col("_spot_text").alias("price"))
+    no_price = base.filter((pl.col("_price_text") == "") & ~pl.col("_has_spot")).select(
+        *keep, pl.lit(0).alias("_k"), pl.lit("on_demand").alias("pricing"), pl.lit(None, pl.Utf8).alias("price"))
+    return pl.concat([on_demand, spot, no_price]).sort("_row", "_k").drop("_row", "_k")
