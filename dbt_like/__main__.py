@@ -4,9 +4,10 @@
 * ``build`` models then their tests, a failing error-severity test blocking downstream;
 * ``run``   models only; ``test`` tests only (against what is in the warehouse).
 
-Exit status 1 when a model fails or an error-severity test fails. Writes take the tracker's
-warehouse writer lock (``<db>.lock``) when the ``pipelines`` package is importable, so a
-build never races the daily job; ``ls`` never opens the database.
+Exit status 1 when a model fails or an error-severity test fails. When the ``pipelines``
+package is importable, ``build``/``run`` open the file as a tracker writer (the writer lock
+``<db>.lock``, then waiting for readers to leave) so a build never races the daily job or
+fails on a reader, and ``test`` opens it as a reader; ``ls`` never opens the database.
 """
 
 from __future__ import annotations
@@ -23,12 +24,22 @@ import duckdb
 from dbt_like.project import Project, ProjectError
 
 
-def _writer_lock(db: Path):
+@contextlib.contextmanager
+def _connect(db: Path, read_only: bool):
+    """Inside the tracker, the warehouse's own connections: a writer takes the writer lock and
+    waits for readers to leave; a reader waits for a writer. Outside it, a plain connection
+    (DuckDB's own file lock still applies)."""
     try:
-        from pipelines.lib.warehouse import writer_lock
-    except ImportError:  # used outside the tracker: DuckDB's own file lock still applies
-        return contextlib.nullcontext()
-    return writer_lock(db)
+        from pipelines.lib.warehouse import open_for_write, reader
+    except ImportError:
+        con = duckdb.connect(str(db), read_only=read_only)
+        try:
+            yield con
+        finally:
+            con.close()
+        return
+    with (reader(db) if read_only else open_for_write(db)) as con:
+        yield con
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,16 +75,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"warehouse {db} does not exist", file=sys.stderr)
         return 2
     log = logging.getLogger("dbt_like")
-    with _writer_lock(db):
-        con = duckdb.connect(str(db), read_only=args.command == "test")
-        try:
-            if args.command == "test":
-                result = project.test(con, args.select, args.exclude, log=log)
-            else:
-                result = project.build(con, args.select, args.exclude,
-                                       run_tests=args.command == "build", log=log)
-        finally:
-            con.close()
+    with _connect(db, read_only=args.command == "test") as con:
+        if args.command == "test":
+            result = project.test(con, args.select, args.exclude, log=log)
+        else:
+            result = project.build(con, args.select, args.exclude,
+                                   run_tests=args.command == "build", log=log)
     print(result.summary())
     return 0 if result.ok else 1
 

@@ -262,18 +262,23 @@ def cmd_sql(args) -> int:
     from pipelines.lib.config import load_config
 
     db = load_config().warehouse_path
-    with warehouse.reader(db) as con:
-        # read-only file *and* no file system or network from SQL (COPY TO, read_csv of
-        # arbitrary paths, ATTACH, httpfs); locked so the query cannot turn it back on
-        con.execute("SET enable_external_access = false")
-        con.execute("SET lock_configuration = true")
-        try:
-            rel = con.sql(args.query)
-        except duckdb.Error as exc:  # every DuckDB error type; report it as one line
-            raise CliError(f"query failed: {str(exc).splitlines()[0]}") from None
-        if rel is None:
-            return 0
-        frame = rel.pl()
+    try:
+        with warehouse.reader(db) as con:
+            # read-only file *and* no file system or network from SQL (COPY TO, read_csv of
+            # arbitrary paths, ATTACH, httpfs); locked so the query cannot turn it back on
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
+            try:
+                rel = con.sql(args.query)
+                if rel is None:
+                    return 0
+                frame = rel.pl()  # errors can also surface while the result is fetched
+            except duckdb.Error as exc:  # every DuckDB error type; report it as one line
+                raise CliError(f"query failed: {str(exc).splitlines()[0]}") from None
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from None
+    except duckdb.IOException as exc:  # the file stayed busy past the wait (a writer for > 60 s)
+        raise CliError(f"warehouse {db} is busy, try again: {str(exc).splitlines()[0]}") from None
     if args.format == "csv":
         sys.stdout.write(frame.write_csv())
     elif args.format == "json":

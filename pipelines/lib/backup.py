@@ -20,9 +20,7 @@ import os
 import shutil
 from pathlib import Path
 
-import duckdb
-
-from pipelines.lib.warehouse import writer_lock
+from pipelines.lib.warehouse import _connect_retrying, reader, write_intent, writer_lock
 
 
 class BackupError(RuntimeError):
@@ -38,12 +36,9 @@ def _sha256(path: Path) -> str:
 
 
 def _row_counts(path: Path) -> dict[str, int]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
+    with reader(path) as con:  # waits for a writer that may have started meanwhile
         tables = con.execute("select schema_name, table_name from duckdb_tables() order by 1, 2").fetchall()
         return {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in tables}
-    finally:
-        con.close()
 
 
 def backup(db_path: Path, out_dir: Path) -> dict:
@@ -54,11 +49,14 @@ def backup(db_path: Path, out_dir: Path) -> dict:
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / db_path.name
     with writer_lock(db_path):
-        con = duckdb.connect(str(db_path))
-        try:
-            con.execute("checkpoint")  # fold the WAL into the file: the copy is self-contained
-        finally:
-            con.close()
+        # fold the WAL into the file so the copy is self-contained; readers holding the file
+        # are waited for, new ones wait only for the checkpoint, not for the copy
+        with write_intent(db_path):
+            con = _connect_retrying(db_path, read_only=False)
+            try:
+                con.execute("checkpoint")
+            finally:
+                con.close()
         tmp = target.with_name(target.name + ".partial")
         shutil.copyfile(db_path, tmp)
         os.replace(tmp, target)

@@ -160,16 +160,25 @@ def _connect_retrying(db_path: Path, read_only: bool, wait_seconds: float = 60) 
 
 
 @contextlib.contextmanager
-def writer(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A read-write connection under the writer lock, schema ensured. New readers wait from
-    the moment it wants the file until it is closed (``write_intent``)."""
+def open_for_write(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A read-write connection under the writer lock. New readers wait from the moment it
+    wants the file until it is closed (``write_intent``); readers already in are waited for.
+    For any process that writes the file (loads, model builds, ``python -m dbt_like``,
+    backup's checkpoint)."""
     with writer_lock(db_path), write_intent(db_path):
         con = _connect_retrying(db_path, read_only=False)
         try:
-            ensure_schema(con)
             yield con
         finally:
             con.close()
+
+
+@contextlib.contextmanager
+def writer(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    """``open_for_write`` with the tracker's raw schema ensured."""
+    with open_for_write(db_path) as con:
+        ensure_schema(con)
+        yield con
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import duckdb
 import polars as pl
@@ -19,6 +20,7 @@ from pipelines.lib import warehouse
 from pipelines.lib.offers import OFFER_SCHEMA, QUARANTINE_SCHEMA
 
 DAY = dt.date(2026, 6, 1)
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _offers(n: int, price: float) -> pl.DataFrame:
@@ -134,6 +136,18 @@ def test_sql_command_cannot_reenable_file_access(tracker_env, tmp_path, capsys):
     assert capsys.readouterr().out.endswith("n\n1\n")
 
 
+def test_sql_command_reports_run_time_errors_and_a_missing_warehouse_in_one_line(tracker_env, capsys):
+    assert cli(["sql", "select 1"]) == 2  # no warehouse yet
+    assert "does not exist yet" in capsys.readouterr().err
+    db = tracker_env / "gpu_market.duckdb"
+    warehouse.load_source_day(db, source="crashtest", days=[DAY], offers=_offers(1, 2.5),
+                              quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), payloads=["p"], mode="live")
+    # fails only when the result is fetched, not when the query is bound
+    assert cli(["sql", "select cast(instance_type as integer) from raw.gpu_offers"]) == 2
+    err = capsys.readouterr().err
+    assert "query failed: Conversion Error" in err and "Traceback" not in err
+
+
 def test_writer_waits_for_a_reader_holding_the_file(tmp_path):
     db = tmp_path / "w.duckdb"
     warehouse.load_source_day(db, source="crashtest", days=[DAY], offers=_offers(5, 2.5),
@@ -153,3 +167,45 @@ def test_writer_waits_for_a_reader_holding_the_file(tmp_path):
     reader.wait()
     assert waited > 0.5  # it waited for the reader instead of failing
     assert _rows(db) == (7, 3.0, 3.0)
+
+
+def _hold_read_only(db, seconds: float) -> subprocess.Popen:
+    """Another process (a notebook, a dashboard) holding the file open read-only."""
+    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import duckdb, time
+        con = duckdb.connect({str(db)!r}, read_only=True)
+        print("open", flush=True)
+        time.sleep({seconds})
+        con.close()
+    """)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "open"
+    return proc
+
+
+def test_backup_and_dbt_like_build_wait_for_a_reader_instead_of_failing(tmp_path):
+    from dbt_like.__main__ import main as dbt_like_main
+    from pipelines.lib import backup
+
+    db = tmp_path / "w.duckdb"
+    offers = _offers(5, 2.5).with_columns(
+        pl.col("price_usd_per_gpu_hour").alias("price_min_usd_per_gpu_hour"),
+        pl.col("price_usd_per_gpu_hour").alias("price_max_usd_per_gpu_hour"),
+        pl.lit("H100 SXM").alias("gpu_name_raw"), pl.lit(1, dtype=pl.Int32).alias("gpu_count"))
+    warehouse.load_source_day(db, source="crashtest", days=[DAY], offers=offers,
+                              quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), payloads=["p"], mode="live")
+    holder = _hold_read_only(db, 1.5)
+    start = time.monotonic()
+    manifest = backup.backup(db, tmp_path / "bk")  # its checkpoint needs the file read-write
+    waited_backup = time.monotonic() - start
+    holder.wait()
+    assert manifest["tables"]["raw.gpu_offers"] == 5
+
+    holder = _hold_read_only(db, 1.5)
+    start = time.monotonic()
+    rc = dbt_like_main(["--project-dir", str(REPO / "sql"), "--db", str(db), "build"])
+    waited_build = time.monotonic() - start
+    holder.wait()
+    assert rc == 0
+    assert waited_backup > 0.5 and waited_build > 0.5  # both waited for the reader, neither failed
+    with warehouse.reader(db) as con:
+        assert con.execute("select count(*) from marts.gpu_price_daily").fetchone()[0] == 1
