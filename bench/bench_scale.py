@@ -26,7 +26,7 @@ over the first vs the last 10 days (a load must not slow down as history grows),
 build seconds over all rows, peak RSS, warehouse size, and the ratio of each time to the
 smallest volume next to the ratio of rows (linear growth = the same ratio).
 
-Usage: ``python bench/bench_scale.py [--days 90] [--sizes 10000,100000,1000000] [--write]``
+Usage: ``python bench/bench_scale.py [--days 90] [--sizes 10000,100000,1000000] [--memory-limit 4GB] [--write]``
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def run_volume(n: int, days: int) -> dict:
+def run_volume(n: int, days: int, memory_limit: str | None) -> dict:
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         print(f"{n:,} offers/day x {days} days ...", file=sys.stderr, flush=True)
         t = time.perf_counter()
@@ -162,6 +162,7 @@ def run_volume(n: int, days: int) -> dict:
             [sys.executable, "-c", CHILD, str(Path(tmp) / "w.duckdb"), str(n), str(days),
              str(REPO / "sql"), str(SHARED)],
             stdout=subprocess.PIPE, text=True, cwd=REPO, check=True,
+            env={**os.environ, "GPU_TRACKER_DUCKDB_MEMORY_LIMIT": memory_limit or ""},
         )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         r["wall_s"] = time.perf_counter() - t
@@ -179,14 +180,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--sizes", default="10000,100000,1000000")
+    parser.add_argument("--memory-limit", help="DuckDB memory_limit for the run, e.g. 4GB (default: DuckDB's 80%% of RAM)")
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = [run_volume(n, args.days) for n in sizes]
+    results = [run_volume(n, args.days, args.memory_limit) for n in sizes]
     b = results[0]
     lines = [
         (f"## scale: parse + normalise + load + build -- {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} -- "
-         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {args.days} days"),
+         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {args.days} days, "
+         f"DuckDB memory_limit {args.memory_limit or 'default (80% of RAM)'}"),
         "",
         "Per-day figures are medians over the days. Ratios are against the smallest volume in the same run.",
         "",
@@ -202,8 +205,8 @@ def main() -> None:
             f"{r['load_first10']:.2f} / {r['load_last10']:.2f} | {r['rows']:,} | {r['build_s']:.1f} | "
             f"{r['rss_mb']:,.0f} | {r['db_mb']:,.0f} | {'pass' if r['ok'] else 'FAIL'} |"
         )
-    lines += ["", "| offers/day | rows vs smallest | parse+normalise time vs smallest | load time vs smallest | "
-              "build time vs smallest | wall (s) |", "|---|---|---|---|---|---|"]
+    lines += ["", ("| offers/day | rows vs smallest | parse+normalise time vs smallest | load time vs smallest | "
+                   "build time vs smallest | wall (s) |"), "|---|---|---|---|---|---|"]
     for n, r in zip(sizes, results, strict=True):
         lines.append(
             f"| {n:,} | {r['records_day'] / b['records_day']:.1f}x | {r['parse_s'] / b['parse_s']:.1f}x | "

@@ -23,6 +23,7 @@ import contextlib
 import datetime as dt
 import fcntl
 import logging
+import os
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -147,12 +148,29 @@ def _wait_for_writer(db_path: Path, deadline: float) -> None:
         return
 
 
+def duckdb_settings() -> dict[str, str]:
+    """DuckDB resource limits from the environment, for every connection the tracker opens:
+    ``GPU_TRACKER_DUCKDB_MEMORY_LIMIT`` (e.g. ``4GB``; DuckDB's default is 80% of RAM, and a
+    full model build over tens of millions of rows takes what it is given, spilling to
+    ``<db>.tmp`` beyond the limit) and ``GPU_TRACKER_DUCKDB_THREADS``."""
+    settings = {}
+    for key, env in (("memory_limit", "GPU_TRACKER_DUCKDB_MEMORY_LIMIT"), ("threads", "GPU_TRACKER_DUCKDB_THREADS")):
+        value = os.environ.get(env, "").strip()
+        if value:
+            settings[key] = value
+    return settings
+
+
+def _connect(db_path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    return duckdb.connect(str(db_path), read_only=read_only, config=duckdb_settings())
+
+
 def _connect_retrying(db_path: Path, read_only: bool, wait_seconds: float = 60) -> duckdb.DuckDBPyConnection:
     """Connect, retrying while another process holds the file (DuckDB's own file lock)."""
     deadline = time.monotonic() + wait_seconds
     while True:
         try:
-            return duckdb.connect(str(db_path), read_only=read_only)
+            return _connect(db_path, read_only=read_only)
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:
                 raise
@@ -193,7 +211,7 @@ def reader(db_path: Path, wait_seconds: float = 60) -> Iterator[duckdb.DuckDBPyC
     while True:
         _wait_for_writer(db_path, deadline)
         try:
-            con = duckdb.connect(str(db_path), read_only=True)
+            con = _connect(db_path, read_only=True)
             break
         except duckdb.IOException as exc:
             if "lock" not in str(exc).lower() or time.monotonic() > deadline:

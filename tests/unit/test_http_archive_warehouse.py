@@ -165,3 +165,20 @@ def test_load_source_day_rolls_back_everything_on_error(tmp_path):
     with warehouse.reader(db) as con:
         assert con.execute("SELECT price_usd_per_gpu_hour FROM raw.gpu_offers").fetchall() == [(3.99,)]
         assert con.execute("SELECT count(*) FROM raw.load_log").fetchone()[0] == 1
+
+
+def test_duckdb_memory_and_thread_limits_come_from_the_environment(tmp_path, monkeypatch):
+    from pipelines.lib import warehouse as wh
+
+    db = tmp_path / "w.duckdb"
+    monkeypatch.setenv("GPU_TRACKER_DUCKDB_MEMORY_LIMIT", "1GB")
+    monkeypatch.setenv("GPU_TRACKER_DUCKDB_THREADS", "1")
+    with wh.writer(db) as con:
+        assert con.execute("select current_setting('memory_limit'), current_setting('threads')").fetchone() == (
+            "953.6 MiB", 1)
+    with wh.reader(db) as con:
+        assert con.execute("select current_setting('memory_limit')").fetchone() == ("953.6 MiB",)
+    monkeypatch.delenv("GPU_TRACKER_DUCKDB_MEMORY_LIMIT")
+    monkeypatch.delenv("GPU_TRACKER_DUCKDB_THREADS")
+    with wh.reader(db) as con:  # unset: DuckDB's own default (80% of RAM)
+        assert con.execute("select current_setting('memory_limit')").fetchone() != ("953.6 MiB",)
