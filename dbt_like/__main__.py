@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         p = sub.add_parser(name, help=help_)
         p.add_argument("--select", "-s", nargs="+", help="name, schema.name, glob, +name (ancestors), name+ (descendants)")
         p.add_argument("--exclude", nargs="+")
+        if name in ("build", "run"):
+            p.add_argument("--full-refresh", action="store_true",
+                           help="rebuild incremental models from scratch")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
@@ -80,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             result = project.test(con, args.select, args.exclude, log=log)
         else:
             result = project.build(con, args.select, args.exclude,
-                                   run_tests=args.command == "build", log=log)
+                                   run_tests=args.command == "build", log=log, full_refresh=args.full_refresh)
     print(result.summary())
     return 0 if result.ok else 1
 

@@ -64,11 +64,30 @@ class ProjectError(ValueError):
 
 
 @dataclass
+class Incremental:
+    """How an ``incremental`` model finds the partitions to rebuild (YAML ``config``):
+
+    * ``partition_by``        -- the model's partition column (e.g. ``date``);
+    * ``watermark``           -- SQL returning one value that grows with every load
+      (e.g. ``select max(loaded_at) from raw.load_log``), stored after each build;
+    * ``changed_partitions``  -- SQL returning the partition values loaded since the stored
+      watermark, given as its one ``?`` parameter (text; cast it);
+    * ``full_refresh_above``  -- rebuild everything when more partitions changed (default 31):
+      one partition at a time is the fast path for a daily load, not for a backfill.
+    """
+
+    partition_by: str
+    watermark: str
+    changed_partitions: str
+    full_refresh_above: int = 31
+
+
+@dataclass
 class Model:
     name: str  # schema.name
     path: Path
     sql: str  # for a seed: the CSV path's text is not kept, sql is ""
-    materialized: str  # view | table | seed
+    materialized: str  # view | table | incremental | seed
     description: str = ""
     columns: dict[str, str] = field(default_factory=dict)  # column -> description
     column_types: dict[str, str] = field(default_factory=dict)  # seeds: forced CSV types
@@ -76,6 +95,7 @@ class Model:
     sources: set[str] = field(default_factory=set)  # declared sources read
     tests: list[DataTest] = field(default_factory=list)
     code_version: str = ""
+    incremental: Incremental | None = None
 
     @property
     def schema(self) -> str:
@@ -242,9 +262,18 @@ class Project:
         config = entry.get("config") or {}
         materialized = config.get("materialized")
         if materialized:
-            if model.materialized == "seed" or materialized not in ("view", "table"):
-                raise ProjectError(f"{path}: {name}: materialized must be view|table (seeds are tables)")
+            if model.materialized == "seed" or materialized not in ("view", "table", "incremental"):
+                raise ProjectError(f"{path}: {name}: materialized must be view|table|incremental (seeds are tables)")
             model.materialized = materialized
+        if model.materialized == "incremental":
+            missing = [k for k in ("partition_by", "watermark", "changed_partitions") if not config.get(k)]
+            if missing:
+                raise ProjectError(f"{path}: {name}: an incremental model needs config {missing}")
+            model.incremental = Incremental(
+                partition_by=str(config["partition_by"]), watermark=str(config["watermark"]),
+                changed_partitions=str(config["changed_partitions"]),
+                full_refresh_above=int(config.get("full_refresh_above", 31)),
+            )
         model.column_types = {str(k): str(v) for k, v in (config.get("column_types") or {}).items()}
         for decl in entry.get("tests") or entry.get("data_tests") or []:
             test_kind, args = parse_declaration(decl)
@@ -351,10 +380,17 @@ class Project:
 
     # ------------------------------------------------------------------ running
     def build(self, con, select: list[str] | None = None, exclude: list[str] | None = None,
-              run_tests: bool = True, log=None):
+              run_tests: bool = True, log=None, full_refresh: bool = False):
         from dbt_like.runner import build
 
-        return build(self, con, self.select(select, exclude), run_tests=run_tests, log=log)
+        return build(self, con, self.select(select, exclude), run_tests=run_tests, log=log,
+                     full_refresh=full_refresh)
+
+    def lineage_version(self, name: str) -> str:
+        """A hash of the model's SQL and of every model upstream of it: when it changes, an
+        incremental model's stored rows may be stale and are rebuilt in full."""
+        names = sorted(self.upstream(name) | {name})
+        return _hash("\n".join(f"{n}:{self.models[n].code_version}" for n in names).encode())
 
     def test(self, con, select: list[str] | None = None, exclude: list[str] | None = None, log=None):
         from dbt_like.runner import run_tests_only

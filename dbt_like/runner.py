@@ -9,6 +9,7 @@ upstream model failed, was skipped, or has a failing ``error``-severity test is 
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
@@ -110,6 +111,73 @@ def materialize(con, model: Model) -> int | None:
         raise
 
 
+STATE_TABLE = "_dbt_like.incremental_state"
+
+
+def _literal(value) -> str:
+    """A partition value as a SQL literal (a literal, not a parameter: DuckDB pushes
+    ``col = <literal>`` down through the model's views to the scan, not ``col = ?``)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return f"TIMESTAMPTZ '{value.isoformat()}'" if value.tzinfo else f"TIMESTAMP '{value.isoformat()}'"
+    if isinstance(value, dt.date):
+        return f"DATE '{value.isoformat()}'"
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def materialize_incremental(con, model: Model, lineage: str, full_refresh: bool = False) -> tuple[int, str]:
+    """Build an incremental model in one transaction: in full the first time, when its SQL or
+    anything upstream changed (``lineage``), on ``full_refresh``, or when more partitions
+    changed than ``full_refresh_above``; otherwise delete and re-insert only the partitions
+    loaded since the stored watermark. Returns (rows, what was done)."""
+    inc = model.incremental
+    assert inc is not None
+    con.execute("begin transaction")
+    try:
+        con.execute(f"create schema if not exists {model.schema}")
+        con.execute("create schema if not exists _dbt_like")
+        con.execute(f"create table if not exists {STATE_TABLE} "
+                    "(model varchar primary key, lineage varchar, watermark varchar, built_at timestamptz)")
+        existing = _relation_type(con, model.name)
+        state = con.execute(f"select lineage, watermark from {STATE_TABLE} where model = ?",
+                            [model.name]).fetchone()
+        new_watermark = con.execute(inc.watermark).fetchone()[0]
+        why_full = ("full refresh asked" if full_refresh else "first build" if existing != "table" or state is None
+                    else "its SQL or an upstream model changed" if state[0] != lineage
+                    else "no watermark stored" if state[1] is None else "")
+        changed: list = []
+        if not why_full:
+            changed = [r[0] for r in con.execute(inc.changed_partitions, [state[1]]).fetchall()]
+            if len(changed) > inc.full_refresh_above:
+                why_full = f"{len(changed)} partitions changed (> {inc.full_refresh_above})"
+        if why_full:
+            if existing and existing != "table":
+                con.execute(f"drop {existing} {model.name}")
+            con.execute(f"create or replace table {model.name} as\n{model.sql}")
+            done = f"full build: {why_full}"
+        else:
+            col = inc.partition_by
+            for value in changed:
+                cond = f"{col} is null" if value is None else f"{col} = {_literal(value)}"
+                con.execute(f"delete from {model.name} where {cond}")
+                con.execute(f"insert into {model.name} select * from (\n{model.sql}\n) as m where {cond}")
+            done = f"incremental: {len(changed)} {col} partition(s) rebuilt"
+        con.execute(f"delete from {STATE_TABLE} where model = ?", [model.name])
+        con.execute(f"insert into {STATE_TABLE} values (?, ?, ?, now())",
+                    [model.name, lineage, None if new_watermark is None else str(new_watermark)])
+        rows = con.execute(f"select count(*) from {model.name}").fetchone()[0]
+        con.execute("commit")
+        return rows, done
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
 def run_test(con, test: DataTest) -> TestOutcome:
     start = time.perf_counter()
     try:
@@ -137,7 +205,8 @@ def _log(log, level: int, msg: str) -> None:
     (log or logger).log(level, msg)
 
 
-def build(project: Project, con, selected: list[str], run_tests: bool = True, log=None) -> BuildResult:
+def build(project: Project, con, selected: list[str], run_tests: bool = True, log=None,
+          full_refresh: bool = False) -> BuildResult:
     result = BuildResult()
     blocked_by: dict[str, str] = {}  # model -> why its dependants must not build
     selected_set = set(selected)
@@ -154,8 +223,12 @@ def build(project: Project, con, selected: list[str], run_tests: bool = True, lo
             _log(log, logging.WARNING, f"[{i}/{total}] SKIP {name}: {result.models[name].message}")
             continue
         start = time.perf_counter()
+        done = ""
         try:
-            rows = materialize(con, model)
+            if model.materialized == "incremental":
+                rows, done = materialize_incremental(con, model, project.lineage_version(name), full_refresh)
+            else:
+                rows = materialize(con, model)
         except duckdb.Error as err:
             outcome = ModelOutcome(name, "error", time.perf_counter() - start,
                                    message=f"{model.path}: {err}")
@@ -166,10 +239,10 @@ def build(project: Project, con, selected: list[str], run_tests: bool = True, lo
                 result.tests.append(TestOutcome(test.name, name, test.severity, "skipped",
                                                 message="model failed"))
             continue
-        outcome = ModelOutcome(name, "success", time.perf_counter() - start, rows)
+        outcome = ModelOutcome(name, "success", time.perf_counter() - start, rows, message=done)
         result.models[name] = outcome
         _log(log, logging.INFO, f"[{i}/{total}] OK {model.materialized} {name}"
-             f"{'' if rows is None else f' ({rows} rows)'} in {outcome.seconds:.2f}s")
+             f"{'' if rows is None else f' ({rows} rows)'}{f', {done}' if done else ''} in {outcome.seconds:.2f}s")
         if not run_tests:
             continue
         for test in model.tests:
