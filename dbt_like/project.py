@@ -11,8 +11,11 @@ Layout::
       tests/<name>.sql          singular data tests (SELECT returning failing rows)
 
 The first folder under ``sql/`` is the schema. Staging and intermediate models default to
-views, every other layer to tables; ``config: {materialized: view|table}`` in the YAML
-overrides. A model's SQL is one SELECT with schema-qualified names (``staging.x``); its
+views, every other layer to tables; ``config: {materialized: view|table|incremental}`` in
+the YAML overrides. An ``incremental`` model (config ``partition_by``, ``watermark``,
+``changed_partitions``, ``full_refresh_above``: see ``Incremental``) rebuilds only the
+partitions loaded since its last build, and in full when its SQL or any upstream model
+changes, on ``--full-refresh``, or when many partitions changed. A model's SQL is one SELECT with schema-qualified names (``staging.x``); its
 dependencies are what sqlglot finds it reading. A bare name resolves to the one model or
 declared source of that name. Reading a relation that is neither is an error naming the
 file, as is a dependency cycle.
