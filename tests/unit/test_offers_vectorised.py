@@ -22,6 +22,13 @@ from pipelines.lib.offers import OFFER_SCHEMA, QUARANTINE_SCHEMA, normalise_offe
 from pipelines.lib.sources import runpod, skypilot_catalog
 
 DAY = dt.date(2026, 6, 15)
+
+
+@pytest.fixture(autouse=True)
+def vectorised_path_always(monkeypatch):
+    """Small batches normally take the one-by-one path; here every batch is vectorised, so
+    the comparisons below test the vectorised code, not the definition against itself."""
+    monkeypatch.setattr(offers_mod, "SMALL_BATCH", 0)
 FETCHED = dt.datetime(2026, 6, 15, 6, 0, tzinfo=dt.UTC)
 
 
@@ -220,3 +227,21 @@ def test_columnar_input_with_hostile_values_keeps_every_record():
     got_offers, got_quarantine = normalise_offers(_as_frame(records), source="t", day=DAY)
     assert got_offers.height + got_quarantine.height == len(records)
     assert got_quarantine.height > 20
+
+
+def test_small_batches_take_the_one_by_one_path_with_the_same_result(shared_data, monkeypatch):
+    obs = next((shared_data / "price_history" / "cherielilili_gpu_pricing_tracker").glob("observations_*.csv"))
+    batch = read_obs_log(obs)
+    day = max(batch.records_by_date)
+    records = batch.records_by_date[day]
+    assert 0 < len(records) < 2000
+    vectorised = normalise_offers(records, source="obs_log", day=day)
+    monkeypatch.setattr(offers_mod, "SMALL_BATCH", 2000)
+    calls = []
+    monkeypatch.setattr(offers_mod, "_candidate_frame", lambda *a: calls.append(a))  # must not run
+    one_by_one = normalise_offers(records, source="obs_log", day=day)
+    assert calls == []
+    assert_frame_equal(one_by_one[0], vectorised[0], check_exact=True)
+    assert_frame_equal(one_by_one[1], vectorised[1], check_exact=True)
+    frame_small = normalise_offers(_as_frame(records), source="obs_log", day=day)
+    assert_frame_equal(frame_small[0], vectorised[0], check_exact=True)
