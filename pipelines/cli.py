@@ -133,7 +133,7 @@ def _run_sources(days: list[dt.date], from_archive: Path | None, sources: list[s
             "seconds": round(time.monotonic() - started, 1)}
 
 
-def _build_models(instance=None) -> dict:
+def _build_models(instance=None, full_refresh: bool = False) -> dict:
     """Run the models job (same path as the sensor after a scheduled run)."""
     import dagster as dg
 
@@ -141,7 +141,9 @@ def _build_models(instance=None) -> dict:
 
     ensure_dagster_home()
     job = defs.resolve_job_def("models_job")
-    result = job.execute_in_process(instance=instance or dg.DagsterInstance.get(), raise_on_error=False)
+    run_config = {"ops": {"sql_models": {"config": {"full_refresh": True}}}} if full_refresh else None
+    result = job.execute_in_process(instance=instance or dg.DagsterInstance.get(), raise_on_error=False,
+                                    run_config=run_config)
     failed_checks = []
     for event in result.all_events:
         if event.event_type_value == "ASSET_CHECK_EVALUATION":
@@ -384,7 +386,7 @@ def cmd_estimate(args) -> int:
 
 
 def cmd_build_models(args) -> int:
-    models = _build_models()
+    models = _build_models(full_refresh=args.full_refresh)
     print(f"models {'ok' if models['success'] else 'failed'}: "
           f"{len(models['failed_checks'])} failing check(s)")
     for line in models["failed_checks"]:
@@ -430,6 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("build-models", help="rebuild the SQL models and run their tests")
+    p.add_argument("--full-refresh", action="store_true",
+                   help="rebuild incremental models (marts.gpu_price_daily) from scratch, not just the new dates")
     p.set_defaults(func=cmd_build_models)
 
     p = sub.add_parser("alerts", help="evaluate alert rules for a date and deliver undelivered alerts")

@@ -40,6 +40,12 @@ def model_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(name.split("."))
 
 
+class SqlModelsConfig(dg.Config):
+    """``full_refresh``: rebuild incremental models (``marts.gpu_price_daily``) from scratch."""
+
+    full_refresh: bool = False
+
+
 def build_model_assets(sql_dir: Path = SQL_DIR) -> dg.AssetsDefinition:
     """One multi-asset covering every model of the dbt_like project in ``sql_dir``."""
     project = Project.load(sql_dir)
@@ -80,17 +86,18 @@ def build_model_assets(sql_dir: Path = SQL_DIR) -> dg.AssetsDefinition:
         can_subset=True,
         pool=WAREHOUSE_POOL,
     )
-    def _sql_models(context: dg.AssetExecutionContext, tracker: TrackerResource):
+    def _sql_models(context: dg.AssetExecutionContext, config: SqlModelsConfig, tracker: TrackerResource):
         selected = [".".join(k.path) for k in context.selected_asset_keys]
         with warehouse.writer(tracker.db_path()) as con:
-            result = project.build(con, select=selected)
+            result = project.build(con, select=selected, full_refresh=config.full_refresh)
         failed_models = []
         for name, outcome in result.models.items():
             if outcome.status == "success":
                 yield dg.MaterializeResult(
                     asset_key=model_key(name),
                     metadata={"seconds": round(outcome.seconds, 3),
-                              **({"dagster/row_count": outcome.rows} if outcome.rows is not None else {})},
+                              **({"dagster/row_count": outcome.rows} if outcome.rows is not None else {}),
+                              **({"build": outcome.message} if outcome.message else {})},
                 )
             else:
                 failed_models.append(f"{name}: {outcome.status} {outcome.message}".strip())

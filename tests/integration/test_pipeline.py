@@ -165,6 +165,24 @@ def test_import_obs_log_fills_gpu_price_daily(tracker_env, shared_data, capsys):
     assert (published / "2026-06-15" / "cost_per_flop.csv").read_text().startswith("date,gpu_model")
 
 
+def test_build_models_is_incremental_and_full_refresh_rebuilds(tracker_env, tmp_path, shared_data, capsys):
+    import dagster as dg
+
+    archive = _archive(tmp_path, shared_data)
+    assert cli(["run", "--date", DAY, "--from-archive", str(archive)]) == 0
+    assert cli(["build-models"]) == 0
+    assert cli(["build-models", "--full-refresh"]) == 0
+    instance = dg.DagsterInstance.get()
+    builds = [e.asset_materialization.metadata["build"].value
+              for e in instance.get_event_records(dg.EventRecordsFilter(
+                  event_type=dg.DagsterEventType.ASSET_MATERIALIZATION,
+                  asset_key=dg.AssetKey(["marts", "gpu_price_daily"])), ascending=True)
+              for e in [e.event_log_entry]]
+    assert builds[0] == "full build: first build"
+    assert builds[-2] == "incremental: 0 date partition(s) rebuilt"
+    assert builds[-1] == "full build: full refresh asked"
+
+
 def test_sql_is_read_only_and_formats(tracker_env, tmp_path, shared_data, capsys):
     archive = _archive(tmp_path, shared_data, clouds=("lambda",))
     assert cli(["run", "--date", DAY, "--from-archive", str(archive)]) == 0
