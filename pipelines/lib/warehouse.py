@@ -162,7 +162,11 @@ def duckdb_settings() -> dict[str, str]:
 
 
 def _connect(db_path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
-    return duckdb.connect(str(db_path), read_only=read_only, config=duckdb_settings())
+    # DuckDB draws a progress bar on *stdout* for queries over 2 s: it would corrupt
+    # `gpu-tracker sql --format csv > file` and fill logs, so it is off for every connection
+    con = duckdb.connect(str(db_path), read_only=read_only, config=duckdb_settings())
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def _connect_retrying(db_path: Path, read_only: bool, wait_seconds: float = 60) -> duckdb.DuckDBPyConnection:

@@ -178,6 +178,8 @@ def test_duckdb_memory_and_thread_limits_come_from_the_environment(tmp_path, mon
             "953.6 MiB", 1)
     with wh.reader(db) as con:
         assert con.execute("select current_setting('memory_limit')").fetchone() == ("953.6 MiB",)
+        # no progress bar on stdout (it would corrupt `gpu-tracker sql --format csv > file`)
+        assert con.execute("select current_setting('enable_progress_bar')").fetchone() == (False,)
     monkeypatch.delenv("GPU_TRACKER_DUCKDB_MEMORY_LIMIT")
     monkeypatch.delenv("GPU_TRACKER_DUCKDB_THREADS")
     with wh.reader(db) as con:  # unset: DuckDB's own default (80% of RAM)
