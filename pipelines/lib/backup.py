@@ -20,7 +20,7 @@ import os
 import shutil
 from pathlib import Path
 
-from pipelines.lib.warehouse import _connect_retrying, reader, write_intent, writer_lock
+from pipelines.lib.warehouse import connect_retrying, reader, write_intent, writer_lock
 
 
 class BackupError(RuntimeError):
@@ -52,7 +52,7 @@ def backup(db_path: Path, out_dir: Path) -> dict:
         # fold the WAL into the file so the copy is self-contained; readers holding the file
         # are waited for, new ones wait only for the checkpoint, not for the copy
         with write_intent(db_path):
-            con = _connect_retrying(db_path, read_only=False)
+            con = connect_retrying(db_path, read_only=False)
             try:
                 con.execute("checkpoint")
             finally:

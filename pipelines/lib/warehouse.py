@@ -169,7 +169,7 @@ def _connect(db_path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _connect_retrying(db_path: Path, read_only: bool, wait_seconds: float = 60) -> duckdb.DuckDBPyConnection:
+def connect_retrying(db_path: Path, read_only: bool, wait_seconds: float = 60) -> duckdb.DuckDBPyConnection:
     """Connect, retrying while another process holds the file (DuckDB's own file lock)."""
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -188,7 +188,7 @@ def open_for_write(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     For any process that writes the file (loads, model builds, ``python -m dbt_like``,
     backup's checkpoint)."""
     with writer_lock(db_path), write_intent(db_path):
-        con = _connect_retrying(db_path, read_only=False)
+        con = connect_retrying(db_path, read_only=False)
         try:
             yield con
         finally:

@@ -140,7 +140,7 @@ def writer_main(db: str, published: str, log_path: str, done: str) -> None:
     """The schedule: N_WRITES writes, republishing the day's files after each pair write."""
     db_path = Path(db)
     waits: list[float] = []
-    real_connect = warehouse._connect_retrying
+    real_connect = warehouse.connect_retrying
 
     def timed_connect(*args, **kwargs):
         start = time.monotonic()
@@ -148,7 +148,7 @@ def writer_main(db: str, published: str, log_path: str, done: str) -> None:
         waits.append(time.monotonic() - start)  # time the writer waited for readers to let go
         return con
 
-    warehouse._connect_retrying = timed_connect
+    warehouse.connect_retrying = timed_connect
     for seq in range(1, N_WRITES + 1):
         record = {"seq": seq, "t0": time.monotonic()}
         try:

@@ -98,16 +98,6 @@ def gpu_info_name(raw: str) -> str:
     return str(first.get("name") or "")
 
 
-def _price(value: str | None) -> float | None:
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
-
-
 def _ragged_line(name: str, text: str, n_columns: int) -> ParseError:
     """The first line with more cells than the header, as a ParseError (error path only)."""
     for line_no, cells in enumerate(csv.reader(io.StringIO(text)), start=1):
