@@ -44,3 +44,63 @@ class FetchFailure(Exception):
     def __init__(self, name: str, url: str, error: str):
         super().__init__(f"{name} ({url}): {error}")
         self.name, self.url, self.error = name, url, error
+
+
+# ----------------------------------------------------------------------------- declaration
+# A source declares itself once, in its own module, as ``SPEC = SourceSpec(...)``. The
+# registry (``pipelines.lib.registry``) discovers every module under
+# ``pipelines.lib.sources`` that has a ``SPEC``; the Dagster assets and checks, the config
+# defaults, the list of secrets and ``gpu-tracker sources`` all derive from it.
+
+TERMS_VERDICTS = ("permits", "restricts_automated_access", "restricts_index_use", "unknown")
+
+
+@dataclass(frozen=True)
+class Terms:
+    """What the provider's terms of service and the data's licence say about automated
+    collection and about use in an index or comparison, as checked on ``checked``.
+
+    ``verdict`` is one of ``TERMS_VERDICTS``; ``quote`` is the clause it rests on (verbatim,
+    short), or why it could not be established; ``licence`` names the data's licence
+    (``"proprietary; published price list"``, ``"CC-BY-4.0"``, ``"unknown"`` ...)."""
+
+    url: str
+    verdict: str
+    checked: str  # YYYY-MM-DD
+    quote: str
+    licence: str = "unknown"
+
+    def __post_init__(self) -> None:
+        if self.verdict not in TERMS_VERDICTS:
+            raise ValueError(f"terms verdict {self.verdict!r} not in {TERMS_VERDICTS}")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """Everything the rest of the tracker needs to know about one source.
+
+    * ``id``: the source id (config section ``[sources.<id>]``, archive folder, ``source`` column);
+    * ``kind``: ``"gpu_offers"`` (``parse`` returns offer records for ``raw.gpu_offers``) or
+      ``"market"`` (``parse`` returns ``{raw table: frame}``, see ``pipelines.lib.families``);
+    * ``providers``: the provider slugs its rows carry (an aggregator lists ``("*",)``);
+    * ``defaults``: the config defaults of its section (at least ``enabled`` and ``base_url``);
+    * ``raw_tables``: the raw tables it writes;
+    * ``secrets``: environment variables it reads that must never be logged;
+    * ``terms``: see ``Terms``;
+    * ``description``: one line for ``gpu-tracker sources`` and the docs.
+    """
+
+    id: str
+    kind: str
+    providers: tuple[str, ...]
+    defaults: dict
+    terms: Terms
+    raw_tables: tuple[str, ...] = ("raw.gpu_offers",)
+    secrets: tuple[str, ...] = ()
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("gpu_offers", "market"):
+            raise ValueError(f"source {self.id}: kind {self.kind!r} is not gpu_offers or market")
+        if "enabled" not in self.defaults or "base_url" not in self.defaults:
+            raise ValueError(f"source {self.id}: defaults need at least 'enabled' and 'base_url'")
