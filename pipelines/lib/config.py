@@ -69,7 +69,7 @@ DEFAULTS: dict[str, Any] = {
         },
         "huggingface": {"enabled": True, "base_url": "https://huggingface.co", "max_pages": 3},
         "epoch_models": {"enabled": True, "base_url": "https://epoch.ai/data/notable_ai_models.csv"},
-        "sec_edgar": {"enabled": True, "base_url": "https://data.sec.gov", "ciks": ["0001045810"]},
+        "sec_edgar": {"enabled": False, "base_url": "https://data.sec.gov", "ciks": ["0001045810"]},
     },
 }
 

@@ -53,9 +53,31 @@ from urllib.parse import urlsplit
 import requests
 
 from pipelines.lib.http import FetchError, PoliteClient
-from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "azure_retail"
+
+SPEC = SourceSpec(
+    id=SOURCE_ID,
+    kind="gpu_offers",
+    providers=("azure",),
+    defaults={
+        "enabled": True,
+        "base_url": "https://prices.azure.com/api/retail/prices",
+        "regions": ["eastus", "westus2", "westeurope"],
+        "max_pages": 200,
+    },
+    terms=Terms(
+        url="https://learn.microsoft.com/rest/api/cost-management/retail-prices/azure-retail-prices",
+        verdict="permits",
+        checked="2026-12-01",
+        quote="'This API gives you an unauthenticated experience to get retail rates for all Azure "
+              "services ... The programmatic API can also help you create your own tools for internal "
+              "analysis and price comparison across SKUs and regions.'",
+        licence="Microsoft retail prices (USD is authoritative; other currencies for reference)",
+    ),
+    description="Azure Retail Prices API: GPU VM SKUs, consumption and spot meters",
+)
 PROVIDER = "azure"
 FILTER = "serviceName eq 'Virtual Machines' and priceType eq 'Consumption' and armRegionName eq '{region}'"
 DEFAULT_MAX_PAGES = 200

@@ -66,9 +66,26 @@ import polars as pl
 from pipelines.lib.families import conform, parsed_columns
 from pipelines.lib.http import FetchError, PoliteClient
 from pipelines.lib.model_keys import organization_slug
-from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "epoch_models"
+
+SPEC = SourceSpec(
+    id=SOURCE_ID,
+    kind="market",
+    providers=("epoch",),
+    defaults={"enabled": True, "base_url": "https://epoch.ai/data/notable_ai_models.csv"},
+    raw_tables=("raw.model_catalog",),
+    terms=Terms(
+        url="https://epoch.ai/data/notable-ai-models-documentation",
+        verdict="permits",
+        checked="2026-12-01",
+        quote="Licence CC BY 4.0, Epoch AI: credit it as \"Data: Epoch AI, 'Data on Notable AI "
+              "Models', epoch.ai\"; the CSV is published for download, 'updated daily'.",
+        licence="CC-BY-4.0",
+    ),
+    description="Epoch AI notable models: parameters, training compute, publication dates",
+)
 TABLE = "raw.model_catalog"
 PAYLOAD_NAME = "notable_ai_models.csv"
 DEFAULT_BASE_URL = "https://epoch.ai/data/notable_ai_models.csv"

@@ -72,9 +72,28 @@ from pipelines.lib.config import secret
 from pipelines.lib.families import conform, parsed_columns
 from pipelines.lib.http import FetchError, PoliteClient
 from pipelines.lib.model_keys import organization_slug
-from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "huggingface"
+
+SPEC = SourceSpec(
+    id=SOURCE_ID,
+    kind="market",
+    providers=("huggingface",),
+    defaults={"enabled": True, "base_url": "https://huggingface.co", "max_pages": 3},
+    raw_tables=("raw.model_catalog",),
+    secrets=("HF_TOKEN",),
+    terms=Terms(
+        url="https://huggingface.co/terms-of-service",
+        verdict="unknown",
+        checked="2026-12-01",
+        quote="The Hub's model listing is a documented public API; what Hugging Face's terms say "
+              "about automated listing and reuse of model metadata could not be established from the "
+              "copies available to us. Each model's own licence applies to its card, not to these fields.",
+        licence="unknown (per-model licences on the Hub)",
+    ),
+    description="Hugging Face Hub: newest text-generation models with safetensors parameter counts",
+)
 TABLE = "raw.model_catalog"
 DEFAULT_BASE_URL = "https://huggingface.co"
 DEFAULT_MAX_PAGES = 3

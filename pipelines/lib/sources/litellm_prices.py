@@ -73,9 +73,30 @@ import polars as pl
 from pipelines.lib.families import conform, parsed_columns
 from pipelines.lib.http import FetchError, PoliteClient
 from pipelines.lib.model_keys import model_key, organization_slug
-from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "litellm_prices"
+
+SPEC = SourceSpec(
+    id=SOURCE_ID,
+    kind="market",
+    providers=("litellm",),
+    defaults={
+        "enabled": True,
+        "base_url": "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json",
+    },
+    raw_tables=("raw.api_prices",),
+    terms=Terms(
+        url="https://github.com/BerriAI/litellm/blob/main/LICENSE",
+        verdict="permits",
+        checked="2026-12-01",
+        quote="The price map is part of the LiteLLM repository, MIT licence ('Permission is hereby "
+              "granted, free of charge, ... to deal in the Software without restriction'), except the "
+              "enterprise/ directory, which the tracker does not read.",
+        licence="MIT",
+    ),
+    description="LiteLLM's model price map (USD per token, per provider route)",
+)
 PAYLOAD_NAME = "model_prices.json"
 DEFAULT_BASE_URL = (
     "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json"

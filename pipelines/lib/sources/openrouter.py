@@ -68,9 +68,28 @@ from pipelines.lib.config import secret
 from pipelines.lib.families import conform, parsed_columns
 from pipelines.lib.http import FetchError, PoliteClient
 from pipelines.lib.model_keys import model_key, organization_slug
-from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "openrouter"
+
+SPEC = SourceSpec(
+    id=SOURCE_ID,
+    kind="market",
+    providers=("openrouter",),
+    defaults={"enabled": True, "base_url": "https://openrouter.ai/api/v1/models"},
+    raw_tables=("raw.model_catalog", "raw.api_prices"),
+    secrets=("OPENROUTER_API_KEY",),
+    terms=Terms(
+        url="https://openrouter.ai/terms",
+        verdict="unknown",
+        checked="2026-12-01",
+        quote="The models list is a documented, key-less API endpoint; what OpenRouter's terms say "
+              "about republishing its prices in an index could not be established from the copies "
+              "available to us.",
+        licence="unknown",
+    ),
+    description="OpenRouter models list: listing date, context, USD per token",
+)
 PAYLOAD_NAME = "models.json"
 DEFAULT_BASE_URL = "https://openrouter.ai/api/v1/models"
 CATALOG = "raw.model_catalog"

@@ -72,9 +72,28 @@ from typing import Any
 
 from pipelines.lib.config import secret
 from pipelines.lib.http import FetchError, PoliteClient
-from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "runpod"
+
+SPEC = SourceSpec(
+    id=SOURCE_ID,
+    kind="gpu_offers",
+    providers=("runpod",),
+    defaults={"enabled": True, "base_url": "https://api.runpod.io/graphql", "gpu_counts": [1]},
+    secrets=("RUNPOD_API_KEY",),
+    terms=Terms(
+        url="https://www.runpod.io/legal/terms-of-service",
+        verdict="unknown",
+        checked="2026-12-01",
+        quote="RunPod's Terms of Use (last updated 2026-03-24) govern 'access to and use of the "
+              "runpod.io website and its subdomains'; no clause on automated queries of the public "
+              "GraphQL price fields, or on reuse of published prices, could be established from the "
+              "copies available to us.",
+        licence="proprietary; prices as published by RunPod",
+    ),
+    description="RunPod GPU types: secure/community on-demand and spot prices, stock status",
+)
 PROVIDER = "runpod"
 SEGMENTS = ("secure", "community")
 CAPTURE_SEGMENT = "community"  # see module docstring

@@ -61,9 +61,30 @@ import polars as pl
 
 from pipelines.lib.families import conform, parsed_columns
 from pipelines.lib.http import FetchError, PoliteClient
-from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "sec_edgar"
+
+SPEC = SourceSpec(
+    id=SOURCE_ID,
+    kind="market",
+    providers=("sec",),
+    # Off until a contact User-Agent is configured: SEC answers 403 without one, so an enabled
+    # default would make the first `gpu-tracker run` on every fresh install fail.
+    defaults={"enabled": False, "base_url": "https://data.sec.gov", "ciks": ["0001045810"]},
+    raw_tables=("raw.sec_facts",),
+    secrets=("SEC_EDGAR_USER_AGENT",),
+    terms=Terms(
+        url="https://www.sec.gov/os/accessing-edgar-data",
+        verdict="permits",
+        checked="2026-12-01",
+        quote="EDGAR data is public US-government data; the fair-access policy asks automated clients "
+              "to declare a User-Agent with a contact and limits each user to 'no more than 10 "
+              "requests per second'.",
+        licence="public domain (US government data)",
+    ),
+    description="NVIDIA companyfacts from SEC EDGAR XBRL (revenue, cost of revenue, gross profit)",
+)
 TABLE = "raw.sec_facts"
 DEFAULT_BASE_URL = "https://data.sec.gov"
 DEFAULT_CIKS = ("0001045810",)  # NVIDIA CORP

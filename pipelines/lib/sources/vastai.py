@@ -44,9 +44,27 @@ import polars as pl
 from pipelines.lib.config import secret
 from pipelines.lib.http import FetchError, PoliteClient
 from pipelines.lib.offers import round_like_python
-from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "vastai"
+
+SPEC = SourceSpec(
+    id=SOURCE_ID,
+    kind="gpu_offers",
+    providers=("vastai",),
+    defaults={"enabled": True, "base_url": "https://console.vast.ai/api/v0/bundles/", "max_offers": 5000},
+    secrets=("VAST_API_KEY",),
+    terms=Terms(
+        url="https://vast.ai/terms",
+        verdict="unknown",
+        checked="2026-12-01",
+        quote="Vast.ai Terms of Use Agreement (version date 2023-12-15) covers 'your access to and use "
+              "of the https://vast.ai website'; the clause on automated use of the offer search, or on "
+              "reuse of listed prices, could not be established from the copies available to us.",
+        licence="proprietary; marketplace listings",
+    ),
+    description="Vast.ai marketplace offers (per-GPU price = total / GPUs; availability = offer counts)",
+)
 PROVIDER = "vastai"
 PAYLOAD_NAME = "bundles.json"
 DEFAULT_MAX_OFFERS = 5000
