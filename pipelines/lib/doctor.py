@@ -98,7 +98,7 @@ def check_source(source: str, config: Config, day: dt.date, client: PoliteClient
         if exc.result is not None:
             result.quarantined = exc.result.quarantine.height
         result.error = str(exc)[:500]
-    except Exception as exc:  # a fetch error, a missing user agent ...: report, go on
+    except Exception as exc:  # noqa: BLE001 - any source-level failure is reported, the others go on
         result.error = f"{type(exc).__name__}: {exc}"[:500]
     result.status, result.payloads, result.bytes = _archive_facts(cfg.archive_dir, source, day)
     result.error = redact(result.error)

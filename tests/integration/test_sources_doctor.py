@@ -61,7 +61,7 @@ def payload_server(shared_data):
     routes = {"/litellm.json": litellm, "/api/v1/models": openrouter}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server API
+        def do_GET(self):
             body = routes.get(self.path.split("?")[0])
             if body is None:
                 body, status = b"<html><body>we moved</body></html>", 200
