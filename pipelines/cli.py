@@ -465,6 +465,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["json"], default="json")
     p.set_defaults(func=cmd_estimate)
 
+    from pipelines.cli_sources import cmd_doctor, cmd_sources
+
+    p = sub.add_parser("sources", help="every source with its kind, providers and terms of use")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_sources)
+
+    p = sub.add_parser("doctor", help="fetch, archive and parse one live payload per enabled source")
+    p.add_argument("--sources", help="comma-separated source ids (default: all enabled)")
+    p.add_argument("--out", type=Path, help="archive dir for the fetched payloads (default: <warehouse dir>/doctor/<time>)")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+    p.set_defaults(func=cmd_doctor)
+
     p = sub.add_parser("ui", help="start the Dagster UI (dagster dev) on this project")
     p.add_argument("--port", type=int, default=3000)
     p.set_defaults(func=cmd_ui)
