@@ -3,9 +3,11 @@
 * Inference: a forward pass costs ``2 * N_active`` FLOPs per token (``N_active`` = the
   active parameters of a mixture-of-experts model, else all parameters); ``n`` tokens in +
   out cost ``2 * N_active * n`` FLOPs.
-* Training: ``6 * N`` FLOPs per training token (forward + backward), ``N`` = parameters as
-  given by ``--params`` -- the contract's formula. For a mixture-of-experts model the compute
-  actually scales with the *active* parameters; the estimate says which N it used.
+* Training: ``6 * N_active`` FLOPs per training token (forward + backward), the same
+  ``N_active`` as inference: each token only passes through the experts the router picks, so a
+  mixture-of-experts model's compute scales with its active parameters, not its total
+  (DeepSeek-V3: 6 x 37e9 x 14.8e12 = 3.29e24 FLOPs; with the 671e9 total it would be 18x too
+  high). For a dense model ``N_active`` = ``--params``; the estimate says which N it used.
 * Time = FLOPs / (dense peak FLOP/s at the chosen precision x MFU); cost = GPU-hours x USD
   per GPU-hour. The peak is the **dense** figure from the spec seed (sql/seeds/gpu_specs.csv),
   never a sparse one. MFU is an assumption (default in ``[estimate]`` of the config) and is
@@ -124,7 +126,7 @@ def estimate(
         "inference_cost_usd_per_million_tokens": inference_seconds / 3600.0 * usd_per_hour / tokens * 1e6,
     }
     if train_tokens is not None:
-        training_flops = 6.0 * params * train_tokens
+        training_flops = 6.0 * n_active * train_tokens
         training_gpu_hours = training_flops / effective_flops_per_s / 3600.0
         out.update({
             "training_flops": training_flops,
@@ -148,7 +150,8 @@ def estimate(
         "tokens": tokens,
         "train_tokens": train_tokens,
         "inference_formula": "2 * active_params * tokens FLOPs",
-        "training_formula": "6 * params * train_tokens FLOPs" if train_tokens is not None else None,
+        "training_formula": ("6 * active_params * train_tokens FLOPs"
+                             if train_tokens is not None else None),
         "time_formula": "FLOPs / (peak_dense_tflops * 1e12 * mfu)",
         "cost_formula": "GPU-hours * usd_per_gpu_hour",
         "gpus": 1,

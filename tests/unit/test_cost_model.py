@@ -25,13 +25,22 @@ def test_dense_inference_and_training_by_hand():
     assert a["mfu_source"] == "--mfu"
 
 
-def test_moe_inference_uses_active_params_and_training_uses_params():
+def test_moe_inference_and_training_both_use_active_params():
     out = estimate(params=671e9, active_params=37e9, tokens=1e6, train_tokens=1e9,
                    gpu="H100-SXM-80GB", usd_per_hour=2.0, mfu=0.5, precision="fp8")
     assert out["inference_flops"] == pytest.approx(2 * 37e9 * 1e6)
     assert out["inference_seconds"] == pytest.approx(7.4e16 / (1978.9e12 * 0.5))
-    assert out["training_flops"] == pytest.approx(6 * 671e9 * 1e9)
+    assert out["training_flops"] == pytest.approx(6 * 37e9 * 1e9)
     assert out["assumptions"]["active_params_source"] == "--active-params"
+    assert out["assumptions"]["training_formula"] == "6 * active_params * train_tokens FLOPs"
+
+
+def test_deepseek_v3_training_estimate_uses_active_parameters():
+    # DeepSeek-V3 technical report: 671B total, 37B activated per token, 14.8T training tokens.
+    out = estimate(params=671e9, active_params=37e9, tokens=1, train_tokens=14.8e12,
+                   gpu="H800-SXM-80GB", usd_per_hour=2.0, mfu=0.4, precision="bf16")
+    assert out["training_flops"] == pytest.approx(3.2856e24, rel=1e-4)  # 6 x 37e9 x 14.8e12
+    assert out["training_flops"] < 6 * 671e9 * 14.8e12 / 18  # the total would be 18.1x higher
 
 
 def test_defaults_come_from_config_and_are_printed():
