@@ -105,13 +105,26 @@ def _checks_from_warehouse(db_path, source: str, days: list[dt.date], errors: li
     ]
 
 
+def _failure_text(exc: Exception) -> str:
+    """A date's failure for load_log and the step's message: the tracker's own errors say what
+    failed; anything else is named by its class too (``KeyError: 'x'`` says more than ``'x'``)."""
+    if isinstance(exc, (SourceFailed, FetchError, archive.ArchiveError)):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
 def _replayable_days(context, source_id: str, days: list[dt.date], replay_dir) -> list[dt.date]:
     """In replay mode, the dates the archive holds payloads for: replaying a sparse archive
     (LiteLLM versions, monthly snapshots) over a date range loads what is there and skips the
-    rest, with a log line. Live, every date is fetched."""
+    rest, with a log line (a source with no payload for any of the dates fails each of them).
+    Live, every date is fetched."""
     if replay_dir is None:
         return days
     present = [d for d in days if archive.list_payload_names(replay_dir, source_id, d)]
+    if not present:
+        # nothing at all for a source that was asked for: every date is attempted, so each
+        # fails with "no payloads in archive DIR" and its load_log line instead of "run ok"
+        return days
     if len(present) < len(days):
         context.log.info(f"{source_id}: archive {replay_dir} has payloads for {len(present)} of "
                          f"{len(days)} dates; the others are skipped")
@@ -149,17 +162,17 @@ def build_source_asset(source_id: str) -> dg.AssetsDefinition:
         for day in days:
             try:
                 result = ingest(source_id, day, config, from_archive=replay_dir)
-            except (SourceFailed, FetchError, archive.ArchiveError) as exc:
+            except Exception as exc:  # noqa: BLE001 -- one date's failure never stops the next
                 partial = getattr(exc, "result", None)
                 quarantine = partial.quarantine if partial is not None else empty_quarantine()
                 payloads = partial.payloads if partial is not None else []
                 warehouse.record_failure(
                     db_path, source=source_id, day=day, quarantine=quarantine, payloads=payloads,
-                    mode="archive" if replay_dir else "live", error=redact(str(exc))[:2000],
+                    mode="archive" if replay_dir else "live", error=redact(_failure_text(exc))[:2000],
                 )
                 quarantined_total += quarantine.height
-                context.log.error(redact(f"{source_id} {day}: {exc}"))
-                failures.append(redact(str(exc)))
+                context.log.error(redact(f"{source_id} {day}: {_failure_text(exc)}"))
+                failures.append(redact(_failure_text(exc)))
                 retryable = retryable or (isinstance(exc, FetchError) and replay_dir is None)
                 continue
             warehouse.load_source_day(
@@ -285,16 +298,16 @@ def build_market_source_asset(source_id: str) -> dg.AssetsDefinition:
         for day in days:
             try:
                 result = ingest_market(source_id, day, config, from_archive=replay_dir)
-            except (SourceFailed, FetchError, archive.ArchiveError) as exc:
+            except Exception as exc:  # noqa: BLE001 -- one date's failure never stops the next
                 partial = getattr(exc, "result", None)
                 quarantine = partial.quarantine if partial is not None else empty_quarantine()
                 warehouse.record_failure(
                     db_path, source=source_id, day=day, quarantine=quarantine,
-                    payloads=partial.payloads if partial is not None else [], mode=mode, error=redact(str(exc))[:2000],
+                    payloads=partial.payloads if partial is not None else [], mode=mode, error=redact(_failure_text(exc))[:2000],
                 )
                 quarantined_total += quarantine.height
-                context.log.error(redact(f"{source_id} {day}: {exc}"))
-                failures.append(redact(str(exc)))
+                context.log.error(redact(f"{source_id} {day}: {_failure_text(exc)}"))
+                failures.append(redact(_failure_text(exc)))
                 retryable = retryable or (isinstance(exc, FetchError) and replay_dir is None)
                 continue
             warehouse.load_market_day(

@@ -21,6 +21,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -32,7 +33,9 @@ META_SUFFIX = ".meta.json"
 
 @dataclass(frozen=True)
 class ArchivedPayload:
-    """A payload read back from the archive."""
+    """A payload read back from the archive. ``refused`` (with empty ``content``) says why an
+    entry of the date folder was not read at all (a symlink, a FIFO, a directory ...);
+    ``meta_error`` why its meta file was ignored (the payload itself is fine)."""
 
     source: str
     day: dt.date
@@ -40,6 +43,8 @@ class ArchivedPayload:
     path: Path
     content: bytes
     meta: dict
+    refused: str | None = None
+    meta_error: str | None = None
 
     @property
     def fetched_at(self) -> dt.datetime | None:
@@ -121,30 +126,109 @@ def write_payload(
     return path
 
 
+def _kind(mode: int) -> str:
+    for test, name in ((stat.S_ISLNK, "symlink"), (stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"),
+                       (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _folder_refusal(archive_dir: Path, source: str, day: dt.date) -> str | None:
+    """Why the source or date folder must not be entered (a symlink or not a directory), or
+    None. Only the archive root itself may be a link: it is the path the operator gave."""
+    for folder in (Path(archive_dir) / source, date_dir(archive_dir, source, day)):
+        try:
+            mode = os.lstat(folder).st_mode
+        except FileNotFoundError:
+            return None
+        if not stat.S_ISDIR(mode):
+            return f"{folder} is a {_kind(mode)}, not a folder of the archive: not followed"
+    return None
+
+
 def list_payload_names(archive_dir: Path, source: str, day: dt.date) -> list[str]:
-    """Payload names stored for source and date (meta files and hidden entries excluded)."""
+    """Payload entries stored for source and date (meta files and hidden entries excluded),
+    looked at with lstat -- nothing is followed. Entries that are not regular files (symlinks,
+    FIFOs, folders) are listed too, so that ``read_payloads`` refuses them by name instead of
+    the date being skipped; a symlinked date or source folder is listed as the one entry
+    named after the date folder, for the same reason."""
     folder = date_dir(archive_dir, source, day)
-    if not folder.is_dir():
+    if _folder_refusal(archive_dir, source, day):
+        return [folder.name]
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(e.name for e in entries
+                          if not e.name.startswith(".") and not e.name.endswith(META_SUFFIX))
+    except (FileNotFoundError, NotADirectoryError):
         return []
-    return sorted(
-        p.name for p in folder.iterdir()
-        if p.is_file() and not p.name.startswith(".") and not p.name.endswith(META_SUFFIX)
-    )
+
+
+def _read_regular(path: Path) -> tuple[bytes | None, str | None]:
+    """(content, None) for a regular file, or (None, why not) -- decided on the opened file
+    (O_NOFOLLOW: a link swapped in after the listing is not followed; O_NONBLOCK: a FIFO
+    cannot block the open), so nothing but a regular file inside the folder is ever read."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return None, "vanished while reading the archive"
+    if not stat.S_ISREG(mode):
+        return None, f"{_kind(mode)}: refused, not read"
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        return None, f"cannot be opened safely ({exc.strerror}): refused, not read"
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(handle.fileno()).st_mode
+        if not stat.S_ISREG(mode):
+            return None, f"{_kind(mode)}: refused, not read"
+        return handle.read(), None
+
+
+def _read_meta(path: Path) -> tuple[dict, str | None]:
+    """The meta file beside a payload as a dict, or ({}, why it was ignored). A meta file is
+    optional, so a broken one costs the payload its metadata (fetched_at ...), never its data."""
+    meta_path = path.with_name(path.name + META_SUFFIX)
+    if not os.path.lexists(meta_path):
+        return {}, None
+    raw, refused = _read_regular(meta_path)
+    if refused:
+        return {}, f"meta file {meta_path.name}: {refused}"
+    why = f"meta file {meta_path.name} unreadable"
+    try:
+        meta = json.loads(raw.decode("utf-8"))
+        if isinstance(meta, dict) and meta.get("fetched_at") is not None:
+            dt.datetime.fromisoformat(str(meta["fetched_at"]))
+    except (ValueError, RecursionError) as exc:  # JSON, UTF-8 and ISO-date errors are ValueErrors
+        return {}, f"{why} ({type(exc).__name__}: {str(exc)[:200]})"
+    if not isinstance(meta, dict):
+        return {}, f"{why} (a JSON {type(meta).__name__}, not an object)"
+    return meta, None
 
 
 def read_payloads(archive_dir: Path, source: str, day: dt.date) -> list[ArchivedPayload]:
-    """All payloads for source and date; ArchiveError if there are none."""
+    """All payload entries for source and date; ArchiveError if there are none, or if the
+    source or date folder is a symlink (or not a folder). Only regular files inside the date
+    folder are read: any other entry comes back with ``refused`` set and no content, so the
+    caller records it by name (the replay must not read outside the archive, nor hang on a
+    FIFO)."""
+    folder = date_dir(archive_dir, source, day)
+    refusal = _folder_refusal(archive_dir, source, day)
+    if refusal:
+        raise ArchiveError(f"{source} {day}: refused: {refusal}")
     names = list_payload_names(archive_dir, source, day)
     if not names:
-        raise ArchiveError(
-            f"{source} {day}: no payloads in {date_dir(archive_dir, source, day)}"
-        )
+        raise ArchiveError(f"{source} {day}: no payloads in archive {archive_dir} ({folder})")
     out = []
     for name in names:
-        path = date_dir(archive_dir, source, day) / name
-        meta_path = path.with_name(name + META_SUFFIX)
-        meta = json.loads(meta_path.read_text()) if meta_path.exists() else {}
-        out.append(ArchivedPayload(source, day, name, path, path.read_bytes(), meta))
+        path = folder / name
+        content, refused = _read_regular(path)
+        if refused:
+            out.append(ArchivedPayload(source, day, name, path, b"", {}, refused=refused))
+            continue
+        meta, meta_error = _read_meta(path)
+        out.append(ArchivedPayload(source, day, name, path, content, meta, meta_error=meta_error))
     return out
 
 

@@ -83,38 +83,63 @@ def source_module(source_id: str) -> ModuleType:
         raise KeyError(f"unknown source {source_id!r}; known: {sorted(GPU_SOURCES)}") from None
 
 
+def _exception_text(exc: BaseException) -> str:
+    """``ExceptionClass: message`` for a failure that is not a ``ParseError`` (module-qualified
+    outside builtins: ``_csv.Error`` says more than ``Error``)."""
+    cls = type(exc)
+    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    return f"{name}: {exc}"
+
+
+def _unparseable(source: str, day: dt.date, name: str, exc: Exception,
+                 errors: list[str]) -> pl.DataFrame:
+    """Record one payload that could not be parsed: an error line and a quarantine row.
+
+    A ``ParseError`` is the parser saying what it did not find; anything else (``RecursionError``
+    on deep nesting, ``ValueError`` on a 5000-digit integer, ``csv.Error``, a polars error) is a
+    parser meeting input it did not foresee, and is named by its class so the quarantine says
+    what broke. Either way the payload is quarantined whole and the next payload is parsed."""
+    detail = redact(str(exc) if isinstance(exc, ParseError) else _exception_text(exc))
+    msg = f"{source} {day} {name}: {detail}"
+    log.error("parse failed: %s", msg[:2000])
+    errors.append(msg[:2000])
+    return quarantine_payload(source=source, day=day, payload_name=name,
+                              reason="unparseable_payload", detail=detail[:2000])
+
+
+def _parse_one(module: ModuleType, source: str, day: dt.date, name: str, content: bytes,
+               fetched_at: dt.datetime | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Parse and normalise one GPU-offer payload -> (offers, quarantine)."""
+    records = module.parse(name, content)
+    if isinstance(records, pl.DataFrame):  # a columnar parser
+        records = records.with_columns(
+            (pl.col("payload_name").fill_null(name) if "payload_name" in records.columns
+             else pl.lit(name)).alias("payload_name")
+        )
+    else:
+        for rec in records:
+            rec.setdefault("payload_name", name)
+    offers, quarantine = normalise_offers(records, source=source, day=day, fetched_at=fetched_at)
+    offers, duplicates = _split_duplicates(offers)
+    if duplicates.height:
+        quarantine = pl.concat([quarantine, duplicates])
+    if len(records) == 0:
+        # A parser that understood the payload but found no offers: surface it.
+        quarantine = quarantine_payload(source=source, day=day, payload_name=name,
+                                        reason="empty_payload", detail="payload parsed to zero offers")
+    return offers, quarantine
+
+
 def _parse_payloads(
     module: ModuleType, source: str, day: dt.date, payloads: list[tuple[str, bytes, dt.datetime | None]]
 ) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
     offers_frames, quarantine_frames, errors = [], [], []
     for name, content, fetched_at in payloads:
         try:
-            records = module.parse(name, content)
-        except ParseError as exc:
-            msg = f"{source} {day} {name}: {exc}"
-            log.error("parse failed: %s", msg)
-            errors.append(msg)
-            quarantine_frames.append(
-                quarantine_payload(source=source, day=day, payload_name=name,
-                                   reason="unparseable_payload", detail=str(exc)[:2000])
-            )
+            offers, quarantine = _parse_one(module, source, day, name, content, fetched_at)
+        except Exception as exc:  # noqa: BLE001 -- one payload's failure must not stop the others
+            quarantine_frames.append(_unparseable(source, day, name, exc, errors))
             continue
-        if isinstance(records, pl.DataFrame):  # a columnar parser
-            records = records.with_columns(
-                (pl.col("payload_name").fill_null(name) if "payload_name" in records.columns
-                 else pl.lit(name)).alias("payload_name")
-            )
-        else:
-            for rec in records:
-                rec.setdefault("payload_name", name)
-        offers, quarantine = normalise_offers(records, source=source, day=day, fetched_at=fetched_at)
-        offers, duplicates = _split_duplicates(offers)
-        if duplicates.height:
-            quarantine = pl.concat([quarantine, duplicates])
-        if len(records) == 0:
-            # A parser that understood the payload but found no offers: surface it.
-            quarantine = quarantine_payload(source=source, day=day, payload_name=name,
-                                            reason="empty_payload", detail="payload parsed to zero offers")
         offers_frames.append(offers)
         quarantine_frames.append(quarantine)
         log.info("%s %s %s: %d offers, %d quarantined", source, day, name, offers.height, quarantine.height)
@@ -126,15 +151,29 @@ def _parse_payloads(
 def _collect_payloads(
     module: ModuleType, source: str, day: dt.date, config: Config,
     from_archive: Path | None, client: PoliteClient | None,
-) -> tuple[str, list[tuple[str, bytes, dt.datetime | None]], list[str]]:
+) -> tuple[str, list[tuple[str, bytes, dt.datetime | None]], list[str], list[pl.DataFrame]]:
     """Replay ``<archive>/<source>/<day>/*`` or fetch live and archive every payload *before*
-    it is parsed. Returns (mode, [(name, bytes, fetched_at)], fetch errors). Live payloads are
+    it is parsed. Returns (mode, [(name, bytes, fetched_at)], fetch errors, quarantine rows of
+    archive entries refused unread: symlinks, FIFOs, folders). Live payloads are
     scrubbed of secrets first (``pipelines.lib.redact``): the archive and the parser see the
     same bytes, so live and replay agree and no parse error can quote a secret."""
     errors: list[str] = []
     if from_archive is not None:
         stored = archive.read_payloads(Path(from_archive), source, day)
-        return "archive", [(p.name, p.content, p.fetched_at) for p in stored], errors
+        batch, refused = [], []
+        for p in stored:
+            if p.refused:  # a symlink, FIFO, folder ...: named and quarantined, never read
+                errors.append(f"{source} {day} {p.name}: {p.refused}")
+                refused.append(quarantine_payload(
+                    source=source, day=day, payload_name=p.name, reason="refused_archive_entry",
+                    detail=p.refused))
+                continue
+            if p.meta_error:  # the payload is fine; only its fetched_at etc. are unknown
+                msg = f"{source} {day} {p.name}: {p.meta_error}; payload used without its metadata"
+                log.warning("%s", msg)
+                errors.append(msg)
+            batch.append((p.name, p.content, p.fetched_at))
+        return "archive", batch, errors, refused
     client = client or PoliteClient.from_config(config.http)
     fetched = module.fetch(client, config.source(source), day)
     batch = []
@@ -153,7 +192,7 @@ def _collect_payloads(
             redacted=content is not item.content,
         )
         batch.append((item.name, content, fetched_at))
-    return "live", batch, errors
+    return "live", batch, errors, []
 
 
 def _split_duplicates(offers: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -185,10 +224,12 @@ def ingest(
 ) -> IngestResult:
     """Fetch-or-replay, archive and parse one GPU-offer source for one date."""
     module = source_module(source)
-    mode, batch, errors = _collect_payloads(module, source, day, config, from_archive, client)
+    mode, batch, errors, refused = _collect_payloads(module, source, day, config, from_archive, client)
     offers, quarantine, parse_errors = _parse_payloads(module, source, day, batch)
     errors.extend(parse_errors)
-    names = [b[0] for b in batch]
+    if refused:
+        quarantine = pl.concat([*refused, quarantine])
+    names = [b[0] for b in batch] + [q["payload_name"][0] for q in refused]
     result = IngestResult(source, day, mode, offers, quarantine, names, errors)
     if offers.height == 0:
         reasons = errors or (
@@ -257,6 +298,20 @@ def _problem_rows_to_quarantine(table: str, frame: pl.DataFrame) -> pl.DataFrame
     ).cast(QUARANTINE_SCHEMA)
 
 
+def _parse_market_one(module: ModuleType, source: str, day: dt.date, name: str,
+                      content: bytes) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
+    """Parse one market payload -> {raw table: (good rows, quarantined problem rows)}; raises
+    whatever the parser or the conforming raises, before anything of the payload is kept."""
+    out: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = {}
+    for table, frame in module.parse(name, content).items():
+        frame = conform(table, frame).with_columns(
+            pl.col("payload_name").fill_null(name),
+        )
+        frame = frame.select(pl.lit(day).alias("date"), pl.lit(source).alias("source"), pl.all())
+        out[table] = (frame.filter(pl.col("problem").is_null()), _problem_rows_to_quarantine(table, frame))
+    return out
+
+
 def ingest_market(
     source: str,
     day: dt.date,
@@ -269,32 +324,22 @@ def ingest_market(
     quarantine; a payload that does not parse is quarantined whole; no rows at all raises
     ``SourceFailed``."""
     module = market_module(source)
-    mode, batch, errors = _collect_payloads(module, source, day, config, from_archive, client)
+    mode, batch, errors, refused = _collect_payloads(module, source, day, config, from_archive, client)
     parts: dict[str, list[pl.DataFrame]] = {}
-    quarantine_frames: list[pl.DataFrame] = []
+    quarantine_frames: list[pl.DataFrame] = list(refused)
     for name, content, _fetched_at in batch:
         try:
-            parsed = module.parse(name, content)
-        except ParseError as exc:
-            msg = f"{source} {day} {name}: {exc}"
-            log.error("parse failed: %s", msg)
-            errors.append(msg)
-            quarantine_frames.append(quarantine_payload(
-                source=source, day=day, payload_name=name, reason="unparseable_payload",
-                detail=str(exc)[:2000]))
+            parsed = _parse_market_one(module, source, day, name, content)
+        except Exception as exc:  # noqa: BLE001 -- one payload's failure must not stop the others
+            quarantine_frames.append(_unparseable(source, day, name, exc, errors))
             continue
         n_rows = 0
-        for table, frame in parsed.items():
-            frame = conform(table, frame).with_columns(
-                pl.col("payload_name").fill_null(name),
-            )
-            frame = frame.select(pl.lit(day).alias("date"), pl.lit(source).alias("source"), pl.all())
-            quarantine_frames.append(_problem_rows_to_quarantine(table, frame))
-            good = frame.filter(pl.col("problem").is_null())
+        for table, (good, problems) in parsed.items():
+            quarantine_frames.append(problems)
             parts.setdefault(table, []).append(good)
             n_rows += good.height
             log.info("%s %s %s -> %s: %d rows, %d quarantined", source, day, name, table,
-                     good.height, frame.height - good.height)
+                     good.height, problems.height)
         if not n_rows:
             quarantine_frames.append(quarantine_payload(
                 source=source, day=day, payload_name=name, reason="empty_payload",
@@ -302,7 +347,8 @@ def ingest_market(
     tables = {t: pl.concat(fs) for t, fs in parts.items()}
     quarantine = (pl.concat(quarantine_frames) if quarantine_frames
                   else pl.DataFrame(schema=QUARANTINE_SCHEMA))
-    result = FamilyIngestResult(source, day, mode, tables, quarantine, [b[0] for b in batch], errors)
+    names = [b[0] for b in batch] + [q["payload_name"][0] for q in refused]
+    result = FamilyIngestResult(source, day, mode, tables, quarantine, names, errors)
     if result.rows == 0:
         reasons = errors or ["no payloads" if not batch else "no usable rows"]
         raise SourceFailed(f"{source} {day} ({mode}): nothing loaded; " + "; ".join(reasons[:5]), result)
