@@ -5,20 +5,31 @@ pricing, USD per GPU-hour; see sql/marts/gpu_price_daily.sql) and returns a new 
 Dagster assets in ``pipelines/defs/analytics.py`` read the inputs from DuckDB, call these,
 and write the results back in one transaction each.
 
-Methodology (version ``METHODOLOGY_VERSION``; bump it when a definition changes):
+Methodology (version ``METHODOLOGY_VERSION``, METHODOLOGY.md at the repository root):
 
 * A provider's price for a day is its **lowest** per-GPU-hour price (``price_min``) for that
   GPU and price type. Market statistics weigh every *provider* once -- a marketplace with
   300 offers does not outvote a neocloud with one price list.
 * Price types (on_demand / spot / reserved) are separate series and never mixed.
-* ``market_median`` / p25 / p75: quantiles (linear interpolation, as DuckDB's
-  ``quantile_cont``) of the providers' prices that day.
-* Changes vs 1 / 7 / 30 days compare ``market_median`` with the latest observation of the same
-  GPU and price type at most ``CHANGE_TOLERANCE_DAYS`` older than the target day (0 for 1 day,
-  1 for 7, 3 for 30); none within tolerance -> null, never a made-up baseline.
+* ``market_median`` / p25 / p75 / lowest are **cross-sectional**: quantiles (linear
+  interpolation, as DuckDB's ``quantile_cont``) of whichever providers reported that day.
+  ``change_1d/7d/30d_pct`` compare those cross-sectional medians, so they move when the set
+  of reporting providers changes even if no price did; they are kept, labelled as such.
+  The like-for-like changes (``change_Nd_like_for_like_pct``) come from the chained index
+  of ``pipelines.lib.market_index`` (segment ``all``): only providers present on both
+  dates of each link count. Headlines and alerts use those.
+* Both kinds of change look back to the latest observation of the same GPU and price type
+  at most ``CHANGE_TOLERANCE_DAYS`` older than the target day (0 for 1 day, 1 for 7, 3 for
+  30); none within tolerance -> null, never a made-up baseline.
 * Coverage = providers today / providers that priced the GPU (same price type) in the trailing
-  ``COVERAGE_WINDOW_DAYS`` days. Confidence: high (>= 3 providers, coverage >= 0.75,
-  >= 5 offers), medium (>= 2 providers, coverage >= 0.5), else low.
+  ``COVERAGE_WINDOW_DAYS`` days. Confidence (``SUMMARY_CONFIDENCE``) comes from distinct
+  providers (after the index's hygiene rules when the index is given), coverage and the
+  dispersion (p75 - p25) / median -- never from ``n_offers``, which counts repeat fetches
+  of one listing: high (>= 3 providers, coverage >= 0.75, dispersion <= 1), medium
+  (>= 2 providers, coverage >= 0.5), else low.
+* ``price_changes`` compares a provider's price with its previous observation only when
+  that is at most ``MAX_COMPARISON_AGE_DAYS`` old; an older one makes the row ``reappeared``
+  (no change computed: a price last seen weeks ago is not today's move).
 * Tier medians use providers whose tier is hyperscaler / neocloud / marketplace; a provider
   whose offers span two tiers that day (``mixed``, e.g. RunPod secure + community) counts in
   the market figures but in no tier median.
@@ -30,7 +41,14 @@ from __future__ import annotations
 
 import polars as pl
 
-METHODOLOGY_VERSION = "1.0"
+from pipelines.lib import market_index
+
+METHODOLOGY_VERSION = market_index.METHODOLOGY_VERSION
+MAX_COMPARISON_AGE_DAYS = 7
+SUMMARY_CONFIDENCE = {
+    "high": {"min_providers": 3, "min_coverage": 0.75, "max_dispersion": 1.0},
+    "medium": {"min_providers": 2, "min_coverage": 0.5},
+}
 COVERAGE_WINDOW_DAYS = 30
 CHANGE_HORIZONS = {1: 0, 7: 1, 30: 3}  # horizon days -> tolerance days
 CHANGE_TOLERANCE_DAYS = CHANGE_HORIZONS
@@ -51,6 +69,8 @@ MARKET_KEYS = ["date", "gpu_model", "pricing"]
 
 # mart name -> its unique key (used by the asset checks and the tests)
 MART_KEYS = {
+    "gpu_price_index": market_index.INDEX_KEYS,
+    "index_constituents": market_index.CONSTITUENT_KEYS,
     "cost_per_flop": PRICE_KEYS,
     "provider_spreads": MARKET_KEYS,
     "daily_summary": MARKET_KEYS,
@@ -95,6 +115,7 @@ def cost_per_flop(prices: pl.DataFrame, specs: pl.DataFrame) -> pl.DataFrame:
             .alias("usd_per_gb_vram_hour"),
             (pl.col("bf16_is_fp16").fill_null(False) if "bf16_is_fp16" in joined.columns
              else pl.lit(False)).alias("bf16_is_fp16"),
+            pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
         )
         .sort(PRICE_KEYS)
     )
@@ -130,6 +151,7 @@ def provider_spreads(prices: pl.DataFrame) -> pl.DataFrame:
             (pl.col("hyperscaler_median") / pl.col("neocloud_median")).alias("hyperscaler_vs_neocloud"),
             (pl.col("hyperscaler_median") / pl.col("marketplace_median")).alias("hyperscaler_vs_marketplace"),
             (pl.col("neocloud_median") / pl.col("marketplace_median")).alias("neocloud_vs_marketplace"),
+            pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
         )
         .sort(MARKET_KEYS)
     )
@@ -155,8 +177,12 @@ def _asof_change(summary: pl.DataFrame, horizon: int, tolerance: int) -> pl.Data
     return matched.select("gpu_model", "pricing", "date", pl.col("ref_median").alias(f"_ref_{horizon}"))
 
 
-def daily_summary(prices: pl.DataFrame) -> pl.DataFrame:
-    """One row per date x gpu_model x pricing: the market's day (see module docstring)."""
+def daily_summary(prices: pl.DataFrame, index: pl.DataFrame | None = None) -> pl.DataFrame:
+    """One row per date x gpu_model x pricing: the market's day (see module docstring).
+
+    ``index`` is ``marts.gpu_price_index`` (``market_index.gpu_price_index``); its segment
+    ``all`` gives the like-for-like changes and the provider count after hygiene. Without
+    it those columns are null and confidence uses the raw provider count."""
     _require(prices, [*PRICE_KEYS, "gpu_family", "price_min", "n_offers", "available_gpus"], "prices")
     ordered = prices.sort([*MARKET_KEYS, "price_min", "provider"])
     summary = ordered.group_by(MARKET_KEYS, maintain_order=True).agg(
@@ -196,10 +222,15 @@ def daily_summary(prices: pl.DataFrame) -> pl.DataFrame:
     summary = summary.join(window, on=MARKET_KEYS, how="left").with_columns(
         (pl.col("n_providers") / pl.col("n_providers_window")).alias("coverage"),
     )
+    summary = _like_for_like(summary, index)
+    hi, med = SUMMARY_CONFIDENCE["high"], SUMMARY_CONFIDENCE["medium"]
+    providers = pl.coalesce(pl.col("n_providers_index"), pl.col("n_providers"))
+    dispersion = (pl.col("p75_price") - pl.col("p25_price")) / pl.col("market_median")
     summary = summary.with_columns(
-        pl.when((pl.col("n_providers") >= 3) & (pl.col("coverage") >= 0.75) & (pl.col("n_offers") >= 5))
+        pl.when((providers >= hi["min_providers"]) & (pl.col("coverage") >= hi["min_coverage"])
+                & (dispersion <= hi["max_dispersion"]))
         .then(pl.lit("high"))
-        .when((pl.col("n_providers") >= 2) & (pl.col("coverage") >= 0.5))
+        .when((providers >= med["min_providers"]) & (pl.col("coverage") >= med["min_coverage"]))
         .then(pl.lit("medium"))
         .otherwise(pl.lit("low"))
         .alias("confidence"),
@@ -208,9 +239,31 @@ def daily_summary(prices: pl.DataFrame) -> pl.DataFrame:
     return summary.select(
         "date", "gpu_model", "gpu_family", "pricing", "market_median", "p25_price", "p75_price",
         "lowest_price", "lowest_provider", "change_1d_pct", "change_7d_pct", "change_30d_pct",
-        "n_providers", "n_offers", "available_gpus", "n_providers_reporting_availability",
-        "n_providers_window", "coverage", "confidence", "methodology_version",
+        "change_1d_like_for_like_pct", "change_7d_like_for_like_pct", "change_30d_like_for_like_pct",
+        "n_providers", "n_providers_index", "n_offers", "available_gpus",
+        "n_providers_reporting_availability", "n_providers_window", "coverage", "confidence",
+        "methodology_version",
     ).sort(MARKET_KEYS)
+
+
+def _like_for_like(summary: pl.DataFrame, index: pl.DataFrame | None) -> pl.DataFrame:
+    """Adds ``change_Nd_like_for_like_pct`` and ``n_providers_index`` (providers in the
+    index after hygiene) from the index's segment ``all``; nulls without an index."""
+    cols = [f"change_{h}d_like_for_like_pct" for h in CHANGE_HORIZONS]
+    if index is None or index.height == 0:
+        return summary.with_columns(*(pl.lit(None, dtype=pl.Float64).alias(c) for c in cols),
+                                    pl.lit(None, dtype=pl.Int64).alias("n_providers_index"))
+    idx = index.filter(pl.col("segment") == "all")
+    for horizon, tolerance in CHANGE_HORIZONS.items():
+        if horizon == 1:
+            # the index's own link: against its previous index date, if that is yesterday
+            ch = idx.select(*MARKET_KEYS, pl.when((pl.col("date") - pl.col("prev_date")).dt.total_days() <= 1)
+                            .then(pl.col("change_1d_pct")).alias(cols[0]))
+        else:
+            ch = market_index.index_change(idx, horizon, tolerance).drop("segment")
+        summary = summary.join(ch, on=MARKET_KEYS, how="left")
+    counts = idx.select(*MARKET_KEYS, pl.col("n_providers").cast(pl.Int64).alias("n_providers_index"))
+    return summary.join(counts, on=MARKET_KEYS, how="left")
 
 
 # ---------------------------------------------------------------------------- price changes
@@ -220,6 +273,8 @@ def price_changes(prices: pl.DataFrame, min_change_pct: float = 0.0) -> pl.DataF
 
     ``kind`` is ``new`` (first observation of that series), ``up`` or ``down``; unchanged
     prices are left out, as are moves of at most ``min_change_pct`` percent (float noise).
+    A previous observation more than ``MAX_COMPARISON_AGE_DAYS`` old is no baseline: the
+    row is ``reappeared`` with its ``prev_date`` and ``price_prev`` but no change.
     """
     _require(prices, [*PRICE_KEYS, "gpu_family", "provider_tier", "price_min", "n_offers"], "prices")
     series = ["gpu_model", "provider", "pricing"]
@@ -229,22 +284,27 @@ def price_changes(prices: pl.DataFrame, min_change_pct: float = 0.0) -> pl.DataF
         pl.col("n_offers").shift(1).over(series).alias("n_offers_prev"),
     )
     s = s.with_columns(
-        (pl.col("price_min") - pl.col("price_prev")).alias("change_abs"),
-        ((pl.col("price_min") / pl.col("price_prev") - 1.0) * 100.0).alias("change_pct"),
         (pl.col("date") - pl.col("prev_date")).dt.total_days().cast(pl.Int64).alias("days_since_prev"),
+    )
+    fresh = pl.col("days_since_prev") <= MAX_COMPARISON_AGE_DAYS
+    s = s.with_columns(
+        pl.when(fresh).then(pl.col("price_min") - pl.col("price_prev")).alias("change_abs"),
+        pl.when(fresh).then((pl.col("price_min") / pl.col("price_prev") - 1.0) * 100.0).alias("change_pct"),
     ).with_columns(
         pl.when(pl.col("prev_date").is_null()).then(pl.lit("new"))
+        .when(~fresh).then(pl.lit("reappeared"))
         .when(pl.col("change_abs") > 0).then(pl.lit("up"))
         .when(pl.col("change_abs") < 0).then(pl.lit("down"))
         .otherwise(None)
         .alias("kind"),
     )
     moved = s.filter(
-        (pl.col("kind") == "new")
+        pl.col("kind").is_in(["new", "reappeared"])
         | (pl.col("kind").is_in(["up", "down"]) & (pl.col("change_pct").abs() > max(min_change_pct, 1e-9)))
     )
     return moved.select(
         "date", "gpu_model", "gpu_family", "provider", "provider_tier", "pricing", "kind",
         "prev_date", "days_since_prev", "price_prev", pl.col("price_min").alias("price_now"),
         "change_abs", "change_pct", "n_offers_prev", pl.col("n_offers").alias("n_offers_now"),
+        pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
     ).sort(PRICE_KEYS)

@@ -7,6 +7,8 @@ Layout (stable names, so scripts can fetch them)::
     <published>/<as_of>/provider_spreads.parquet|csv
     <published>/<as_of>/cost_per_flop.parquet|csv
     <published>/<as_of>/price_changes.parquet|csv
+    <published>/<as_of>/gpu_price_index.parquet|csv     the like-for-like index (methodology 2.0)
+    <published>/<as_of>/index_constituents.parquet|csv  who is in it, at what price, or why not
     <published>/<as_of>/report.html                     self-contained, opens with no server
     <published>/<as_of>/manifest.json                   row counts, sha256, generated_at
     <published>/latest/                                 a copy of the newest as-of folder
@@ -35,7 +37,7 @@ import duckdb
 import polars as pl
 
 PUBLISHED_TABLES = ("gpu_price_daily", "daily_summary", "provider_spreads", "cost_per_flop", "price_changes",
-                    "api_price_families")
+                    "api_price_families", "gpu_price_index", "index_constituents")
 
 
 def read_marts(con: duckdb.DuckDBPyConnection, tables=PUBLISHED_TABLES) -> dict[str, pl.DataFrame]:

@@ -114,7 +114,8 @@ def test_daily_summary_changes_coverage_and_confidence():
     assert (d1["lowest_price"], d1["lowest_provider"]) == (1.50, "vastai")
     assert d1["n_offers"] == 45 and d1["available_gpus"] == 116
     assert d1["n_providers_reporting_availability"] == 2
-    assert d1["change_1d_pct"] is None and d1["coverage"] == 1.0 and d1["confidence"] == "high"
+    # 5 providers, full coverage, but (p75 - p25) / median = (6 - 2) / 3 = 1.33 > 1: medium
+    assert d1["change_1d_pct"] is None and d1["coverage"] == 1.0 and d1["confidence"] == "medium"
     assert d2["market_median"] == pytest.approx(2.0)
     assert d2["change_1d_pct"] == pytest.approx((2.0 / 3.0 - 1) * 100)
     assert d2["coverage"] == pytest.approx(3 / 5)  # aws, azure gone this day
@@ -160,7 +161,62 @@ def test_missing_input_column_is_a_clear_error():
         A.provider_spreads(MARKET.drop("price_min"))
 
 
-@pytest.mark.parametrize("name", list(A.MART_KEYS))
+def test_confidence_is_not_raised_by_offer_counts():
+    # 3 providers within a tight range: high with one offer each, and exactly as high
+    # (not higher, not lower) when one listing is counted 1000 times by repeat fetches
+    tight = prices([
+        (D1, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.00, 1),
+        (D1, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 2.80, 1),
+        (D1, "H100-SXM-80GB", "vastai", "marketplace", "on_demand", 2.50, 1),
+    ])
+    assert A.daily_summary(tight)["confidence"].to_list() == ["high"]
+    repeated = tight.with_columns(pl.when(pl.col("provider") == "vastai").then(1000)
+                                  .otherwise(pl.col("n_offers")).alias("n_offers"))
+    assert A.daily_summary(repeated)["confidence"].to_list() == ["high"]
+    two = tight.filter(pl.col("provider") != "vastai").with_columns(pl.lit(500).alias("n_offers"))
+    assert A.daily_summary(two)["confidence"].to_list() == ["medium"]  # offers do not make a third provider
+
+
+def test_daily_summary_takes_like_for_like_changes_from_the_index():
+    # index levels 100 -> 90 (D1 -> D2) -> 99 (D8, prev index date D2): 1-day only where the
+    # previous index date is yesterday; 7-day from D1 exactly
+    index = pl.DataFrame({
+        "date": [D1, D2, D8], "gpu_model": ["H100-SXM-80GB"] * 3, "pricing": ["on_demand"] * 3,
+        "segment": ["all"] * 3, "index_level": [100.0, 90.0, 99.0], "change_1d_pct": [None, -10.0, 10.0],
+        "prev_date": [None, D1, D2], "n_providers": [5, 3, 2],
+    })
+    day2 = prices([(D2, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.30, 1)])
+    day8 = prices([(D8, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.30, 1)])
+    out = A.daily_summary(pl.concat([MARKET, day2, day8]), index)
+    h = out.filter((pl.col("gpu_model") == "H100-SXM-80GB") & (pl.col("pricing") == "on_demand")).sort("date")
+    assert h["change_1d_like_for_like_pct"].to_list() == [None, pytest.approx(-10.0), None]
+    assert h["change_7d_like_for_like_pct"].to_list() == [None, None, pytest.approx(-1.0)]
+    assert h["n_providers_index"].to_list() == [5, 3, 2]
+    # the cross-sectional change is still there, labelled as such
+    assert h["change_1d_pct"][1] == pytest.approx((3.30 / 3.00 - 1) * 100)
+    # no index: like-for-like columns exist and are null
+    bare = A.daily_summary(MARKET)
+    assert bare["change_30d_like_for_like_pct"].null_count() == bare.height
+
+
+def test_price_changes_compare_only_against_fresh_observations():
+    d10 = D1 + dt.timedelta(days=9)
+    frame = prices([
+        (D1, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.00, 1),
+        (D8, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.30, 1),   # 7 days: a move
+        (D1, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 2.00, 1),
+        (d10, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 1.00, 1),  # 9 days: reappeared
+    ])
+    out = A.price_changes(frame)
+    kinds = {(r["provider"], r["date"]): r["kind"] for r in out.iter_rows(named=True)}
+    assert kinds[("lambda", D8)] == "up" and kinds[("nebius", d10)] == "reappeared"
+    back = out.filter(pl.col("kind") == "reappeared").row(0, named=True)
+    assert (back["prev_date"], back["days_since_prev"], back["price_prev"]) == (D1, 9, 2.00)
+    assert back["change_pct"] is None and back["change_abs"] is None
+    assert set(out["methodology_version"]) == {"2.0"}
+
+
+@pytest.mark.parametrize("name", [n for n in A.MART_KEYS if n not in ("gpu_price_index", "index_constituents")])
 def test_every_mart_is_unique_on_its_key(name):
     frame = A.cost_per_flop(MARKET, SPECS) if name == "cost_per_flop" else getattr(A, name)(MARKET)
     keys = A.MART_KEYS[name]

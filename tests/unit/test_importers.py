@@ -24,7 +24,8 @@ def _offers(batch, day):
 
 
 def test_obs_log_reads_every_row_and_date(obs_batch):
-    assert obs_batch.n_records == 26_282
+    # every log row, plus one quarantine-only record per row with a dropped statistic
+    assert obs_batch.n_records == 26_282 + obs_batch.corrections["statistic_out_of_bounds"]
     assert len(obs_batch.records_by_date) == 125
     assert min(obs_batch.records_by_date) == dt.date(2026, 2, 11)
     assert max(obs_batch.records_by_date) == dt.date(2026, 6, 15)
@@ -78,11 +79,53 @@ def test_every_obs_log_row_is_an_offer_or_quarantined(obs_batch):
         total_q += quarantine.height
         for r in quarantine["reason"]:
             reasons[r] = reasons.get(r, 0) + 1
-    assert total_offers + total_q == 26_282
-    # Only implausible prices are held back, each kept with its reason: vast.ai RTX 5090
-    # listings at 33-53 USD/GPU-h, and 2026-02-18 getdeploying rows in which the log itself
-    # merged a per-instance (09:00) and a per-GPU (21:00) fetch into one aggregate.
-    assert reasons == {"price_out_of_bounds": 108}
+    n_stat = obs_batch.corrections["statistic_out_of_bounds"]
+    assert total_offers + total_q - n_stat == 26_282
+    # Only implausible prices are held back, each kept with its reason: whole rows whose
+    # minimum is implausible too (vast.ai RTX 5090 listings at 33-53 USD/GPU-h), and single
+    # statistics (median / max) of rows whose minimum is kept. Before the per-statistic
+    # fixes, 2026-02-18 alone lost 61 rows (a 09:00 instance fetch merged into 21:00 rows).
+    assert reasons == {"price_out_of_bounds": 28, "statistic_out_of_bounds": 19}
+    assert n_stat == 19
+
+
+def test_2026_02_18_mixed_fetch_rows_keep_every_statistic_per_gpu(obs_batch):
+    # Lambda 2x H100 SXM on 02-18: min 3.67 (evening, per GPU), median and max 7.34 (morning,
+    # the instance): one per-GPU price 3.67, as on 02-19 (3.67); not quarantined
+    offers, quarantine = _offers(obs_batch, dt.date(2026, 2, 18))
+    lam = offers.filter((pl.col("provider") == "lambda") & (pl.col("gpu_model") == "H100-SXM-80GB"))
+    by_count = {r["gpu_count"]: (r["price_min_usd_per_gpu_hour"], r["price_usd_per_gpu_hour"],
+                                 r["price_max_usd_per_gpu_hour"]) for r in lam.iter_rows(named=True)}
+    assert by_count[2] == (3.67, 3.67, 3.67)
+    assert by_count[8] == (3.44, 3.44, 3.44)
+    # gcore 8x L40S: evening 1.59 per GPU, morning 12.68 = 1.585 per GPU -> min over both
+    gcore = offers.filter((pl.col("provider") == "gcore") & (pl.col("gpu_model") == "L40S-48GB")
+                          & (pl.col("gpu_count") == 8)).row(0, named=True)
+    assert (gcore["price_min_usd_per_gpu_hour"], gcore["price_max_usd_per_gpu_hour"]) == (1.585, 1.59)
+    assert quarantine.height == 0
+    assert obs_batch.corrections["getdeploying_mixed_fetch_statistics"] == 145
+
+
+def test_2026_02_18_keeps_every_series_of_the_days_around_it(obs_batch):
+    def series(day):
+        offers, _ = _offers(obs_batch, day)
+        return set(offers.select("gpu_model", "provider", "pricing").unique().iter_rows())
+    before, on, after = (series(dt.date(2026, 2, d)) for d in (17, 18, 19))
+    assert len(before & after) == 138
+    assert (before & after) - on == set()
+
+
+def test_an_out_of_bounds_max_drops_the_statistic_not_the_minimum(obs_batch):
+    # Vast RTX 4090 on 2026-05-27: min 0.6033 valid, max 4.0011 above the 4.0 bound
+    offers, quarantine = _offers(obs_batch, dt.date(2026, 5, 27))
+    vast = offers.filter((pl.col("provider") == "vastai") & (pl.col("gpu_model") == "RTX4090-24GB")
+                         & (pl.col("pricing") == "on_demand"))
+    assert vast["price_min_usd_per_gpu_hour"].min() == 0.6033
+    row = vast.filter(pl.col("price_min_usd_per_gpu_hour") == 0.6033).row(0, named=True)
+    assert row["price_usd_per_gpu_hour"] == 1.0704 and row["price_max_usd_per_gpu_hour"] == 1.0704
+    q = quarantine.filter(pl.col("reason") == "statistic_out_of_bounds")
+    assert q.height == 2
+    assert any("price_max 4.0011" in d and "price_min 0.6033 kept" in d for d in q["detail"])
 
 
 def test_gpuhunt_snapshot_has_no_gpu_count(shared_data):
