@@ -302,7 +302,8 @@ def all_canonical_ids() -> list[str]:
 def _detect_form(text: str, family: str) -> str | None:
     """Form from tokens in name + hints. NVLink (a bridge) is *not* the NVL form, except
     where a vendor calls the A100/H100 HGX parts "NVLink" without saying PCIe."""
-    has_pcie = re.search(r"\bPCI ?E\b|\bPCIE\d?\b", text) is not None
+    # a bare "pci" token is PCIe too (Cudo instance names: ``intel-ice-lake-a100-pci_1x2v4gb``)
+    has_pcie = re.search(r"\bPCI ?E\b|\bPCIE\d?\b|\bPCI\b", text) is not None
     if re.search(r"\bNVL\b|\bNVL\d+\b", text) and family in ("H100", "H200"):
         return NVL
     if has_pcie:
@@ -350,7 +351,12 @@ def resolve_gpu(
     text = f"{norm} {normalise_gpu_name(hint)}" if hint else norm
     assumed = False
 
-    form = _detect_form(text, family) if len(variants.forms) > 1 else next(iter(variants.forms))
+    if len(variants.forms) > 1:
+        # the name's own form wins; a hint (instance type ...) decides only where the name is
+        # silent, so "H100-SXM" on an instance whose name also says pcie stays SXM
+        form = _detect_form(norm, family) or (_detect_form(text, family) if hint else None)
+    else:
+        form = next(iter(variants.forms))
     if form is not None and form not in variants.forms:
         form = None
     # memory: a size in the name must match a variant; sizes in hints (instance types also
@@ -390,6 +396,23 @@ def resolve_gpu(
     if memory not in variants.forms[form]:
         raise UnmappedGpu(f"{name!r}: {family} {form or ''} has no {memory} GB variant")
     return GpuMatch(gpu_id(family, form, memory), family, form, memory, assumed)
+
+
+def gpu_family(name: str) -> str | None:
+    """The chip family a raw GPU name belongs to (``H100-80G-PCIe`` -> ``H100``), or None."""
+    norm = normalise_gpu_name(name or "")
+    return next((fam for rx, fam in _COMPILED_PATTERNS if rx.search(norm)), None) if norm else None
+
+
+def memory_sizes(family: str) -> tuple[int, ...]:
+    """Every per-GPU memory size (GB) the family is sold with, over all its forms."""
+    return tuple(sorted({m for mems in FAMILY_VARIANTS[family].forms.values() for m in mems}))
+
+
+def snap_memory(family: str, memory_gb: float) -> int | None:
+    """The family's listed size a memory figure names (within 10%), else None: 45 GiB is an
+    L40S's 48 GB, 564 GB is no H200 (a total, not a per-GPU figure)."""
+    return _snap_memory(float(memory_gb), memory_sizes(family))
 
 
 def price_bounds(family: str) -> tuple[float, float]:

@@ -81,6 +81,9 @@ RAW_OFFER_KEYS = (
     "price_basis", "currency", "price_min", "price_max", "n_offers", "stock_status",
     "available_gpus", "payload_name", "date",
 )
+# Optional keys of a parser that knows a record is not trustworthy although it looks valid
+# (a catalog's placeholder price): the record is quarantined with this reason and detail.
+FLAG_KEYS = ("quarantine_reason", "quarantine_detail")
 
 
 def empty_offers() -> pl.DataFrame:
@@ -126,6 +129,8 @@ def _offer_from_record(
         match = resolve_gpu(gpu_name, str(rec.get("gpu_hint") or ""), _num(rec.get("gpu_memory_gb")))
     except UnmappedGpu as exc:
         raise _Quarantined("unknown_gpu", str(exc)) from None
+    if rec.get("quarantine_reason"):
+        raise _Quarantined(str(rec["quarantine_reason"]), str(rec.get("quarantine_detail") or ""))
 
     pricing = str(rec.get("pricing") or "").strip().lower().replace("-", "_")
     if pricing not in PRICING_TYPES:
@@ -199,6 +204,7 @@ def _offer_from_record(
 _TEXT_KEYS = (
     "provider", "segment", "upstream_source", "gpu_name", "gpu_hint", "instance_type", "region",
     "pricing", "reserved_term", "price_basis", "currency", "stock_status", "payload_name",
+    "quarantine_reason",
 )
 _NUM_KEYS = ("gpu_memory_gb", "gpu_count", "price", "price_min", "price_max", "n_offers", "available_gpus")
 
@@ -447,6 +453,7 @@ def normalise_offers(
         & (pl.col("price") > 0)
         & in_bounds
         & pl.col("date").is_not_null()
+        & (pl.col("quarantine_reason").fill_null("") == "")
     ).fill_null(False)
     f = f.with_columns(ok.alias("_ok"))
 

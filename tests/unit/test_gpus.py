@@ -13,8 +13,11 @@ from pipelines.lib.gpus import (
     FAMILY_VARIANTS,
     UnmappedGpu,
     all_canonical_ids,
+    gpu_family,
+    memory_sizes,
     normalise_gpu_name,
     resolve_gpu,
+    snap_memory,
 )
 from pipelines.lib.sources.skypilot_catalog import gpu_info_name
 
@@ -54,6 +57,15 @@ EXPECTED = [
     ("RTX 2000 Ada", "NVIDIA RTX 2000 Ada Generation", 16, "RTX2000ADA-16GB", False),
     # instance RAM in a hint must not be read as GPU memory
     ("H100", "8x_H100_192V_1600G", None, "H100-SXM-80GB", True),
+    # the instance name decides the form where the name is silent (#13.2: cudo, lambda)
+    ("A100", "intel-ice-lake-a100-pci_1x2v4gb", 80, "A100-PCIE-80GB", False),
+    ("A100", "epyc-genoa-a100-pcie_2x8v16gb", 80, "A100-PCIE-80GB", False),
+    ("A800", "intel-ice-lake-a800-pci_1x2v4gb", 80, "A800-PCIE-80GB", False),
+    ("A100", "gpu_1x_a100_sxm4", 40, "A100-SXM-40GB", False),
+    ("A100", "gpu_8x_a100", 40, "A100-SXM-40GB", True),  # memory known, form assumed
+    # ... but never over a form the name itself states
+    ("H100-SXM", "h100-pcie-box", None, "H100-SXM-80GB", False),
+    ("H100-80G-PCIe", "sxm5-cluster", None, "H100-PCIE-80GB", False),
 ]
 
 
@@ -67,6 +79,15 @@ def test_explicit_mapping(name, hint, mem, expected, assumed):
 def test_unknown_names_raise(name):
     with pytest.raises(UnmappedGpu):
         resolve_gpu(name)
+
+
+def test_family_and_memory_helpers():
+    assert gpu_family("H100-80G-PCIe") == "H100" and gpu_family("RTX-PRO-6000") == "RTXPRO6000"
+    assert gpu_family("Unobtainium-9") is None and gpu_family("") is None
+    assert memory_sizes("A100") == (40, 80) and memory_sizes("H100") == (80, 94)
+    assert snap_memory("A100", 80) == 80 and snap_memory("A100", 160) is None
+    assert snap_memory("L40S", 45) == 48  # 46080 MiB = 45 GiB (lium)
+    assert snap_memory("H200", 564) is None  # a 4-GPU total, not a per-GPU size
 
 
 def test_memory_that_matches_no_variant_raises():
