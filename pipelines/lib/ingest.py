@@ -110,7 +110,12 @@ def _unparseable(source: str, day: dt.date, name: str, exc: Exception,
 def _parse_one(module: ModuleType, source: str, day: dt.date, name: str, content: bytes,
                fetched_at: dt.datetime | None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parse and normalise one GPU-offer payload -> (offers, quarantine)."""
-    records = module.parse(name, content)
+    # A page that publishes dated prices ("effective October 1") needs the archive date to
+    # pick the column in force: such a module sets PARSE_NEEDS_DAY and parse gets ``day=``.
+    if getattr(module, "PARSE_NEEDS_DAY", False):
+        records = module.parse(name, content, day=day)
+    else:
+        records = module.parse(name, content)
     if isinstance(records, pl.DataFrame):  # a columnar parser
         records = records.with_columns(
             (pl.col("payload_name").fill_null(name) if "payload_name" in records.columns
