@@ -76,10 +76,45 @@ SEC_FACTS_SCHEMA: dict[str, pl.DataType] = {
     "problem": pl.Utf8,
 }
 
+SERVING_BENCHMARK_SCHEMA: dict[str, pl.DataType] = {
+    # measured LLM serving throughput (mlperf_inference, inferencex); see pipelines.lib.serving
+    "date": pl.Date,  # observation date (the archive folder's date)
+    "source": pl.Utf8,  # mlperf_inference | inferencex
+    "round": pl.Utf8,  # MLPerf round ("v6.1"); InferenceX: the sweep's data date
+    "benchmark_model": pl.Utf8,  # official benchmark name: "llama2-70b-99.9", "gpt-oss-120b"
+    "model_id": pl.Utf8,  # the model as the submitter named it ("llama3_1-8b", "zai-org/GLM-4.7")
+    "model_key": pl.Utf8,  # tracker join key (pipelines.lib.model_keys): "llama-2-70b-chat"
+    "accuracy_target": pl.Utf8,  # "99" | "99.9" (MLPerf accuracy targets); null if none
+    "submitter": pl.Utf8,
+    "division": pl.Utf8,  # closed | open (MLPerf); inferencex for InferenceX sweeps
+    "availability": pl.Utf8,  # available | preview | rdi
+    "system": pl.Utf8,  # system name as submitted
+    "platform": pl.Utf8,  # submitter's platform id ("8xMI355X_2xEPYC_9575F")
+    "scenario": pl.Utf8,  # Offline | Server | Interactive (MLPerf); sweep point label for InferenceX
+    "precision": pl.Utf8,  # weight data types, lower-case (self-reported free text)
+    "framework": pl.Utf8,
+    "accelerator_name": pl.Utf8,  # as written in the payload
+    "gpu_model": pl.Utf8,  # canonical id (pipelines.lib.gpus); null on problem rows
+    "gpu_variant_assumed": pl.Boolean,
+    "nodes": pl.Int64,
+    "accelerators_per_node": pl.Int64,
+    "total_accelerators": pl.Int64,
+    "result_tokens_per_second": pl.Float64,  # whole system under test, output tokens/s
+    "tokens_per_second_per_gpu": pl.Float64,  # OUTPUT tokens/s per accelerator
+    "total_tokens_per_second_per_gpu": pl.Float64,  # input + output per accelerator, where given
+    "concurrency": pl.Int64,  # InferenceX sweep point; null for MLPerf
+    "input_tokens_per_request": pl.Int64,  # InferenceX isl
+    "output_tokens_per_request": pl.Int64,  # InferenceX osl
+    "inferred": pl.Boolean,  # MLPerf: derived from a run in another scenario
+    "payload_name": pl.Utf8,
+    "problem": pl.Utf8,
+}
+
 FAMILY_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "raw.model_catalog": MODEL_CATALOG_SCHEMA,
     "raw.api_prices": API_PRICE_SCHEMA,
     "raw.sec_facts": SEC_FACTS_SCHEMA,
+    "raw.serving_benchmarks": SERVING_BENCHMARK_SCHEMA,
 }
 
 

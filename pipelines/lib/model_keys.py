@@ -101,3 +101,34 @@ def organization_slug(text: str | None) -> str:
     if text is None:
         return ""
     return _NOT_SLUG.sub("-", str(text).strip().lower()).strip("-")
+
+
+# ----------------------------------------------------------------------------- benchmarks
+# Serving benchmarks (MLPerf Inference) name the model they run by benchmark, with an
+# accuracy target suffix (``-99`` / ``-99.9``: the same model held to 99% or 99.9% of the
+# reference accuracy). Each benchmark runs one published checkpoint; its tracker key is the
+# ``model_key`` of that checkpoint's API id, so serving cost joins ``api_prices_daily``.
+# Sources: the MLPerf Inference reference implementations (mlcommons/inference, README of
+# each benchmark: Llama-2-70b-chat-hf, Llama-3.1-8B/405B-Instruct, Mixtral-8x7B-Instruct-v0.1,
+# DeepSeek-R1, gpt-oss-120b, GPT-J 6B fine-tuned on CNN-DailyMail).
+BENCHMARK_MODELS: dict[str, str] = {
+    "llama2-70b": "llama-2-70b-chat",
+    "llama3.1-8b": "llama-3.1-8b-instruct",
+    "llama3.1-8b-edge": "llama-3.1-8b-instruct",  # the edge suite runs the same checkpoint
+    "llama3.1-405b": "llama-3.1-405b-instruct",
+    "mixtral-8x7b": "mixtral-8x7b-instruct",
+    "deepseek-r1": "deepseek-r1",
+    "gpt-oss-120b": "gpt-oss-120b",
+    "gptj": "gpt-j-6b",
+}
+_ACCURACY_TARGET = re.compile(r"^(?P<base>.+?)-(?P<target>99(?:\.9)?)$")
+
+
+def benchmark_model(name: str | None) -> tuple[str, str | None, str | None]:
+    """``(benchmark base name, accuracy target, tracker model key)`` of a benchmark model
+    name: ``llama2-70b-99.9`` -> ``("llama2-70b", "99.9", "llama-2-70b-chat")``. The key is
+    None for a benchmark the table does not know (the caller flags it; no guessing)."""
+    text = re.sub(r"\s+", "", str(name or "")).lower().replace("_", ".")
+    m = _ACCURACY_TARGET.match(text)
+    base, target = (m.group("base"), m.group("target")) if m else (text, None)
+    return base, target, BENCHMARK_MODELS.get(base)
