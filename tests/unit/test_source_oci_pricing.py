@@ -72,7 +72,7 @@ def test_full_capture_distractors_are_quarantined_with_reasons():
     assert reasons["B108806"] == "unknown_gpu_count"    # VMware BM.GPU.A10.64, Node Per Hour 16
     assert reasons["B109493"] == "unknown_gpu"          # Roving Edge RED.2, per day 100
     for part in ("B110965", "B111454", "B111455"):      # Cloud@Customer L40S 3.5 / 0.6 / 2.9
-        assert reasons[part] == "bad_pricing_type"
+        assert reasons[part] == "not_public_cloud"
     for part in ("B88517", "B88518", "B89734", "B92740", "B93544"):  # X7, V2, E3, E4
         assert reasons[part] == "unknown_gpu"
     assert len(reasons) == 14
@@ -120,7 +120,7 @@ def test_hand_written_edge_cases_are_quarantined_not_guessed():
     offers, quarantine = normalise_offers(records, source="oci_pricing", day=DAY)
     reasons = dict(zip([json.loads(r)["instance_type"] for r in quarantine["record"]],
                        quarantine["reason"], strict=True))
-    assert reasons == {"E1": "non_usd_currency", "E2": "missing_price", "E3": "missing_price"}
+    assert reasons == {"E1": "non_usd_currency", "E2": "ambiguous_price", "E3": "missing_price"}
     reserved = offers.row(0, named=True)
     assert (reserved["pricing"], reserved["reserved_term"], reserved["price_usd_per_gpu_hour"]) == (
         "reserved", "3 year", 10.0)

@@ -41,16 +41,19 @@ What becomes what (decided on the two real captures):
    count the list does not give: ``price_basis = per_instance`` with ``gpu_count`` None ->
    ``unknown_gpu_count``. A GPU item on any other metric (``Resource Possession Per Day``:
    Roving Edge devices, Cloud@Customer racks) is not an hourly price at all: its basis is
-   recorded as ``metric:<metricName>`` -> ``bad_price_basis``, the detail naming the metric.
-   "N Year Commit" / "Monthly Commit" parts are marked ``reserved`` with that term.
+   recorded as ``metric:<metricName>`` and the record is quarantined ``not_hourly_price``
+   (``offers.FLAG_KEYS``), the detail naming the metric. "N Year Commit" / "Monthly
+   Commit" parts are marked ``reserved`` with that term.
 4. **Cloud@Customer** (OCI hardware in the customer's data centre, which needs its own
    infrastructure subscription) is not a public-cloud rental price even when quoted per
-   GPU-hour (L40S at 3.5, 2.9, and 0.6 on "Resource Commit"): ``pricing =
-   cloud_at_customer`` -> quarantined ``bad_pricing_type``, so it can be re-read but never
-   enters an OCI on-demand series.
+   GPU-hour (L40S at 3.5, 2.9, and 0.6 on "Resource Commit"): quarantined
+   ``not_public_cloud``, so it can be re-read but never enters an OCI on-demand series.
+   (Every check of ``normalise_offers`` that comes first -- an unknown GPU name -- names
+   its own reason instead.)
 5. Prices: the ``USD`` localisation's ``PAY_AS_YOU_GO`` value. A GPU item with no USD
    localisation keeps the first localisation's currency (quarantined ``non_usd_currency``);
-   one with no, or more than one, PAYG value keeps ``price`` None (``missing_price``).
+   one with no PAYG value keeps ``price`` None (``missing_price``); one with several is
+   quarantined ``ambiguous_price`` (which one applies is not said).
 
 Fail loudly: bytes that are not JSON, an answer without an ``items`` list, items without
 the keys above, or an answer with no GPU item at all raise ``ParseError``.
@@ -164,6 +167,7 @@ def _usd_payg(item: dict[str, Any]) -> tuple[float | str | None, str]:
     values = [p.get("value") for loc in usd for p in loc.get("prices") or []
               if isinstance(p, dict) and p.get("model") == "PAY_AS_YOU_GO"]
     if len(values) != 1 or isinstance(values[0], bool):
+        # several PAYG values (tiers?) cannot be told apart here: _record quarantines them
         return (f"{len(values)} PAY_AS_YOU_GO values: {values[:3]}" if values else None), "USD"
     value = values[0]
     if isinstance(value, (int, float)):
@@ -183,13 +187,20 @@ def _record(item: dict[str, Any], name: str) -> dict[str, Any]:
     elif _PER_NODE_HOUR.match(metric):
         basis, gpu_count = "per_instance", None  # the list does not say how many GPUs a node has
     else:
-        basis = f"metric:{metric or 'none'}"  # not an hourly price: quarantined bad_price_basis
+        basis = f"metric:{metric or 'none'}"
     pricing, term = "on_demand", None
     if commit := _COMMIT.search(display):
         pricing = "reserved"
         term = "1 month" if commit.group(2) else f"{commit.group(1)} year"
+    reason = detail = None
     if _CLOUD_AT_CUSTOMER.search(f"{display} {category}"):
-        pricing = "cloud_at_customer"  # on-premises hardware: quarantined bad_pricing_type
+        reason = "not_public_cloud"
+        detail = f"OCI Cloud@Customer part ({category or display}): on-premises hardware, not a cloud rental price"
+    elif isinstance(price, str) and "PAY_AS_YOU_GO values" in price:
+        reason, detail = "ambiguous_price", price
+    elif basis.startswith("metric:"):
+        reason = "not_hourly_price"
+        detail = f"priced per {metric!r}, not per GPU-hour or node-hour"
     return {
         "provider": PROVIDER,
         "segment": None,
@@ -212,6 +223,8 @@ def _record(item: dict[str, Any], name: str) -> dict[str, Any]:
         "available_gpus": None,
         "payload_name": name,
         "date": None,
+        "quarantine_reason": reason,
+        "quarantine_detail": detail,
         # kept in quarantine's JSON so a quarantined part can be re-read
         "metric_name": metric,
         "service_category": category,
