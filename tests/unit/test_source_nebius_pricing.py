@@ -110,7 +110,7 @@ def _grid(heading: str, header: list[str], rows: list[list[str]]) -> str:
 def test_hand_written_grids():
     # an undated-only page needs no date; an unreadable price is kept and quarantined
     page = _grid("NVIDIA GPU Instances", ["Item", "vCPUs", "RAM, GB", "On-demand, GPU-hour"],
-                 [["NVIDIA HGX H100", "16", "200", "$2.95"], ["NVIDIA HGX H200", "16", "200", "$3.50 – $3.80"]])
+                 [["NVIDIA HGX H100", "16", "200", "$2.95"], ["NVIDIA HGX H200", "16", "200", "On request"]])
     records = nebius_pricing.parse("prices.html", page.encode())
     offers, quarantine = normalise_offers(records, source="nebius_pricing", day=BEFORE)
     assert offers["price_usd_per_gpu_hour"].to_list() == [2.95]
