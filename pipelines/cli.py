@@ -465,6 +465,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["json"], default="json")
     p.set_defaults(func=cmd_estimate)
 
+    from pipelines.serving_cli import add_parser as add_serving_cost_parser
+
+    add_serving_cost_parser(sub)  # serving-cost: cost per 1M tokens (pipelines.lib.serving)
+
     from pipelines.cli_sources import cmd_doctor, cmd_sources
 
     p = sub.add_parser("sources", help="every source with its kind, providers and terms of use")
