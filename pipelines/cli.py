@@ -23,8 +23,6 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
-
 log = logging.getLogger("gpu_tracker")
 
 DAGSTER_YAML = """\
@@ -260,38 +258,16 @@ def cmd_import(args) -> int:
 
 
 def cmd_sql(args) -> int:
-    from pipelines.lib import warehouse
+    from pipelines.lib import sql_console
     from pipelines.lib.config import load_config
 
-    db = load_config().warehouse_path
+    # one read-only query in a sandbox that cannot change any file (pipelines/lib/sql_console.py)
     try:
-        with warehouse.reader(db) as con:
-            # read-only file *and* no file system or network from SQL (COPY TO, read_csv of
-            # arbitrary paths, ATTACH, httpfs); locked so the query cannot turn it back on
-            con.execute("SET enable_external_access = false")
-            con.execute("SET lock_configuration = true")
-            try:
-                rel = con.sql(args.query)
-                if rel is None:
-                    return 0
-                frame = rel.pl()  # errors can also surface while the result is fetched
-            except duckdb.Error as exc:  # every DuckDB error type; report it as one line
-                raise CliError(f"query failed: {str(exc).splitlines()[0]}") from None
-    except FileNotFoundError as exc:
+        out = sql_console.run_query(load_config().warehouse_path, args.query, args.format,
+                                    max_rows=args.max_rows, timeout=args.timeout)
+    except sql_console.SqlConsoleError as exc:
         raise CliError(str(exc)) from None
-    except duckdb.IOException as exc:  # the file stayed busy past the wait (a writer for > 60 s)
-        raise CliError(f"warehouse {db} is busy, try again: {str(exc).splitlines()[0]}") from None
-    if args.format == "csv":
-        sys.stdout.write(frame.write_csv())
-    elif args.format == "json":
-        sys.stdout.write(json.dumps(frame.to_dicts(), default=str, indent=1) + "\n")
-    else:
-        import polars as pl
-
-        with pl.Config(tbl_rows=args.max_rows, tbl_cols=-1, tbl_width_chars=200,
-                       tbl_hide_dataframe_shape=True, tbl_formatting="ASCII_MARKDOWN",
-                       tbl_hide_column_data_types=True):
-            print(frame)
+    sys.stdout.write(out)
     return 0
 
 
@@ -321,7 +297,7 @@ def cmd_backup(args) -> int:
         manifest = backup(load_config().warehouse_path, args.out)
     except BackupError as exc:
         raise CliError(str(exc)) from None
-    print(f"backup ok: {args.out / manifest['file']} ({manifest['bytes']} bytes, "
+    print(f"backup ok: {args.out / manifest['folder'] / manifest['file']} ({manifest['bytes']} bytes, "
           f"{len(manifest['tables'])} tables, {sum(manifest['tables'].values())} rows)")
     return 0
 
@@ -429,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--max-rows", type=int, default=50)
+    p.add_argument("--timeout", type=float,
+                   help="statement timeout in seconds (default: GPU_TRACKER_SQL_TIMEOUT_SECONDS or 60)")
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("build-models", help="rebuild the SQL models and run their tests")

@@ -2,29 +2,55 @@
 
 A backup is a consistent copy of the DuckDB file taken **under the writer lock** (so no
 tracker write is in flight) after a checkpoint (so the copy needs no WAL), plus a
-``manifest.json`` with sha256, size and the row count of every table -- enough to verify a
-restore. Readers are never blocked. Restore verifies the backup's checksum, copies it beside
-the warehouse and renames it into place under the writer lock (a crash mid-restore leaves the
-old warehouse), then checks the row counts against the manifest.
+``manifest.json`` with sha256, size and the row count of every table. Readers are never
+blocked for longer than the checkpoint.
 
-    gpu-tracker backup --out DIR        # DIR/gpu_market.duckdb + DIR/manifest.json
-    gpu-tracker restore DIR
+Layout: ``gpu-tracker backup --out DIR`` writes every backup into a NEW folder and switches a
+pointer last, so a SIGKILL at any point leaves the previous good backup restorable::
+
+    DIR/CURRENT                                  # name of the newest complete backup
+    DIR/20261201T101500.123456Z/gpu_market.duckdb
+    DIR/20261201T101500.123456Z/manifest.json
+
+Steps: copy the file (``.partial`` then rename) -> verify the copy and write its manifest ->
+replace ``CURRENT`` atomically (write a temporary file, fsync, rename). A folder without a
+manifest, or not yet named by ``CURRENT``, is never restored. After the switch, backups
+older than the newest ``KEEP`` complete ones and folders left by crashed backups are removed
+(one warehouse per backup directory).
+
+``gpu-tracker restore DIR`` reads ``CURRENT`` (or ``DIR/manifest.json`` of a backup folder
+itself, which also covers backups written before the pointer existed) and refuses a
+manifest whose ``file`` is not a plain file name inside the backup folder (``/abs/path``,
+``../x``, a symlink). It copies the backup beside the warehouse and verifies **the copy**
+(sha256; opens as a DuckDB database read-only; the row count of every table equals the
+manifest) before anything is swapped. Only then, under the writer lock, it moves the live
+warehouse's WAL aside (a WAL must never be replayed onto another file), keeps the previous
+warehouse as ``<db>.pre-restore`` (a hard link: no copy) and renames the verified copy into
+place. A failed verification leaves the warehouse byte for byte as it was.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
-from pipelines.lib.warehouse import connect_retrying, reader, write_intent, writer_lock
+import duckdb
+
+from pipelines.lib.warehouse import connect_retrying, write_intent, writer_lock
+
+POINTER = "CURRENT"
+MANIFEST = "manifest.json"
+KEEP = 3  # complete backups kept in one backup directory (the current one and two before it)
 
 
 class BackupError(RuntimeError):
-    """A backup that is missing, corrupt, or does not match its manifest."""
+    """A backup that is missing, corrupt, or does not match its manifest (one line)."""
 
 
 def _sha256(path: Path) -> str:
@@ -35,19 +61,95 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def _row_counts(path: Path) -> dict[str, int]:
-    with reader(path) as con:  # waits for a writer that may have started meanwhile
-        tables = con.execute("select schema_name, table_name from duckdb_tables() order by 1, 2").fetchall()
-        return {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0] for s, t in tables}
+    """Row count of every table in the DuckDB file ``path`` (a backup copy, opened read-only;
+    nobody else has it open). Any failure to open or read it is a ``BackupError``."""
+    try:
+        con = duckdb.connect(str(path), read_only=True)
+    except duckdb.Error as exc:
+        raise BackupError(f"{path} is not a readable DuckDB database: {str(exc).splitlines()[0]}") from None
+    try:
+        con.execute("SET enable_external_access = false")
+        tables = con.execute(
+            "select schema_name, table_name from duckdb_tables() order by 1, 2").fetchall()
+        return {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
+                for s, t in tables}
+    except duckdb.Error as exc:
+        raise BackupError(f"{path} could not be read as a DuckDB database: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+
+
+def _copy_data(db_path: Path, folder: Path) -> Path:
+    """The checkpointed warehouse copied into ``folder`` (under the caller's writer lock)."""
+    target = folder / db_path.name
+    tmp = target.with_name(target.name + ".partial")
+    shutil.copyfile(db_path, tmp)
+    _fsync(tmp)
+    os.replace(tmp, target)
+    return target
+
+
+def _write_manifest(folder: Path, manifest: dict) -> None:
+    tmp = folder / (MANIFEST + ".partial")
+    tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True))
+    _fsync(tmp)
+    os.replace(tmp, folder / MANIFEST)
+    _fsync(folder)
+
+
+def _switch_pointer(out_dir: Path, name: str) -> None:
+    """Make ``name`` the current backup: the last step of a backup, atomic."""
+    tmp = out_dir / (POINTER + ".partial")
+    tmp.write_text(name + "\n")
+    _fsync(tmp)
+    os.replace(tmp, out_dir / POINTER)
+    _fsync(out_dir)
+
+
+def _new_folder(out_dir: Path) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    for n in range(100):
+        folder = out_dir / (stamp if n == 0 else f"{stamp}-{n}")
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            continue
+    raise BackupError(f"{out_dir}: cannot create a new backup folder for {stamp}")
+
+
+def _is_backup_folder_name(name: str) -> bool:
+    # the folders this module creates: 20261201T101500.123456Z[-n]
+    return len(name) >= 23 and name[8] == "T" and name[:8].isdigit() and name[22] == "Z"
+
+
+def _prune(out_dir: Path, current: str) -> None:
+    """Remove complete backups older than the newest KEEP, and folders of crashed backups."""
+    folders = sorted(p for p in out_dir.iterdir()
+                     if p.is_dir() and not p.is_symlink() and _is_backup_folder_name(p.name))
+    complete = [p for p in folders if (p / MANIFEST).is_file()]
+    keep = {p.name for p in complete[-KEEP:]} | {current}
+    for folder in folders:
+        if folder.name not in keep:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def backup(db_path: Path, out_dir: Path) -> dict:
-    """Copy the warehouse into ``out_dir``; returns the manifest."""
+    """Copy the warehouse into a new folder of ``out_dir`` and make it the current backup;
+    returns its manifest (with ``folder``, the backup's folder name in ``out_dir``)."""
     db_path, out_dir = Path(db_path), Path(out_dir)
     if not db_path.exists():
         raise BackupError(f"warehouse {db_path} does not exist")
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / db_path.name
     with writer_lock(db_path):
         # fold the WAL into the file so the copy is self-contained; readers holding the file
         # are waited for, new ones wait only for the checkpoint, not for the copy
@@ -57,40 +159,108 @@ def backup(db_path: Path, out_dir: Path) -> dict:
                 con.execute("checkpoint")
             finally:
                 con.close()
-        tmp = target.with_name(target.name + ".partial")
-        shutil.copyfile(db_path, tmp)
-        os.replace(tmp, target)
-    manifest = {
-        "source": str(db_path),
-        "file": target.name,
-        "sha256": _sha256(target),
-        "bytes": target.stat().st_size,
-        "created_at": dt.datetime.now(dt.UTC).isoformat(),
-        "tables": _row_counts(target),
-    }
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
+        folder = _new_folder(out_dir)
+        target = _copy_data(db_path, folder)
+        manifest = {
+            "source": str(db_path),
+            "folder": folder.name,
+            "file": target.name,
+            "sha256": _sha256(target),
+            "bytes": target.stat().st_size,
+            "created_at": dt.datetime.now(dt.UTC).isoformat(),
+            "tables": _row_counts(target),
+        }
+        _write_manifest(folder, manifest)
+        _switch_pointer(out_dir, folder.name)
+        _prune(out_dir, folder.name)
     return manifest
 
 
-def restore(backup_dir: Path, db_path: Path) -> dict:
-    """Replace the warehouse with the backup in ``backup_dir`` (verified before and after)."""
-    backup_dir, db_path = Path(backup_dir), Path(db_path)
-    manifest_path = backup_dir / "manifest.json"
-    if not manifest_path.exists():
-        raise BackupError(f"{backup_dir}: no manifest.json (not a gpu-tracker backup)")
-    manifest = json.loads(manifest_path.read_text())
-    source = backup_dir / manifest["file"]
-    if not source.exists() or _sha256(source) != manifest["sha256"]:
-        raise BackupError(f"{source}: missing or its sha256 does not match the manifest; nothing restored")
-    db_path.parent.mkdir(parents=True, exist_ok=True)
-    with writer_lock(db_path):
-        tmp = db_path.with_name(db_path.name + ".restoring")
-        shutil.copyfile(source, tmp)
-        wal = db_path.with_name(db_path.name + ".wal")
-        if wal.exists():  # the replaced file's WAL must never be replayed onto the backup
-            wal.unlink()
-        os.replace(tmp, db_path)
-    counts = _row_counts(db_path)
+def _plain_name(value: Any, what: str, where: Path) -> str:
+    """A file or folder name inside ``where``: no path separators, no ``..``, no absolute path."""
+    if (not isinstance(value, str) or not value or value in (".", "..") or "/" in value
+            or "\\" in value or "\x00" in value or Path(value).name != value):
+        raise BackupError(f"{where}: {what} {value!r} is not a plain name inside the backup; nothing restored")
+    return value
+
+
+def _resolve(backup_dir: Path) -> tuple[Path, dict]:
+    """The backup folder ``restore DIR`` means, and its validated manifest."""
+    if not backup_dir.is_dir():
+        raise BackupError(f"{backup_dir}: no such backup directory")
+    pointer = backup_dir / POINTER
+    if pointer.exists() and not pointer.is_symlink():
+        name = _plain_name(pointer.read_text().strip(), POINTER, backup_dir)
+        folder = backup_dir / name
+        if folder.is_symlink() or not folder.is_dir():
+            raise BackupError(f"{pointer} names {name!r}, which is not a backup folder; nothing restored")
+    elif pointer.is_symlink():
+        raise BackupError(f"{pointer} is a symlink; nothing restored")
+    else:
+        folder = backup_dir  # a backup folder itself, or the layout before CURRENT existed
+    manifest_path = folder / MANIFEST
+    if manifest_path.is_symlink() or not manifest_path.is_file():
+        raise BackupError(f"{folder}: no {MANIFEST} (not a gpu-tracker backup); nothing restored")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise BackupError(f"{manifest_path} is not valid JSON ({exc}); nothing restored") from None
+    if not isinstance(manifest, dict):
+        raise BackupError(f"{manifest_path} is not a manifest object; nothing restored")
+    _plain_name(manifest.get("file"), "manifest file", manifest_path)
+    tables = manifest.get("tables")
+    if (not isinstance(manifest.get("sha256"), str) or not isinstance(tables, dict)
+            or not all(isinstance(k, str) and type(v) is int for k, v in tables.items())):
+        raise BackupError(f"{manifest_path}: sha256 or table counts missing or malformed; nothing restored")
+    return folder, manifest
+
+
+def verify(path: Path, manifest: dict) -> None:
+    """``path`` is the file the manifest describes: same sha256, opens as DuckDB, same row
+    count in every table. Raises ``BackupError`` saying what differs."""
+    if _sha256(path) != manifest["sha256"]:
+        raise BackupError(f"{path}: its sha256 does not match the manifest; nothing restored")
+    counts = _row_counts(path)
     if counts != manifest["tables"]:
-        raise BackupError(f"restored {db_path} but its row counts differ from the manifest: {counts}")
+        diff = {t: (manifest["tables"].get(t), counts.get(t))
+                for t in sorted(set(counts) | set(manifest["tables"]))
+                if counts.get(t) != manifest["tables"].get(t)}
+        shown = ", ".join(f"{t}: manifest {a} file {b}" for t, (a, b) in list(diff.items())[:3])
+        raise BackupError(f"{path}: row counts differ from the manifest ({shown}); nothing restored")
+
+
+def restore(backup_dir: Path, db_path: Path) -> dict:
+    """Replace the warehouse with the current backup in ``backup_dir``, verified first."""
+    backup_dir, db_path = Path(backup_dir), Path(db_path)
+    folder, manifest = _resolve(backup_dir)
+    source = folder / manifest["file"]
+    if source.is_symlink() or not source.is_file():
+        raise BackupError(f"{source}: missing or not a regular file; nothing restored")
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = db_path.with_name(db_path.name + ".restoring")
+    with writer_lock(db_path):
+        try:
+            shutil.copyfile(source, tmp)
+            _fsync(tmp)
+            verify(tmp, manifest)  # the copy that will be swapped in, not the source
+        except BaseException:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            with contextlib.suppress(OSError):
+                tmp.with_name(tmp.name + ".wal").unlink()
+            raise
+        with write_intent(db_path):
+            wal = db_path.with_name(db_path.name + ".wal")
+            if wal.exists():  # the replaced file's WAL must never be replayed onto the backup
+                os.replace(wal, db_path.with_name(db_path.name + ".pre-restore.wal"))
+            if db_path.exists():  # keep the previous warehouse (a second name, not a copy)
+                keep = db_path.with_name(db_path.name + ".pre-restore")
+                link = db_path.with_name(db_path.name + ".pre-restore.partial")
+                with contextlib.suppress(OSError):
+                    link.unlink()
+                with contextlib.suppress(OSError):  # no hard links here: restore without a spare
+                    os.link(db_path, link)
+                    os.replace(link, keep)
+            os.replace(tmp, db_path)
+            _fsync(db_path.parent)
     return manifest

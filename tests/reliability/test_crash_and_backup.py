@@ -108,7 +108,8 @@ def test_restore_refuses_a_corrupt_backup(tracker_env, tmp_path, capsys):
     warehouse.load_source_day(db, source="crashtest", days=[DAY], offers=_offers(10, 2.50),
                               quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), payloads=["p"], mode="live")
     assert cli(["backup", "--out", str(tmp_path / "bk")]) == 0
-    with open(tmp_path / "bk" / "gpu_market.duckdb", "r+b") as fh:
+    current = (tmp_path / "bk" / "CURRENT").read_text().strip()  # each backup is a new folder
+    with open(tmp_path / "bk" / current / "gpu_market.duckdb", "r+b") as fh:
         fh.seek(5000)
         fh.write(b"\\x00garbage\\x00")
     assert cli(["restore", str(tmp_path / "bk")]) == 2
