@@ -7,7 +7,9 @@ below) straight from its payload. ``normalise_offers`` turns them into two polar
   GPU id, per-GPU-hour USD price beside the original price, its basis and currency;
 * ``quarantine``  -- every record that could not become a trustworthy offer, with the
   reason (``QUARANTINE_SCHEMA``): unknown GPU name, non-USD currency, missing/zero/negative
-  price, per-GPU price outside the family's sane bounds, bad GPU count.
+  price, per-GPU price outside the family's sane bounds, bad GPU count, a number written in a
+  form that is not positively understood (``ambiguous_number``: ``2,49``, ``1_0``), an
+  offer count that is not a count (``bad_n_offers``).
 
 Nothing is dropped silently: ``len(offers) + len(quarantine) == len(records)``.
 
@@ -19,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -33,6 +36,11 @@ PRICING_TYPES = ("on_demand", "spot", "reserved")
 PRICE_BASES = ("per_gpu", "per_instance", "cluster_per_gpu")
 # More GPUs than this in one priced unit is a broken record, not a cluster listing.
 MAX_GPU_COUNT = 100_000
+# Offers behind one pre-aggregated row (an observation log's ``n_offers``). The real 125-day
+# log's largest is 45, and a whole marketplace (Vast.ai) lists a few thousand GPUs of one
+# model: 100,000 leaves two orders of magnitude of headroom while a broken count (2e9 made the
+# weighted median of the model build allocate 32 GiB) is refused here, before any mart.
+MAX_N_OFFERS = 100_000
 _INT32_LIMIT = 2**31  # counts stored as Int32: a larger or non-finite one is not a count
 
 OFFER_SCHEMA: dict[str, pl.DataType] = {
@@ -96,16 +104,62 @@ def empty_quarantine() -> pl.DataFrame:
     return pl.DataFrame(schema=QUARANTINE_SCHEMA)
 
 
+class AmbiguousNumber(ValueError):
+    """A text holds digits, but not in a form that says one number for certain."""
+
+
+# What a price (or count) written as text may look like -- everything else with a digit in it
+# is ambiguous and quarantined, never guessed:
+#   2.49  .5  2.  1e-05  +3  -1.5     plain decimals (Python/polars float syntax without "_")
+#   $2.49  -$2.49  $ 2.49             a dollar sign before the number
+#   1,234.56  12,345  1,234,567       commas only as thousands separators: groups of exactly
+#                                     three digits after the first group of one to three
+# Refused: "2,49" (a decimal comma: 249 or 2.49?), "1_0" (Python's float() reads 10),
+# "1.234,56", "1 0", "2.49/hr", "1,2345". The one form left open to a decimal-comma misreading,
+# "2,490" (2490 or 2.490), reads as 2490 -- for a per-GPU-hour price that is far outside every
+# family's bounds (price_out_of_bounds), so it cannot be accepted as a plausible price either.
+# ASCII digits only: "\d" would also take other scripts' digits, which polars cannot cast.
+_NUMBER_TEXT = r"(?:[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?)"
+PRICE_TEXT_PATTERN = rf"^(?:[+-]\$?|\$[+-]?)?\s*{_NUMBER_TEXT}$"
+_PRICE_TEXT = re.compile(PRICE_TEXT_PATTERN)
+_STRIP_FROM_PRICE_TEXT = r"[$,\s]"  # what is removed from an accepted text before float()
+
+
+def parse_price_text(text: str) -> float:
+    """A price (or count) written as text -> float, strictly: the forms above only.
+
+    Raises ``AmbiguousNumber`` (a ``ValueError``) for text with digits in any other form, and
+    ``ValueError`` for text with no digit at all ("", "N/A", "nan", "-"). For parsers of
+    pages and catalogs that turn text into numbers themselves: use this, not ``float()`` or
+    ``.replace(",", "")``, so that every source reads "2,49" and "1_0" the same way."""
+    stripped = text.strip()
+    if not re.search(r"[0-9]", stripped):
+        raise ValueError(f"no number in {text!r}")
+    if not _PRICE_TEXT.match(stripped):
+        raise AmbiguousNumber(f"{text!r} is not a number in a form read without guessing "
+                              "(plain decimal, optional $, thousands separators 1,234.56)")
+    return float(re.sub(_STRIP_FROM_PRICE_TEXT, "", stripped))
+
+
 def _num(value: Any) -> float | None:
-    """A price/count as float; '' / None / NaN -> None. Strings like '$2.49' are accepted."""
+    """A price/count as float; '' / None / NaN / text without digits -> None. Text is read by
+    ``parse_price_text`` ('$2.49', '1,234.56'), which raises ``AmbiguousNumber`` for text it
+    does not positively understand ('2,49', '1_0'). An integer too large for a float is +/-inf
+    (out of every bound), not an error."""
     if value is None:
         return None
     if isinstance(value, str):
-        value = value.strip().replace("$", "").replace(",", "")
-        if value == "":
+        try:
+            f = parse_price_text(value)
+        except AmbiguousNumber:
+            raise
+        except ValueError:
             return None
+        return None if math.isnan(f) else f
     try:
         f = float(value)
+    except OverflowError:  # an int beyond float range (a 400-digit JSON number)
+        return math.inf if value > 0 else -math.inf
     except (TypeError, ValueError):
         return None
     return None if math.isnan(f) else f
@@ -117,6 +171,14 @@ class _Quarantined(Exception):
         self.reason, self.detail = reason, detail
 
 
+def _field(rec: Mapping[str, Any], key: str) -> float | None:
+    """``_num`` of one field; an ambiguous text quarantines the record, naming the field."""
+    try:
+        return _num(rec.get(key))
+    except AmbiguousNumber as exc:
+        raise _Quarantined("ambiguous_number", f"{key}: {exc}") from None
+
+
 def _offer_from_record(
     rec: Mapping[str, Any], source: str, day: dt.date, fetched_at: dt.datetime | None
 ) -> dict[str, Any]:
@@ -126,7 +188,7 @@ def _offer_from_record(
         raise _Quarantined("missing_provider", "record names no provider")
     gpu_name = str(rec.get("gpu_name") or "").strip()
     try:
-        match = resolve_gpu(gpu_name, str(rec.get("gpu_hint") or ""), _num(rec.get("gpu_memory_gb")))
+        match = resolve_gpu(gpu_name, str(rec.get("gpu_hint") or ""), _field(rec, "gpu_memory_gb"))
     except UnmappedGpu as exc:
         raise _Quarantined("unknown_gpu", str(exc)) from None
     if rec.get("quarantine_reason"):
@@ -142,22 +204,22 @@ def _offer_from_record(
     if currency != "USD":
         raise _Quarantined("non_usd_currency", f"currency {currency} (no FX conversion configured)")
 
-    count_f = _num(rec.get("gpu_count"))
+    count_f = _field(rec, "gpu_count")
     if count_f is None and basis == "per_instance":
         raise _Quarantined("unknown_gpu_count", "instance price with no GPU count: no per-GPU price")
     if count_f is None or not 0 < count_f <= MAX_GPU_COUNT or count_f != int(count_f):
         raise _Quarantined("bad_gpu_count", f"gpu_count {rec.get('gpu_count')!r}")
     gpu_count = int(count_f)
 
-    price = _num(rec.get("price"))
+    price = _field(rec, "price")
     if price is None:
         raise _Quarantined("missing_price", f"price {rec.get('price')!r}")
     if price <= 0:
         raise _Quarantined("non_positive_price", f"price {price}")
     divisor = gpu_count if basis == "per_instance" else 1
     per_gpu = round(price / divisor, 6)  # rounding removes float noise (0.36979999999999996)
-    pmin = _num(rec.get("price_min"))
-    pmax = _num(rec.get("price_max"))
+    pmin = _field(rec, "price_min")
+    pmax = _field(rec, "price_max")
     per_gpu_min = round(pmin / divisor, 6) if pmin is not None else per_gpu
     per_gpu_max = round(pmax / divisor, 6) if pmax is not None else per_gpu
     lo, hi = price_bounds(match.gpu_family)
@@ -167,8 +229,11 @@ def _offer_from_record(
                 "price_out_of_bounds",
                 f"{label} {value} USD/GPU-h for {match.gpu_model} outside [{lo}, {hi}]",
             )
-    n_offers = _num(rec.get("n_offers"))
-    available = _num(rec.get("available_gpus"))
+    n_offers = _field(rec, "n_offers")
+    if n_offers is not None and not (1 <= n_offers <= MAX_N_OFFERS and n_offers == int(n_offers)):
+        raise _Quarantined(
+            "bad_n_offers", f"n_offers {rec.get('n_offers')!r} is not a count of offers in 1..{MAX_N_OFFERS}")
+    available = _field(rec, "available_gpus")
     rec_day = rec.get("date") or day
     if isinstance(rec_day, str):
         rec_day = dt.date.fromisoformat(rec_day[:10])
@@ -193,7 +258,7 @@ def _offer_from_record(
         "price_usd_per_gpu_hour": per_gpu,
         "price_min_usd_per_gpu_hour": per_gpu_min,
         "price_max_usd_per_gpu_hour": per_gpu_max,
-        "n_offers": int(n_offers) if n_offers and 0 < n_offers < _INT32_LIMIT else 1,
+        "n_offers": int(n_offers) if n_offers is not None else 1,
         "stock_status": rec.get("stock_status"),
         "available_gpus": int(available) if available is not None and abs(available) < _INT32_LIMIT else None,
         "payload_name": rec.get("payload_name"),
@@ -225,25 +290,31 @@ class _FrameRows:
 _Rows = list[Mapping[str, Any]] | _FrameRows
 
 
-def _num_series(name: str, values: list[Any]) -> pl.Series:
-    """``_num`` over a column, vectorised: numbers convert in one step; a column with text in
-    it (``"8"`` from a CSV, ``"$2.49"`` from a page) is cleaned and parsed by polars, and only
-    the values polars cannot parse (``"1_000"``, ``True``) take ``_num`` one by one."""
+def _num_series(name: str, values: list[Any]) -> tuple[pl.Series, pl.Series]:
+    """``_num`` over a column, vectorised -> (values, ambiguous): numbers convert in one step;
+    text (``"8"`` from a CSV, ``"$2.49"`` from a page) is matched against the forms of
+    ``parse_price_text`` and cast by polars; text with digits in any other form is null and
+    flagged ambiguous (the record then goes to ``_offer_from_record``, which names it). Values
+    that are neither numbers nor text (``True`` in a mixed column) take ``_num`` one by one."""
     try:
-        return pl.Series(name, values, dtype=pl.Float64, strict=True).fill_nan(None)
+        return (pl.Series(name, values, dtype=pl.Float64, strict=True).fill_nan(None),
+                pl.repeat(False, len(values), dtype=pl.Boolean, eager=True))
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
         pass
-    text = (
-        pl.Series(name, values, dtype=pl.Utf8, strict=False)
-        .str.strip_chars()
-        .str.replace_all(r"[$,]", "")
+    text = pl.Series(name, [v if isinstance(v, str) else None for v in values], dtype=pl.Utf8)
+    read = pl.DataFrame({"t": text.str.strip_chars()}).select(
+        pl.when(pl.col("t").str.contains(PRICE_TEXT_PATTERN))
+        .then(pl.col("t").str.replace_all(_STRIP_FROM_PRICE_TEXT, "").cast(pl.Float64, strict=False))
+        .alias("v"),
+        pl.col("t").str.contains("[0-9]").fill_null(False).alias("digit"),
     )
-    parsed = text.cast(pl.Float64, strict=False)
-    unparsed = (parsed.is_null() & text.is_not_null() & (text != "")).arg_true()
-    if len(unparsed):
-        fixed = pl.Series(name, [_num(values[i]) for i in unparsed.to_list()], dtype=pl.Float64)
-        parsed = parsed.scatter(unparsed, fixed)
-    return parsed.fill_nan(None)
+    parsed = read.get_column("v").alias(name)
+    ambiguous = parsed.is_null() & read.get_column("digit")
+    other = [i for i, v in enumerate(values) if v is not None and not isinstance(v, str)]
+    if other:
+        fixed = pl.Series(name, [_num(values[i]) for i in other], dtype=pl.Float64)
+        parsed = parsed.scatter(other, fixed)
+    return parsed.fill_nan(None), ambiguous
 
 
 def _record_day(value: Any, day: dt.date) -> dt.date | None:
@@ -276,8 +347,12 @@ def _candidate_frame(records: list[Mapping[str, Any]], day: dt.date) -> pl.DataF
     columns: list[pl.Series] = [pl.Series("_i", range(len(records)), dtype=pl.Int64)]
     for key in _TEXT_KEYS:
         columns.append(pl.Series(key, [r.get(key) for r in records], dtype=pl.Utf8, strict=False))
+    ambiguous = pl.repeat(False, len(records), dtype=pl.Boolean, eager=True)
     for key in _NUM_KEYS:
-        columns.append(_num_series(key, [r.get(key) for r in records]))
+        values, unclear = _num_series(key, [r.get(key) for r in records])
+        columns.append(values)
+        ambiguous = ambiguous | unclear
+    columns.append(ambiguous.alias("_ambiguous"))
     columns.append(_dates_from_values([r.get("date") for r in records], day).alias("date"))
     return pl.DataFrame(columns)
 
@@ -289,6 +364,7 @@ def _candidate_frame_from_polars(frame: pl.DataFrame, day: dt.date) -> pl.DataFr
     for key in _TEXT_KEYS:
         columns.append(frame.get_column(key).cast(pl.Utf8, strict=False) if key in frame.columns
                        else pl.Series(key, [None] * n, dtype=pl.Utf8))
+    ambiguous = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
     for key in _NUM_KEYS:
         if key not in frame.columns:
             columns.append(pl.Series(key, [None] * n, dtype=pl.Float64))
@@ -297,7 +373,10 @@ def _candidate_frame_from_polars(frame: pl.DataFrame, day: dt.date) -> pl.DataFr
         if col.dtype.is_numeric() or col.dtype == pl.Boolean or col.dtype == pl.Null:
             columns.append(col.cast(pl.Float64).fill_nan(None))
         else:
-            columns.append(_num_series(key, col.cast(pl.Utf8, strict=False).to_list()))
+            values, unclear = _num_series(key, col.cast(pl.Utf8, strict=False).to_list())
+            columns.append(values)
+            ambiguous = ambiguous | unclear
+    columns.append(ambiguous.alias("_ambiguous"))
     if "date" not in frame.columns:
         dates = pl.repeat(day, n, dtype=pl.Date, eager=True)
     elif frame.schema["date"] == pl.Date:
@@ -452,6 +531,10 @@ def normalise_offers(
         & (pl.col("gpu_count") <= MAX_GPU_COUNT)
         & (pl.col("price") > 0)
         & in_bounds
+        & ~pl.col("_ambiguous")
+        & (pl.col("n_offers").is_null()
+           | (pl.col("n_offers").is_between(1, MAX_N_OFFERS)
+              & (pl.col("n_offers") == pl.col("n_offers").floor())))
         & pl.col("date").is_not_null()
         & (pl.col("quarantine_reason").fill_null("") == "")
     ).fill_null(False)
@@ -479,8 +562,7 @@ def normalise_offers(
         pl.col("price_usd_per_gpu_hour"),
         pl.col("price_min_usd_per_gpu_hour"),
         pl.col("price_max_usd_per_gpu_hour"),
-        pl.when((pl.col("n_offers") > 0) & (pl.col("n_offers") < _INT32_LIMIT)).then(pl.col("n_offers"))
-        .otherwise(1.0).cast(pl.Int32).alias("n_offers"),
+        pl.col("n_offers").fill_null(1.0).cast(pl.Int32).alias("n_offers"),
         pl.col("stock_status"),
         pl.when(pl.col("available_gpus").abs() < _INT32_LIMIT).then(pl.col("available_gpus"))
         .cast(pl.Int32).alias("available_gpus"),
@@ -491,7 +573,9 @@ def normalise_offers(
     # cards) are quarantined here with the resolver's message; every other rejected record
     # goes through the scalar definition, which names why (or, rarely, accepts one the
     # vectorised checks could not, e.g. a price written "1_000")
-    unknown_gpu = (pl.col("_provider") != "") & pl.col("gpu_model").is_null()
+    # (a record with an ambiguous number may have had its GPU memory read as null: the scalar
+    # definition names the number, so it goes there)
+    unknown_gpu = (pl.col("_provider") != "") & pl.col("gpu_model").is_null() & ~pl.col("_ambiguous")
     rejected = f.filter(~pl.col("_ok"))
     unknown = rejected.filter(unknown_gpu)
     unknown_idx = unknown.get_column("_i").to_list()

@@ -130,6 +130,22 @@ HOSTILE = [
     {"price": " 2.49 "},
     {"price": "2.49/hr"},
     {"price": "1_0"},
+    {"price": "2,49"},
+    {"price": "1.234,56"},
+    {"price": "1 0"},
+    {"price": "$1,234.56", "price_basis": "per_instance", "gpu_count": 1000},
+    {"price": "12,345", "price_basis": "per_instance", "gpu_count": 10000},
+    {"price": "1,2345"},
+    {"price": "-$2.49"},
+    {"price": "1e999"},
+    {"price": 10**400},
+    {"price": "N/A"},
+    {"price_min": "2,49"},
+    {"gpu_count": "1_0"},
+    {"gpu_name": "A100", "gpu_memory_gb": "8,0"},
+    {"gpu_name": "Quantum Flux 9000", "gpu_memory_gb": "8,0"},
+    {"available_gpus": "1,5"},
+    {"n_offers": "4,5"},
     {"price": True},
     {"price": None},
     {"price": ""},
@@ -156,6 +172,11 @@ HOSTILE = [
     {"n_offers": "3"},
     {"n_offers": float("inf")},
     {"n_offers": 2**40},
+    {"n_offers": 2_000_000_000},
+    {"n_offers": 100_000},
+    {"n_offers": 100_001},
+    {"n_offers": -3},
+    {"n_offers": 10**400},
     {"available_gpus": float("inf")},
     {"available_gpus": 2**40},
     {"gpu_count": float("inf")},
@@ -181,9 +202,10 @@ def test_hostile_records_mixed_in_one_batch_keep_order_and_agree():
     reasons = set(got_quarantine["reason"])
     assert {"unknown_gpu", "non_usd_currency", "bad_gpu_count", "missing_price",
             "non_positive_price", "price_out_of_bounds", "bad_pricing_type", "bad_price_basis",
-            "missing_provider", "unknown_gpu_count"} <= reasons
-    # "1_0" is a number to Python's float(): the scalar definition accepts it, so must we
-    assert 10.0 in got_offers["price_original"].to_list()
+            "missing_provider", "unknown_gpu_count", "ambiguous_number", "bad_n_offers"} <= reasons
+    # "1_0" is a number to Python's float() but not to a price reader: quarantined, not 10.0
+    assert 10.0 not in got_offers["price_original"].to_list()
+    assert 1234.56 in got_offers["price_original"].to_list()  # "$1,234.56": thousands separator
 
 
 def test_instance_price_is_divided_and_rounded():

@@ -72,6 +72,7 @@ from typing import Any
 
 from pipelines.lib.config import secret
 from pipelines.lib.http import FetchError, PoliteClient
+from pipelines.lib.offers import parse_price_text
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "runpod"
@@ -158,11 +159,14 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
 
 
 def _num(value: Any) -> float | None:
+    """A GraphQL number as float; text is read strictly (``parse_price_text``: "1_0" is not 10,
+    "2,49" not 249) and text that is no clear number is None -- the caller then passes the raw
+    value on, for normalise_offers to quarantine with its reason."""
     if value is None or isinstance(value, bool):
         return None
     try:
-        return float(value)
-    except (TypeError, ValueError):
+        return parse_price_text(value) if isinstance(value, str) else float(value)
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
