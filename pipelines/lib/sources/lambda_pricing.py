@@ -1,84 +1,129 @@
-"""Lambda on-demand GPU instance prices, scraped from the public pricing page (HTML).
+"""Lambda GPU instance prices (on-demand, and reserved cluster rates), scraped from the public
+pricing page (HTML).
 
 Live: one ``GET <base_url>`` (``https://lambda.ai/pricing``), archived as ``pricing.html``.
 No key is needed. Lambda's instance API (``cloud.lambdalabs.com/api/v1/instance-types``)
-needs an account key, so the page is the public source (shared/data/provider_payloads).
+needs an account key, so the page is the public source.
 
-Page structure assumed (no real capture of the page was available; this follows the
-public page as remembered, unverified -- the tests use a hand-written fixture,
-tests/fixtures/lambda_pricing/): an
-"On-demand cloud pricing" section holding one table per instance size (8x, 4x, 2x, 1x),
-columns like::
+Terms (checked 2026-12-01): Lambda's "Website Terms of Service" (lambdalabs.com/legal/
+terms-of-service, "Last updated October 24, 2023"; lambda.ai/legal is its current home)
+bind anyone "visiting or browsing the Sites" and incorporate the Acceptable Use Policy and
+the Cloud Terms of Service. The stored copy we could read gives no clause on robots,
+scraping or automated access, nor on re-use of the published prices in a comparison, so
+the verdict is ``unknown``: an operator should read the current terms before enabling the
+live fetch for anything beyond personal use. The fetch is one polite GET a day.
 
-    GPUs                 | VRAM / GPU | vCPUs | RAM      | Storage    | Price / GPU / hr*
-    8x NVIDIA H100 SXM   | 80 GB      | 208   | 1800 GiB | 22 TiB SSD | $3.99
+Page structures read (real captures in ``../shared/data/pricing_pages/lambda/``):
 
-Every priced row becomes one ``on_demand`` offer: ``gpu_name`` = the GPU cell without its
-``Nx`` prefix, ``gpu_count`` = that ``N`` (or a GPU-count column, or an ``Nx`` in the
-table's heading), ``gpu_memory_gb`` = the VRAM cell, ``instance_type`` = the GPU cell as
-printed (Lambda names its instances that way), ``price_basis`` from the price column's
-wording: ``per_gpu`` for "/ GPU / hr" or "per GPU", ``per_instance`` for "instance" or
-"node". Lambda quotes per GPU-hour, and its per-GPU price *falls* with the instance size
-(H100 SXM 1x 4.29 vs 8x 3.99, DOMAIN.md) -- ``gpu_count`` keeps the sizes apart.
+* **2026 lambda.ai/pricing** ("Instances pricing" block): a tab list ``8x | 4x | 2x | 1x``
+  (``role="tab"`` buttons with ``aria-controls``) and one ``role="tabpanel"`` per tab, each
+  holding a ``<table>``. A row's GPU count exists ONLY in which tab it sits in: it is read
+  from the panel's tab (``aria-labelledby`` -> the tab's label, or the tab whose
+  ``aria-controls`` names the panel, or the panel's position among its siblings, or a
+  Webflow ``data-w-tab`` label). The first header cell is empty or a visually hidden
+  ``Plan``; the GPU name is a ``<th>`` in each row; price header ``PRICE/GPU/HR*`` = USD per
+  GPU per hour. A separate "1-Click Clusters" block lists reserved cluster rates per GPU
+  with a duration (``2 weeks – 1 year``) and a cluster size (``16``, ``64``, ``256+``):
+  those rows are ``pricing="reserved"``, ``price_basis="cluster_per_gpu"``,
+  ``reserved_term`` = the duration text, ``gpu_count`` = the smallest cluster the rate is
+  for (``256+`` -> 256, ``64 - 60,000`` -> 64; the printed size stays in
+  ``instance_type``). They never enter on-demand. Every table is repeated, unicode-escaped,
+  inside a ``<script>`` (the page's hydration data): script content is never parsed as
+  markup, so the copies are not read twice; they are counted in the notes.
+* **2024 lambdalabs.com/service/gpu-cloud**: one table whose GPU cells say
+  ``On-demand 8x NVIDIA H100 SXM`` / ``Reserved 8x NVIDIA H100 SXM`` and price cells
+  ``$2.99 / GPU / hr``; reserved rows say ``CONTACT SALES``. The capture starts inside the
+  header row (no ``<table>`` tag): rows outside any table are read as one table whose
+  columns are told by their content (the GPU cell, the ``80 GB`` VRAM cell, the ``$`` cell).
+* **2023 lambdalabs.com/service/gpu-cloud**: "On-demand GPU cloud pricing" with header
+  ``Price`` and cells ``$20.72 / hr`` for ``8x NVIDIA H100 SXM``: the price of the whole
+  instance (``price_basis="per_instance"``, ``normalise_offers`` divides: 20.72 / 8 = 2.59);
+  "Reserved Cloud Cluster pricing" with ``$1.89/H100/hour`` (per GPU), a ``Term``
+  (``3-years``) and ``# of GPUs`` (``64 - 60,000``).
 
-Decisions and quirks handled:
+Decisions:
 
-1. Tables are found by their header text, never by CSS classes (which are generated and
-   change with every site build): a table qualifies when one header names the GPU or
-   instance (``GPUs``, ``GPU``, ``Instance type``) and one names a price. ``<table>``
-   elements and ARIA grids (``role="table"`` with ``role="row"``) are both read.
-2. Whitespace, ``&nbsp;``, nested spans, ``$``, thousands commas, footnote marks (``*``,
-   ``†``) and unit words (``/hr``, ``per GPU``, ``USD``) are tolerated in cells. A price
-   cell must hold exactly one number; anything else ("Contact sales", a range, a struck-out
-   old price beside the new one) is passed on as text and ``normalise_offers``
-   quarantines the row as ``missing_price`` -- never dropped. A non-dollar currency sign
-   is recorded as that currency (quarantined ``non_usd_currency``).
-3. If neither the price header nor the price cell says per GPU or per instance, the row
-   cannot be priced safely (an 8x instance price read as per GPU is 8x too dear, and the
-   reverse stays inside the sane bounds): ``ParseError``.
-4. Tables under a heading about clusters, reservations or private cloud (1-Click Clusters,
-   reserved capacity) are skipped on purpose: they are not on-demand instance prices and
-   carry no term; the skip is logged. Tables without a GPU column (storage, FAQ) are
-   ignored; a GPU table without a price column is logged as a warning.
-5. Rows with a single filled cell (group labels such as "NVIDIA Blackwell") and repeated
-   header rows are not offers. Rows repeated verbatim (a page rendering the same table
-   for desktop and mobile) are kept once.
-6. The same page may show headline prices elsewhere ("H100 from $3.99/GPU/hr"): only the
-   tables are read.
+1. Tables are found by header text and ARIA roles, never by CSS classes (generated, they
+   change with every build). A table qualifies when one column names the GPU (a header
+   ``GPUs``/``GPU``/``Instance type``, or an empty/``Plan`` header over text cells) and
+   one a price.
+2. Pricing type: the block's heading decides (``cluster``/``reserv``/``private cloud`` ->
+   reserved, else on-demand), a row's own label overrides it (``On-demand ...``,
+   ``Reserved ...``; a label column such as ``Reserved`` / ``Sprint``).
+3. Basis: ``/ GPU / hr``, ``per GPU`` or ``/H100/hour`` in the header or cell -> per GPU
+   (``cluster_per_gpu`` for reserved cluster rates); ``instance``/``node`` -> per instance.
+   A price that says neither (``$20.72 / hr`` under ``Price``) is the price of the row's
+   ``Nx`` instance -- Lambda prices what the row names -- and is checked against the
+   table: where one GPU appears at several sizes, instance prices must grow with the GPU
+   count (2023: A100 1x 1.10, 2x 2.20, 4x 4.40, 8x 8.80); flat prices across sizes mean
+   per-GPU prices with the unit dropped, and the page is a ``ParseError`` rather than a
+   guess. A price with neither unit nor GPU count is a ``ParseError`` too.
+4. GPU count: the ``Nx`` in the GPU cell, else a GPU-count column, else the tab, else an
+   ``Nx`` in the heading. A cell ``Nx`` that contradicts the tab's makes the count None
+   (``normalise_offers`` quarantines it): never guessed.
+5. ``Contact sales`` / ``N/A`` / ``Sold out`` price cells are not offers and not parse
+   errors: they are counted in the payload's notes (``ParsedPage.notes["not_priced"]``).
+   Any other unreadable price (a range, ``from $2.99``) is passed on as text and
+   quarantined by ``normalise_offers`` as ``missing_price``; never dropped.
+6. Badges in the GPU cell (``New``) are not part of the name; footnote marks are dropped.
+   Rows with one filled cell (group labels) and repeated header rows are not offers; rows
+   repeated verbatim (desktop + mobile renderings, a ``<noscript>`` copy) are kept once.
+7. Headline cards ("from $2.99/GPU/hr") are not tables and are not read.
 
-Fail loudly: a page with no table of that shape (a redesign, a page moved, a page whose
-tables are filled in by JavaScript), a table with no data rows, or one in which no price
-at all can be read raises ``ParseError`` naming the headers expected and those found.
-Scraped strings are data only: nothing is evaluated.
+Fail loudly: a page with no on-demand instance table (a redesign, a page moved, a page whose
+tables are filled in by JavaScript), an on-demand table with no rows, or one in which no
+price can be read raises ``ParseError`` naming the headers expected and found. Tabs whose
+panel is missing from the markup are logged and noted. Scraped strings are data only:
+nothing is evaluated.
 
 The page-independent helpers (``html_tables``, ``parse_price``, ``price_basis``,
-``norm_header``, ``first_number``, ``split_count``, ``parse_count``) are shared with
-``coreweave_pricing``; they belong in a common module once a third HTML source arrives.
+``norm_header``, ``first_number``, ``split_count``, ``parse_count``, ``is_not_priced``,
+``ParsedPage``) are shared with ``coreweave_pricing``.
 
 ``parse`` is pure: no I/O besides logging.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from bs4 import BeautifulSoup, Tag
+from bs4 import BeautifulSoup, NavigableString, Tag
 
 from pipelines.lib.http import FetchError, PoliteClient
-from pipelines.lib.sources.base import FetchFailure, ParseError, Payload
+from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "lambda_pricing"
 PROVIDER = "lambda"
 PAYLOAD_NAME = "pricing.html"
+BASE_URL = "https://lambda.ai/pricing"
 ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 EXPECTED_HEADERS = (
-    "a GPU column ('GPUs', 'GPU', 'Instance type') and a price column "
-    "('Price / GPU / hr'), optionally 'VRAM / GPU' and a GPU count"
+    "a GPU column ('GPUs', 'GPU', 'Instance type', or an empty/'Plan' first column) and a price "
+    "column ('Price / GPU / hr', 'PRICE/GPU/HR*'), optionally 'VRAM / GPU' and a GPU count"
 )
 log = logging.getLogger(__name__)
+
+SPEC = SourceSpec(
+    id=SOURCE_ID,
+    kind="gpu_offers",
+    providers=(PROVIDER,),
+    defaults={"enabled": True, "base_url": BASE_URL},
+    terms=Terms(
+        url="https://lambda.ai/legal/terms-of-service",
+        verdict="unknown",
+        checked="2026-12-01",
+        quote=("Website Terms of Service (last updated October 24, 2023) bind anyone 'visiting or "
+               "browsing the Sites'; no clause on automated access or on re-use of the published "
+               "prices could be read in the stored copy"),
+        licence="proprietary; published price list",
+    ),
+    description="Lambda pricing page (HTML): on-demand per-GPU prices per instance size, "
+                "1-Click Cluster reserved rates",
+)
 
 # --- header vocabulary (matched on lower-cased, whitespace-collapsed header text) --------
 # Order matters: a header is given the first role it matches, so "Price / GPU / hr" is a
@@ -86,14 +131,20 @@ log = logging.getLogger(__name__)
 _PRICE_HEADER = re.compile(r"\bprice\b|\bcost\b|\$|\busd\b|/\s*h(?:ou)?r\b|\bper hour\b")
 _NOT_ON_DEMAND_PRICE = re.compile(r"reserv|commit|\bspot\b|\bterm\b|month|\byear|annual")
 _VRAM_HEADER = re.compile(r"\bvram\b|\bgpu mem(?:ory)?\b|\bmemory\s*(?:/|per)\s*gpu\b")
-_COUNT_HEADER = re.compile(r"\bgpu count\b|#\s*(?:of\s*)?gpus?\b|\bnumber of gpus\b|\bno\. of gpus\b")
-_GPU_HEADER = re.compile(r"\bgpus?\b|\binstance(?: type)?\b|\baccelerators?\b")
-# not "commit": an on-demand heading may well say "no commitments"
-_SKIP_SECTION = re.compile(r"cluster|reserv|private cloud")
+_COUNT_HEADER = re.compile(
+    r"\bgpu count\b|#\s*(?:of\s*)?gpus?\b|\bnumber of gpus\b|\bno\. of gpus\b|\bcluster size\b")
+_TERM_HEADER = re.compile(r"\bterm\b|\bduration\b|\bcommitment\b|\bcontract\b|\breservation length\b")
+_INSTANCE_HEADER = re.compile(r"\binstance(?: type)?\b")
+_GPU_HEADER = re.compile(r"\bgpus?\b|\bgpu (?:model|type)\b|\baccelerators?\b")
+_NAME_HEADER = re.compile(r"^(?:|plan|plans|model|configuration)$")  # empty or visually hidden
+_RESERVED_SECTION = re.compile(r"cluster|reserv|private cloud")
+_ON_DEMAND_SECTION = re.compile(r"on[- ]demand|instances? pricing|instances\b")
 
 # --- cell vocabulary ----------------------------------------------------------------------
 _PER_GPU = re.compile(r"(?:/|\bper)\s*gpu\b|\bgpu[\s-]*(?:hour|hr|h)\b")
 _PER_INSTANCE = re.compile(r"\binstance\b|\bnode\b|\bserver\b|\bmachine\b")
+# "$1.89/H100/hour": a GPU model as the unit is a per-GPU price
+_GPU_AS_UNIT = re.compile(r"/\s*(?:nvidia\s+)?[a-z]{1,3}\d{2,4}[a-z0-9]*\s*(?=/)", re.IGNORECASE)
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?|\.\d+")
 _PRICE_WORDS = re.compile(
     r"us\$|\$|€|£|\busd\b|\beur\b|\bgbp\b|\bper\b|\bgpus?\b|\binstance\b|\bnode\b|\bhours?\b"
@@ -102,8 +153,21 @@ _PRICE_WORDS = re.compile(
 _CURRENCY = (("€", "EUR"), ("eur", "EUR"), ("£", "GBP"), ("gbp", "GBP"))
 _COUNT_PREFIX = re.compile(r"^\s*(\d{1,3})\s*[x×]\s*(.+)$", re.IGNORECASE)
 _COUNT_CELL = re.compile(r"^\s*(\d{1,3})\s*[x×]?\s*(?:gpus?)?\s*$", re.IGNORECASE)
+_CLUSTER_COUNT = re.compile(
+    r"^\s*(\d[\d,]*)\s*(?:\+|(?:-|–|—|to)\s*\d[\d,]*)?\s*(?:gpus?)?\s*\+?\s*$", re.IGNORECASE)
+_COUNT_IN_LABEL = re.compile(r"^\s*(\d{1,3})\s*(?:[x×]|gpus?\b)", re.IGNORECASE)
 _COUNT_IN_HEADING = re.compile(r"\b(\d{1,3})\s*[x×]", re.IGNORECASE)
-_FOOTNOTE = re.compile(r"[*†‡]+")
+_FOOTNOTE = re.compile(r"[*†‡¹²³⁴⁵⁶⁷⁸⁹]+|\^\s*\d+\s*$")
+_ROW_LABEL = re.compile(r"^\s*(on[- ]demand|reserved|spot)\b[\s:–-]*", re.IGNORECASE)
+_BADGES = re.compile(r"(?:\s+(?:new|popular|hot|limited))+\s*$", re.IGNORECASE)
+_NOT_PRICED = re.compile(
+    r"^(?:contact(?: us| sales)?|talk to (?:sales|an engineer|us)|n/?a|not available|"
+    r"unavailable|sold out|coming soon|[-–—]+)[.!]?$", re.IGNORECASE)
+_DURATION = re.compile(
+    r"\b\d+\s*(?:-\s*)?(?:weeks?|months?|years?|yrs?)\b"
+    r"(?:\s*(?:-|–|—|to)\s*\d+\s*(?:-\s*)?(?:weeks?|months?|years?|yrs?)\b)?", re.IGNORECASE)
+_HEADING = re.compile(r"^h[1-6]$")
+_HIDDEN = ("script", "style", "template")
 
 
 def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload | FetchFailure]:
@@ -116,15 +180,29 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
     return [Payload(PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at)]
 
 
+class ParsedPage(list):
+    """The candidate records of one page (a plain list to ``ingest``), plus ``notes``: what
+    the page holds that is not an offer and not an error (``not_priced`` cells such as
+    "Contact sales", ignored script copies, tabs without a panel)."""
+
+    def __init__(self, records: list[dict[str, Any]] | None = None,
+                 notes: dict[str, Any] | None = None):
+        super().__init__(records or [])
+        self.notes: dict[str, Any] = notes or {}
+
+
 # --- HTML tables --------------------------------------------------------------------------
 
 @dataclass
 class HtmlTable:
-    """One table of the page: header texts, data rows (cell texts) and the headings above it."""
+    """One table of the page: header texts, data rows (cell texts), the headings above it
+    and the element it was read from (for its tab and block)."""
 
     header: list[str]
     rows: list[list[str]]
     headings: list[str]  # caption, then the nearest heading, then its parents up to the h2
+    element: Tag | None = field(default=None, repr=False)
+    header_known: bool = True  # False for rows found outside any table (a cut page)
 
 
 def _text(tag: Tag) -> str:
@@ -177,7 +255,7 @@ def _html_table(table: Tag) -> HtmlTable | None:
             break
     header = _cells(rows[header_idx], ["th", "td"])
     data = [_cells(tr, ["th", "td"]) for tr in rows[header_idx + 1:]]
-    return HtmlTable(header, data, _headings(table))
+    return HtmlTable(header, data, _headings(table), table)
 
 
 def _aria_table(grid: Tag) -> HtmlTable | None:
@@ -190,11 +268,32 @@ def _aria_table(grid: Tag) -> HtmlTable | None:
         return [_text(c) for c in row.find_all(attrs={"role": ["columnheader", "rowheader", "cell", "gridcell"]})]
 
     header_idx = next((i for i, r in enumerate(rows) if r.find(attrs={"role": "columnheader"})), 0)
-    return HtmlTable(cells(rows[header_idx]), [cells(r) for r in rows[header_idx + 1:]], _headings(grid))
+    return HtmlTable(cells(rows[header_idx]), [cells(r) for r in rows[header_idx + 1:]], _headings(grid), grid)
+
+
+def _orphan_tables(soup: BeautifulSoup) -> list[HtmlTable]:
+    """Rows outside any table (a page cut inside its table, as archived excerpts are), each
+    run of sibling rows as one table with an unknown header."""
+    groups: dict[int, list[Tag]] = {}
+    parents: dict[int, Tag] = {}
+    for tr in soup.find_all("tr"):
+        if tr.find_parent("table") is not None or tr.find_parent(attrs={"role": ["table", "grid"]}):
+            continue
+        key = id(tr.parent)
+        groups.setdefault(key, []).append(tr)
+        parents[key] = tr
+    out = []
+    for key, rows in groups.items():
+        data = [_cells(tr, ["th", "td"]) for tr in rows]
+        width = max((len(r) for r in data), default=0)
+        if width:
+            out.append(HtmlTable([""] * width, data, _headings(parents[key]), rows[0], header_known=False))
+    return out
 
 
 def html_tables(soup: BeautifulSoup) -> list[HtmlTable]:
-    """Every ``<table>`` and ARIA grid of the page, in document order."""
+    """Every ``<table>`` and ARIA grid of the page, in document order (script content is
+    text to the parser, so tables inside scripts are never among them)."""
     found = [_html_table(t) for t in soup.find_all("table")]
     found += [_aria_table(g) for g in soup.find_all(attrs={"role": ["table", "grid"]}) if g.name != "table"]
     return [t for t in found if t is not None and any(t.header)]
@@ -204,13 +303,14 @@ def html_tables(soup: BeautifulSoup) -> list[HtmlTable]:
 
 def norm_header(text: str) -> str:
     """Header text for matching: footnote marks dropped, whitespace collapsed, lower case."""
-    return re.sub(r"\s+", " ", _FOOTNOTE.sub(" ", text)).strip().lower()
+    return re.sub(r"\s+", " ", _FOOTNOTE.sub(" ", text or "")).strip().lower()
 
 
 def parse_price(text: str) -> tuple[float | None, str]:
-    """(price, currency) from a price cell: ``$3.99``, ``$ 3.99 / GPU / hr``, ``US$1,234.50``.
-    None when the cell does not hold exactly one number among known unit words."""
-    raw = (text or "").replace("\xa0", " ").strip()
+    """(price, currency) from a price cell: ``$3.99``, ``$ 3.99 / GPU / hr``, ``US$1,234.50``,
+    ``$1.89/H100/hour``. None when the cell does not hold exactly one number among known
+    unit words."""
+    raw = _GPU_AS_UNIT.sub("/gpu", (text or "").replace("\xa0", " ")).strip()
     lower = raw.lower()
     currency = next((code for mark, code in _CURRENCY if re.search(rf"(?<![a-z]){re.escape(mark)}(?![a-z])", lower)),
                     "USD")
@@ -226,11 +326,16 @@ def parse_price(text: str) -> tuple[float | None, str]:
 def price_basis(text: str) -> str | None:
     """``per_gpu`` / ``per_instance`` from a price header or cell's wording, None if it says
     neither (or both)."""
-    lower = (text or "").lower()
+    lower = _GPU_AS_UNIT.sub("/gpu", text or "").lower()
     gpu, instance = bool(_PER_GPU.search(lower)), bool(_PER_INSTANCE.search(lower))
     if gpu == instance:
         return None
     return "per_gpu" if gpu else "per_instance"
+
+
+def is_not_priced(text: str) -> bool:
+    """A price cell that says there is no price: ``Contact sales``, ``N/A``, ``Sold out``."""
+    return bool(_NOT_PRICED.match(_FOOTNOTE.sub("", text or "").strip()))
 
 
 def first_number(text: str) -> float | None:
@@ -247,8 +352,21 @@ def split_count(cell: str) -> tuple[int | None, str]:
 
 
 def parse_count(cell: str) -> int | None:
-    """A GPU-count cell: ``"8"``, ``"8x"``, ``"8 GPUs"`` -> 8; anything else None."""
-    m = _COUNT_CELL.match(cell or "")
+    """A GPU-count cell: ``"8"``, ``"8x"``, ``"8 GPUs"``, ``"4^1"`` (footnote) -> 8 / 4;
+    anything else None."""
+    m = _COUNT_CELL.match(_FOOTNOTE.sub("", cell or ""))
+    return int(m.group(1)) if m else None
+
+
+def parse_cluster_count(cell: str) -> int | None:
+    """A cluster-size cell: the smallest cluster it names (``"16"``, ``"256+"`` -> 256,
+    ``"64 - 60,000"`` -> 64); anything else None."""
+    m = _CLUSTER_COUNT.match(_FOOTNOTE.sub("", cell or ""))
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def _count_from_label(label: str) -> int | None:
+    m = _COUNT_IN_LABEL.match(label or "")
     return int(m.group(1)) if m else None
 
 
@@ -256,39 +374,88 @@ def parse_count(cell: str) -> int | None:
 
 @dataclass
 class _Columns:
-    gpu: int
+    name: int
     price: int
-    vram: int | None
-    count: int | None
+    vram: int | None = None
+    count: int | None = None
+    term: int | None = None
+    instance: int | None = None
+    label: int | None = None  # a row-label column ("Reserved", "Sprint") with an empty header
 
 
-def _columns(table: HtmlTable, name: str) -> _Columns | None:
+def _is_texty(cells: list[str]) -> bool:
+    """Cells that name things (letters, not prices or numbers)."""
+    filled = [c for c in cells if c]
+    return bool(filled) and all(re.search(r"[a-z]{2}", c, re.IGNORECASE) and "$" not in c for c in filled)
+
+
+def _column(table: HtmlTable, i: int) -> list[str]:
+    return [r[i] if i < len(r) else "" for r in table.rows]
+
+
+def _columns_by_content(table: HtmlTable) -> _Columns | None:
+    """Column roles of a table whose header is unknown, from what the cells hold."""
+    width = len(table.header)
+    cols = [_column(table, i) for i in range(width)]
+    price = next((i for i in reversed(range(width))
+                  if sum("$" in c or is_not_priced(c) for c in cols[i]) >= max(1, len(table.rows) // 2)), None)
+    name = next((i for i in range(width) if i != price and _is_texty(cols[i])), None)
+    if price is None or name is None:
+        return None
+    vram = next((i for i in range(width) if i not in (price, name)
+                 and sum(bool(re.fullmatch(r"\d+(?:\.\d+)?\s*GB", c)) for c in cols[i]) >= len(table.rows) // 2
+                 and any(cols[i])), None)
+    return _Columns(name=name, price=price, vram=vram)
+
+
+def _columns(table: HtmlTable, name: str, reserved_block: bool) -> _Columns | None:
     """Column roles from the header texts; None when the table is not a GPU price table."""
+    if not table.header_known:
+        return _columns_by_content(table)
     headers = [norm_header(h) for h in table.header]
-    price_cols, vram, count_cols, gpu_cols = [], None, [], []
+    price_cols: list[int] = []
+    count_cols: list[int] = []
+    gpu_cols: list[int] = []
+    unnamed: list[int] = []
+    vram = term = instance = None
     for i, h in enumerate(headers):
-        if not h:
-            continue
-        if _PRICE_HEADER.search(h):
-            if not _NOT_ON_DEMAND_PRICE.search(h):
+        if _NAME_HEADER.match(h):
+            unnamed.append(i)
+        elif _PRICE_HEADER.search(h):
+            if reserved_block or not _NOT_ON_DEMAND_PRICE.search(h):
                 price_cols.append(i)
         elif _VRAM_HEADER.search(h):
             vram = i if vram is None else vram
         elif _COUNT_HEADER.search(h):
             count_cols.append(i)
+        elif _TERM_HEADER.search(h):
+            term = i if term is None else term
+        elif _INSTANCE_HEADER.search(h):
+            instance = i if instance is None else instance
         elif _GPU_HEADER.search(h):
             gpu_cols.append(i)
-    # a "GPUs" column holding only counts ("8", "8x") is a count column
+    # a "GPUs" column holding only counts ("8", "16", "256+") is a count column
     for i in list(gpu_cols):
-        cells = [r[i] for r in table.rows if i < len(r) and r[i]]
-        if len(gpu_cols) > 1 and cells and all(parse_count(c) is not None for c in cells):
+        cells = [c for c in _column(table, i) if c]
+        if cells and all(parse_cluster_count(c) is not None for c in cells):
             gpu_cols.remove(i)
             count_cols.append(i)
-    if not gpu_cols:
+    # an empty table shell still shows its shape: its unnamed first column is the name column
+    texty_unnamed = [i for i in unnamed if _is_texty(_column(table, i)) or not table.rows]
+    label = None
+    if gpu_cols:
+        gpu = gpu_cols[0]
+        label = texty_unnamed[0] if texty_unnamed else None
+    elif instance is not None:
+        gpu, instance = instance, None
+        label = texty_unnamed[0] if texty_unnamed else None
+    elif texty_unnamed:  # 2026: the first header cell is empty or a hidden "Plan"
+        gpu = texty_unnamed[0]
+    else:
         return None
     if not price_cols:
-        log.warning("%s: table with headers %s has a GPU column but no on-demand price column; "
-                    "skipped", name, table.header)
+        log.warning("%s: table with headers %s has a GPU column but no price column; skipped",
+                    name, table.header)
         return None
     if len(price_cols) > 1:
         on_demand = [i for i in price_cols if "on-demand" in headers[i] or "on demand" in headers[i]]
@@ -296,54 +463,180 @@ def _columns(table: HtmlTable, name: str) -> _Columns | None:
             raise ParseError(f"{name}: table with headers {table.header} has several price columns "
                              f"{[table.header[i] for i in price_cols]}; cannot tell the on-demand one")
         price_cols = on_demand
-    return _Columns(gpu_cols[0], price_cols[0], vram, count_cols[0] if count_cols else None)
+    return _Columns(name=gpu, price=price_cols[0], vram=vram,
+                    count=count_cols[0] if count_cols else None, term=term, instance=instance, label=label)
 
 
-def _records_for_table(name: str, table: HtmlTable, cols: _Columns) -> list[dict[str, Any]]:
-    header_basis = price_basis(table.header[cols.price])
+def _tab_label(el: Tag) -> tuple[str | None, Tag | None]:
+    """The label of the tab whose panel holds ``el`` (None outside tab panels), and the panel."""
+    panel = el.find_parent(attrs={"role": "tabpanel"})
+    if panel is None:
+        pane = el.find_parent(attrs={"data-w-tab": True})  # Webflow tab panes
+        return (str(pane["data-w-tab"]), pane) if pane is not None else (None, None)
+    labelled_by = panel.get("aria-labelledby")
+    if labelled_by:
+        root = panel
+        while root.parent is not None:
+            root = root.parent
+        tab = root.find(id=labelled_by)
+        if isinstance(tab, Tag):
+            return _text(tab), panel
+    panel_id = panel.get("id")
+    container = panel
+    for _ in range(4):  # the tab list sits beside the panels, a few levels up
+        container = container.find_parent() or container
+        tabs = container.find_all(attrs={"role": "tab"})
+        if not tabs:
+            continue
+        if panel_id:
+            tab = next((t for t in tabs if t.get("aria-controls") == panel_id), None)
+            if tab is not None:
+                return _text(tab), panel
+        panels = container.find_all(attrs={"role": "tabpanel"})
+        if len(panels) == len(tabs):
+            return _text(tabs[panels.index(panel)]), panel
+        break
+    return None, panel
+
+
+def _block_mode(table: HtmlTable) -> str:
+    """``reserved`` when the nearest heading that says either names clusters/reservations."""
+    for heading in table.headings[:3]:
+        h = heading.lower()
+        if _RESERVED_SECTION.search(h):
+            return "reserved"
+        if _ON_DEMAND_SECTION.search(h):
+            return "on_demand"
+    return "on_demand"
+
+
+def _block_duration(el: Tag) -> str | None:
+    """A duration stated between the block's heading and the table ("2 weeks – 1 year")."""
+    texts: list[str] = []
+    for i, node in enumerate(el.previous_elements):
+        if i > 400:
+            break
+        if isinstance(node, Tag) and _HEADING.match(node.name or ""):
+            break
+        if isinstance(node, NavigableString) and node.parent is not None and node.parent.name not in _HIDDEN:
+            texts.append(str(node))
+    m = _DURATION.search(" ".join(reversed(texts)))
+    return re.sub(r"\s+", " ", m.group(0)).strip() if m else None
+
+
+def _cell(row: list[str], index: int | None) -> str:
+    return row[index] if index is not None and index < len(row) else ""
+
+
+def _check_instance_basis(name: str, header_price: str, inferred: list[dict[str, Any]]) -> None:
+    """Prices read as per instance (no unit on the page) must grow with the GPU count where
+    one GPU appears at several sizes; flat prices across sizes are per-GPU prices."""
+    groups: dict[tuple, list[tuple[int, float]]] = {}
+    for rec in inferred:
+        if isinstance(rec["price"], float) and rec["gpu_count"]:
+            groups.setdefault((rec["gpu_name"], rec["gpu_memory_gb"]), []).append((rec["gpu_count"], rec["price"]))
+    for (gpu, memory), points in groups.items():
+        points.sort()
+        for (c1, p1), (c2, p2) in itertools.pairwise(points):
+            if c2 > c1 and (p2 / p1) / (c2 / c1) < 0.75:
+                raise ParseError(
+                    f"{name}: cannot tell whether prices are per GPU or per instance: price header "
+                    f"{header_price!r}, no unit in the cells, and {gpu} "
+                    f"{memory or ''} costs {p1} at {c1}x but {p2} at {c2}x (instance prices would "
+                    "grow with the GPU count; expected '/ GPU / hr' or 'per instance')")
+
+
+def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[str, Any]) -> list[dict[str, Any]]:
+    block = _block_mode(table)
+    header_price = table.header[cols.price] if table.header_known else ""
+    header_basis = price_basis(header_price)
+    tab_label, _panel = _tab_label(table.element) if table.element is not None else (None, None)
+    tab_count = _count_from_label(tab_label) if tab_label else None
     heading_count = next((int(m.group(1)) for h in table.headings[:2]
                           if (m := _COUNT_IN_HEADING.search(h))), None)
+    duration = _block_duration(table.element) if block == "reserved" and table.element is not None else None
     normalised_header = [norm_header(h) for h in table.header]
     records: list[dict[str, Any]] = []
-    n_priced = 0
+    inferred: list[dict[str, Any]] = []
+    n_priced = n_rows = 0
     for row in table.rows:
         filled = [c for c in row if c]
         if not filled:
             continue
-        if len(filled) == 1 and len(table.header) >= 3:
+        if len(filled) == 1 and len(row) >= 3:
             log.debug("%s: group label row %r", name, filled[0])
             continue
-        if [norm_header(c) for c in row] == normalised_header:
+        if table.header_known and [norm_header(c) for c in row] == normalised_header:
             continue  # the header repeated inside the table
-        cell = row[cols.gpu] if cols.gpu < len(row) else ""
-        price_text = row[cols.price] if cols.price < len(row) else ""
-        count, gpu_name = split_count(cell)
-        if cols.count is not None and cols.count < len(row):
-            count = parse_count(row[cols.count]) or count
-        if count is None:
-            count = heading_count  # None -> normalise_offers quarantines (bad_gpu_count)
+        n_rows += 1
+        cell = _cell(row, cols.name)
+        label_text = _cell(row, cols.label)
+        m = _ROW_LABEL.match(cell)
+        row_label = m.group(1) if m else ""
+        cell = cell[m.end():] if m else cell
+        pricing = block
+        for text in (label_text, row_label):
+            low = text.lower().replace(" ", "-")
+            if low.startswith("reserved"):
+                pricing = "reserved"
+            elif low.startswith("on-demand"):
+                pricing = "on_demand"
+            elif low.startswith("spot"):
+                pricing = "spot"
+        cell = _BADGES.sub("", _FOOTNOTE.sub("", cell)).strip()
+        cell_count, gpu_name = split_count(cell)
+        instance_cell = _cell(row, cols.instance)
+        instance_count, _ = split_count(instance_cell)
+        if cols.count is not None:
+            count = parse_cluster_count(_cell(row, cols.count))  # None -> quarantined, never guessed
+        else:
+            count = cell_count or instance_count
+            if tab_count is not None:
+                if count is not None and count != tab_count:
+                    log.warning("%s: row %r says %sx but sits in the %r tab: count left unknown",
+                                name, cell, count, tab_label)
+                    count = None
+                else:
+                    count = tab_count
+            elif count is None:
+                count = heading_count
+        price_text = _cell(row, cols.price)
+        shown = " ".join(p for p in (label_text, row_label, instance_cell or cell) if p)
+        instance_type = shown
+        if cols.count is not None and _cell(row, cols.count):
+            instance_type = f"{shown} ({_cell(row, cols.count)} GPUs)"
+        elif tab_label and cell_count is None:
+            instance_type = f"{tab_label} {shown}"
+        if is_not_priced(price_text):
+            notes.setdefault("not_priced", []).append(f"{pricing} {instance_type}: {price_text}")
+            continue
         price, currency = parse_price(price_text)
         basis = header_basis or price_basis(price_text)
+        basis_inferred = False
         if basis is None:
-            raise ParseError(
-                f"{name}: cannot tell whether prices are per GPU or per instance: price header "
-                f"{table.header[cols.price]!r}, cell {price_text!r} (expected '/ GPU / hr' or 'per instance')"
-            )
+            if count is None:
+                raise ParseError(
+                    f"{name}: cannot tell whether prices are per GPU or per instance: price header "
+                    f"{header_price!r}, cell {price_text!r}, and the row names no GPU count "
+                    "(expected '/ GPU / hr' or 'per instance')")
+            basis, basis_inferred = "per_instance", True  # the price of the Nx the row names
+        if pricing == "reserved" and basis == "per_gpu":
+            basis = "cluster_per_gpu"  # a multi-GPU cluster rate quoted per GPU (DOMAIN.md)
         if price is not None:
             n_priced += 1
-        vram = row[cols.vram] if cols.vram is not None and cols.vram < len(row) else ""
-        records.append({
+        vram = _cell(row, cols.vram)
+        rec = {
             "provider": PROVIDER,
             "segment": None,
             "upstream_source": None,
             "gpu_name": gpu_name,
-            "gpu_hint": "",
+            "gpu_hint": instance_cell,
             "gpu_memory_gb": first_number(vram),
             "gpu_count": count,
-            "instance_type": _FOOTNOTE.sub("", cell).strip() or None,
+            "instance_type": instance_type or None,
             "region": None,
-            "pricing": "on_demand",
-            "reserved_term": None,
+            "pricing": pricing,
+            "reserved_term": (_cell(row, cols.term) or duration) if pricing == "reserved" else None,
             # an unreadable price is kept as its text: normalise_offers quarantines it
             "price": price if price is not None else price_text,
             "price_basis": basis,
@@ -355,42 +648,80 @@ def _records_for_table(name: str, table: HtmlTable, cols: _Columns) -> list[dict
             "available_gpus": None,
             "payload_name": name,
             "date": None,
-        })
-    if not records:
-        raise ParseError(f"{name}: pricing table {table.header} under {table.headings[:2]} has no data rows "
-                         "(filled in by JavaScript, or the layout changed)")
-    if n_priced == 0:
-        raise ParseError(f"{name}: pricing table {table.header} under {table.headings[:2]}: no price "
-                         f"could be read in {len(records)} rows (e.g. {records[0]['price']!r})")
+        }
+        records.append(rec)
+        if basis_inferred:
+            inferred.append(rec)
+    if inferred:
+        _check_instance_basis(name, header_price, inferred)
+        log.info("%s: %d prices under %r carry no unit: read as the price of the row's instance",
+                 name, len(inferred), header_price)
+    if block == "on_demand":
+        if n_rows == 0:
+            raise ParseError(f"{name}: pricing table {table.header} under {table.headings[:2]} has no data rows "
+                             "(filled in by JavaScript, or the layout changed)")
+        on_demand = [r for r in records if r["pricing"] == "on_demand"]
+        if on_demand and not any(isinstance(r["price"], float) for r in on_demand):
+            raise ParseError(f"{name}: pricing table {table.header} under {table.headings[:2]}: no price "
+                             f"could be read in {len(on_demand)} rows (e.g. {on_demand[0]['price']!r})")
     return records
 
 
-def parse(name: str, content: bytes) -> list[dict[str, Any]]:
-    """Candidate on-demand offers from one archived Lambda pricing page."""
+def _script_copies(soup: BeautifulSoup) -> int:
+    """Scripts that carry a copy of a price table (hydration data): counted, never parsed."""
+    n = 0
+    for script in soup.find_all("script"):
+        text = script.string or script.get_text() or ""
+        low = text.lower()
+        if ("<table" in low or "\\u003ctable" in low or "price/gpu/hr" in low) and "$" in text:
+            n += 1
+    return n
+
+
+def _missing_panels(soup: BeautifulSoup) -> list[str]:
+    """Tabs whose ``aria-controls`` panel is not in the markup (filled in by JavaScript)."""
+    out = []
+    for tab in soup.find_all(attrs={"role": "tab"}):
+        target = tab.get("aria-controls")
+        if target and soup.find(id=target) is None:
+            out.append(_text(tab))
+    return out
+
+
+def parse(name: str, content: bytes) -> ParsedPage:
+    """Candidate offers (on-demand instances, reserved cluster rates) from one archived
+    Lambda pricing page."""
     soup = BeautifulSoup(content, "html.parser")
-    tables = html_tables(soup)
+    notes: dict[str, Any] = {"script_copies_ignored": _script_copies(soup)}
+    for tag in soup.find_all(_HIDDEN):
+        tag.decompose()
+    tables = html_tables(soup) + _orphan_tables(soup)
     records: list[dict[str, Any]] = []
-    skipped_sections: list[str] = []
     for table in tables:
-        cols = _columns(table, name)
+        block = _block_mode(table)
+        cols = _columns(table, name, block == "reserved")
         if cols is None:
             continue
-        section = " / ".join(table.headings[:3])
-        if _SKIP_SECTION.search(section.lower()):
-            log.info("%s: skipped table %s under %r (not on-demand instances)", name, table.header, section)
-            skipped_sections.append(section)
-            continue
-        records.extend(_records_for_table(name, table, cols))
-    if not records:
+        records.extend(_records_for_table(name, table, cols, notes))
+    missing = _missing_panels(soup)
+    if missing:
+        log.warning("%s: tabs %s have no panel in the markup (filled in by JavaScript?)", name, missing)
+        notes["tabs_without_panel"] = missing
+    if not any(r["pricing"] == "on_demand" for r in records):
         found = [t.header for t in tables][:8]
-        detail = f"; GPU tables skipped as cluster/reserved: {skipped_sections}" if skipped_sections else ""
+        reserved = sum(r["pricing"] == "reserved" for r in records)
+        detail = f"; {reserved} reserved cluster row(s) only" if reserved else ""
         raise ParseError(f"{name}: no Lambda on-demand pricing table found: expected {EXPECTED_HEADERS}; "
                          f"found {len(tables)} table(s) with headers {found}{detail}")
     unique: dict[tuple, dict[str, Any]] = {}
     for rec in records:
-        key = tuple(rec[k] for k in ("gpu_name", "gpu_count", "gpu_memory_gb", "instance_type",
-                                     "price", "price_basis", "currency"))
+        key = tuple(rec[k] for k in ("gpu_name", "gpu_count", "gpu_memory_gb", "instance_type", "pricing",
+                                     "reserved_term", "price", "price_basis", "currency"))
         unique.setdefault(key, rec)
     if len(unique) < len(records):
         log.info("%s: %d repeated rows (same table rendered twice) kept once", name, len(records) - len(unique))
-    return list(unique.values())
+        notes["repeated_rows"] = len(records) - len(unique)
+    if notes.get("not_priced"):
+        log.info("%s: %d rows without a price (not offers): %s", name, len(notes["not_priced"]),
+                 notes["not_priced"][:5])
+    return ParsedPage(list(unique.values()), notes)
