@@ -4,8 +4,8 @@ Rules (``[alerts.rules.*]`` in the config; defaults in ``DEFAULT_ALERT_CONFIG``)
 
 * ``provider_price_move`` -- a provider's lowest price for a GPU and price type moved by >=
   ``threshold_pct`` against its previous observation (``marts.price_changes``), up or down;
-* ``market_price_move``  -- the market median (``marts.daily_summary``) moved >= ``threshold_pct``
-  against the median of its previous 7 days;
+* ``market_price_move``  -- the market's like-for-like 7-day change (``marts.daily_summary``,
+  from the index of methodology 2.0) moved >= ``threshold_pct``;
 * ``availability``       -- a provider's offers for a GPU x price type fell to zero (the
   provider still reported other GPUs that day), fell by >= ``drop_pct``, or came back;
 * ``new``                -- a GPU model or provider seen for the first time (not on the first day
@@ -169,24 +169,30 @@ def rule_provider_price_move(frames, day, cfg) -> list[dict]:
 
 
 def rule_market_price_move(frames, day, cfg) -> list[dict]:
+    """The market's like-for-like 7-day change (``daily_summary.change_7d_like_for_like_pct``:
+    the index over providers present on both ends of each link, METHODOLOGY.md) moved >=
+    ``threshold_pct``. The cross-sectional median is quoted beside it but never triggers:
+    it moves when the set of reporting providers changes."""
     summary = frames.get("daily_summary")
-    if summary is None or summary.height == 0:
+    if summary is None or summary.height == 0 or "change_7d_like_for_like_pct" not in summary.columns:
         return []
     thr = float(cfg["rules"]["market_price_move"]["threshold_pct"])
     prev = summary.filter((pl.col("date") >= day - dt.timedelta(days=7)) & (pl.col("date") < day)) \
-        .group_by(["gpu_model", "pricing"]).agg(pl.col("market_median").median().alias("median_7d"),
-                                                pl.col("date").min().alias("since"))
-    today = summary.filter(pl.col("date") == day).join(prev, on=["gpu_model", "pricing"]).with_columns(
-        ((pl.col("market_median") / pl.col("median_7d") - 1) * 100).alias("pct"))
+        .group_by(["gpu_model", "pricing"]).agg(pl.col("market_median").median().alias("median_7d"))
+    today = summary.filter(pl.col("date") == day).join(prev, on=["gpu_model", "pricing"], how="left") \
+        .with_columns(pl.col("change_7d_like_for_like_pct").alias("pct"))
     out = []
     for r in today.filter(pl.col("pct").abs() >= thr).iter_rows(named=True):
         verb = "rose" if r["pct"] > 0 else "fell"
+        cross = (f"; cross-sectional median {_usd(r['median_7d'])} (7-day) -> {_usd(r['market_median'])}"
+                 if r["median_7d"] is not None else "")
         out.append(_alert("market_price_move", f"market/{r['gpu_model']}/{r['pricing']}", day, "warning",
-                          f"{r['gpu_model']} {r['pricing']} market median {verb} {abs(r['pct']):.1f}% from its "
-                          f"7-day median {_usd(r['median_7d'])} (since {r['since']}) to {_usd(r['market_median'])} "
-                          f"per GPU-hour on {day} ({r['n_providers']} providers)",
+                          f"{r['gpu_model']} {r['pricing']} market {verb} {abs(r['pct']):.1f}% like for like "
+                          f"in 7 days to {day} (providers present on both dates){cross}, "
+                          f"{r['n_providers']} providers",
                           {"gpu_model": r["gpu_model"], "pricing": r["pricing"], "median_7d": r["median_7d"],
-                           "market_median": r["market_median"], "change_pct": r["pct"]}))
+                           "market_median": r["market_median"], "change_pct": r["pct"],
+                           "change_basis": "like_for_like_7d"}))
     return out
 
 

@@ -67,7 +67,8 @@ def test_flapping_series_alerts_once_per_week():
 
 def test_market_move_availability_new_and_source_health():
     summary = pl.DataFrame({"date": D[:8], "gpu_model": ["H100-SXM-80GB"] * 8, "pricing": ["on_demand"] * 8,
-                            "market_median": [2.0] * 7 + [2.4], "n_providers": [5] * 8})
+                            "market_median": [2.0] * 7 + [2.4], "n_providers": [5] * 8,
+                            "change_7d_like_for_like_pct": [None] * 7 + [20.0]})
     prices = pl.DataFrame({
         "date": [D[0], D[0], D[0], D[1], D[1], D[1], D[1]],
         "provider": ["aws", "aws", "runpod", "aws", "runpod", "runpod", "newco"],
@@ -88,8 +89,12 @@ def test_market_move_availability_new_and_source_health():
     assert "new provider newco" in subjects["provider/newco"]
     assert "source vastai failed for 2026-06-02: HTTP 500" in subjects["source/vastai"]
     market = A.evaluate_rules({"daily_summary": summary}, D[7])
-    assert market["message"][0].startswith("H100-SXM-80GB on_demand market median rose 20.0% from its "
-                                           "7-day median $2.00 (since 2026-06-01) to $2.40")
+    assert market["message"][0].startswith("H100-SXM-80GB on_demand market rose 20.0% like for like in 7 days "
+                                           "to 2026-06-08 (providers present on both dates); cross-sectional "
+                                           "median $2.00 (7-day) -> $2.40")
+    # a cross-sectional jump with no like-for-like move (a cheaper provider joined) alerts nothing
+    composition = summary.with_columns(pl.lit(0.0).alias("change_7d_like_for_like_pct"))
+    assert A.evaluate_rules({"daily_summary": composition}, D[7]).height == 0
 
 
 # --------------------------------------------------------------------------- delivery
