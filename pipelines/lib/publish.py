@@ -59,6 +59,25 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# A cell starting with one of these is a formula to Excel / LibreOffice / Google Sheets
+# (tab and CR too: some strip them first). OWASP's CSV-injection advice: prefix a single quote.
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with every *string* cell that a spreadsheet would run as a formula
+    (``=HYPERLINK(...)``, ``+cmd|...``, ``@SUM(...)``, ``-2+3``, leading tab/CR) prefixed with
+    ``'``. Numeric columns are untouched, so negative numbers stay numbers."""
+    strings = [name for name, dtype in frame.schema.items() if dtype == pl.String]
+    if not strings:
+        return frame
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(_FORMULA_START))
+        .then(pl.lit("'") + pl.col(name)).otherwise(pl.col(name)).alias(name)
+        for name in strings
+    )
+
+
 def publish(frames: dict[str, pl.DataFrame], out_dir: Path, as_of: dt.date | None = None,
             generated_at: dt.datetime | None = None) -> Path:
     """Write the as-of day's files under ``out_dir/<as_of>/`` and refresh ``latest``."""
@@ -83,7 +102,7 @@ def publish(frames: dict[str, pl.DataFrame], out_dir: Path, as_of: dt.date | Non
                 if ext == "parquet":
                     day.write_parquet(path)
                 else:
-                    day.write_csv(path)
+                    csv_safe(day).write_csv(path)  # Parquet stays raw; CSV opens in spreadsheets
                 manifest["files"][path.name] = {"rows": day.height, "sha256": _sha256(path)}
         report = staging / "report.html"
         report.write_text(render_report(frames, as_of, generated_at=generated_at), encoding="utf-8")
