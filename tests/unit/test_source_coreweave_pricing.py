@@ -252,3 +252,13 @@ def test_ingest_replays_a_real_capture(tracker_env, tmp_path, shared_data):
     assert result.offers.height == 34 and result.quarantine.height == 9
     assert set(result.quarantine["reason"]) == {"bad_pricing_type"}
     assert set(result.offers["region"]) == {"North America", "Europe"}
+
+
+def test_short_labelled_detail_block_is_not_a_cell():
+    # a mobile block of two pieces ("GPU Count", "8") beside the value cells is dropped by its label
+    header = "".join(f"<div><div>{h}</div></div>" for h in ("GPU Model", "GPU Count", "On-Demand Price (Per Hour)"))
+    item = ('<div role="listitem"><div class="grid"><div><h3>NVIDIA HGX H100</h3></div><div><div>8</div></div>'
+            '<div><div>$49.24</div></div><div><div>GPU Count</div><div>8</div></div></div></div>')
+    page = f'<h5>REGION: US</h5><div><div class="h">{header}</div><div><div role="list">{item}</div></div></div>'
+    _, offers, _ = _normalised(page)
+    assert _rows(offers, "region", "gpu_count", "price_usd_per_gpu_hour") == [("US", 8, 6.155)]

@@ -352,3 +352,26 @@ def test_ingest_quarantines_a_moved_page_as_unparseable(tracker_env, tmp_path):
         ingest("lambda_pricing", DAY, load_config(), from_archive=tmp_path / "archive")
     quarantine = exc.value.result.quarantine
     assert quarantine.select("payload_name", "reason").rows() == [("pricing.html", "unparseable_payload")]
+
+
+def test_variants_of_the_2026_markup():
+    """Tab panels that are plain divs named by the buttons' aria-controls; a badge in the name;
+    a cluster table with no heading of its own: its cluster sizes make it reserved."""
+    head = "<tr><th></th><th>VRAM/GPU</th><th>PRICE/GPU/HR*</th></tr>"
+    page = (
+        '<h2>Instances pricing</h2><div><button aria-controls="p8">8x</button>'
+        '<button aria-controls="p1">1x GPU</button></div>'
+        f'<div id="p8"><table>{head}<tr><th>NVIDIA H100 SXM <span>New</span></th><td>80 GB</td>'
+        '<td>$2.99</td></tr></table></div>'
+        f'<div id="p1" hidden><table>{head}<tr><th>NVIDIA H100 SXM</th><td>80 GB</td><td>$3.29</td></tr>'
+        '</table></div>'
+        '<p>Clusters for 2 weeks - 1 year</p><table><tr><th>Plan</th><th>GPUs</th><th>PRICE/GPU/HR*</th></tr>'
+        '<tr><th>NVIDIA H100 SXM</th><td>16-512</td><td>$2.69</td></tr></table>'
+    )
+    _, offers, quarantine = _normalised(page)
+    assert quarantine.height == 0
+    assert _rows(offers, "pricing", "gpu_count", "instance_type", "price_basis", "price_usd_per_gpu_hour") == [
+        ("on_demand", 1, "1x GPU NVIDIA H100 SXM", "per_gpu", 3.29),
+        ("on_demand", 8, "8x NVIDIA H100 SXM", "per_gpu", 2.99),
+        ("reserved", 16, "NVIDIA H100 SXM (16-512 GPUs)", "cluster_per_gpu", 2.69)]
+    assert _one(offers, pricing="reserved")["reserved_term"] == "2 weeks - 1 year"

@@ -217,19 +217,26 @@ def _region(lst: Tag) -> str | None:
     for text in lst.find_all_previous(string=_REGION, limit=1):
         m = _REGION.match(str(text))
         if m:
-            return m.group(1).strip().title()
+            # "NORTH AMERICA" -> "North America"; short codes stay as printed ("US", "EU")
+            return " ".join(w if len(w) <= 3 and w.isupper() else w.capitalize() for w in m.group(1).split())
     return None
 
 
-def _row_cells(item: Tag, width: int) -> list[str] | None:
-    """The value cells of one list item: the first grid with at least ``width`` children,
-    without the detail blocks that repeat the values with labels (many text pieces)."""
+def _row_cells(item: Tag, header: list[str]) -> list[str] | None:
+    """The value cells of one list item: the first grid with at least as many children as
+    the header, without the detail blocks that repeat the values with labels (many text
+    pieces; or, failing that, a header label beside a value: "GPU Count 8")."""
     queue = [item]
     while queue:
         cand = queue.pop(0)
         kids = cand.find_all(True, recursive=False)
-        if len(kids) >= width:
+        if len(kids) >= len(header):
             cells = [k for k in kids if _n_pieces(k) < 3]
+            if len(cells) != len(header):
+                labels = [norm_header(h) for h in header]
+                cells = [k for k in cells if not any(
+                    lab and lab in norm_header(_piece_text(k)) and lab != norm_header(_piece_text(k))
+                    for lab in labels)]
             return [_piece_text(k) for k in cells]
         queue.extend(kids)
     return None
@@ -301,7 +308,7 @@ def _list_rows(name: str, list_name: str, header: list[str], items: list[Tag], c
     records: list[dict[str, Any]] = []
     n_priced = 0
     for item in items:
-        cells = _row_cells(item, len(header))
+        cells = _row_cells(item, header)
         if cells is None or len(cells) != len(header):
             raise ParseError(f"{name}: {list_name}: a row's cells {cells} do not line up with the "
                              f"header {header} (layout changed)")

@@ -159,7 +159,7 @@ _COUNT_IN_LABEL = re.compile(r"^\s*(\d{1,3})\s*(?:[x×]|gpus?\b)", re.IGNORECASE
 _COUNT_IN_HEADING = re.compile(r"\b(\d{1,3})\s*[x×]", re.IGNORECASE)
 _FOOTNOTE = re.compile(r"[*†‡¹²³⁴⁵⁶⁷⁸⁹]+|\^\s*\d+\s*$")
 _ROW_LABEL = re.compile(r"^\s*(on[- ]demand|reserved|spot)\b[\s:–-]*", re.IGNORECASE)
-_BADGES = re.compile(r"(?:\s+(?:new|popular|hot|limited))+\s*$", re.IGNORECASE)
+_BADGES = re.compile(r"(?:\s+(?:new|popular|hot|beta|limited(?: availability)?))+\s*$", re.IGNORECASE)
 _NOT_PRICED = re.compile(
     r"^(?:contact(?: us| sales)?|talk to (?:sales|an engineer|us)|n/?a|not available|"
     r"unavailable|sold out|coming soon|[-–—]+)[.!]?$", re.IGNORECASE)
@@ -467,47 +467,66 @@ def _columns(table: HtmlTable, name: str, reserved_block: bool) -> _Columns | No
                     count=count_cols[0] if count_cols else None, term=term, instance=instance, label=label)
 
 
-def _tab_label(el: Tag) -> tuple[str | None, Tag | None]:
-    """The label of the tab whose panel holds ``el`` (None outside tab panels), and the panel."""
+def _root(el: Tag) -> Tag:
+    while el.parent is not None:
+        el = el.parent
+    return el
+
+
+def _tab_label(el: Tag) -> str | None:
+    """The label of the tab whose panel holds ``el``; None outside tab panels.
+
+    Tried in turn: the panel's ``aria-labelledby``; a tab whose ``aria-controls`` names the
+    panel or any ancestor of the table (panels are not always ``role="tabpanel"``); the
+    panel's position among the panels beside the tab list; a Webflow ``data-w-tab`` label."""
+    root = _root(el)
     panel = el.find_parent(attrs={"role": "tabpanel"})
-    if panel is None:
-        pane = el.find_parent(attrs={"data-w-tab": True})  # Webflow tab panes
-        return (str(pane["data-w-tab"]), pane) if pane is not None else (None, None)
-    labelled_by = panel.get("aria-labelledby")
-    if labelled_by:
-        root = panel
-        while root.parent is not None:
-            root = root.parent
-        tab = root.find(id=labelled_by)
+    if panel is not None and panel.get("aria-labelledby"):
+        tab = root.find(id=panel["aria-labelledby"])
         if isinstance(tab, Tag):
-            return _text(tab), panel
-    panel_id = panel.get("id")
-    container = panel
-    for _ in range(4):  # the tab list sits beside the panels, a few levels up
-        container = container.find_parent() or container
-        tabs = container.find_all(attrs={"role": "tab"})
-        if not tabs:
-            continue
-        if panel_id:
-            tab = next((t for t in tabs if t.get("aria-controls") == panel_id), None)
-            if tab is not None:
-                return _text(tab), panel
-        panels = container.find_all(attrs={"role": "tabpanel"})
-        if len(panels) == len(tabs):
-            return _text(tabs[panels.index(panel)]), panel
-        break
-    return None, panel
+            return _text(tab)
+    controls = {t["aria-controls"]: t for t in root.find_all(attrs={"aria-controls": True})
+                if t.get("role") == "tab" or t.name == "button"}
+    for ancestor in el.parents:
+        if ancestor.get("id") in controls:
+            return _text(controls[ancestor["id"]])
+    if panel is not None:
+        container = panel
+        for _ in range(4):  # the tab list sits beside the panels, a few levels up
+            container = container.find_parent() or container
+            tabs = container.find_all(attrs={"role": "tab"})
+            if not tabs:
+                continue
+            panels = container.find_all(attrs={"role": "tabpanel"})
+            if len(panels) == len(tabs):
+                return _text(tabs[panels.index(panel)])
+            break
+    pane = el.find_parent(attrs={"data-w-tab": True})  # Webflow tab panes
+    return str(pane["data-w-tab"]) if pane is not None else None
 
 
-def _block_mode(table: HtmlTable) -> str:
-    """``reserved`` when the nearest heading that says either names clusters/reservations."""
-    for heading in table.headings[:3]:
-        h = heading.lower()
+def _block_mode(table: HtmlTable, tab_label: str | None = None) -> str:
+    """``reserved`` when the tab, or the nearest heading that says either, names clusters or
+    reservations; else ``on_demand``."""
+    for text in (tab_label or "", *table.headings[:3]):
+        h = text.lower()
         if _RESERVED_SECTION.search(h):
             return "reserved"
         if _ON_DEMAND_SECTION.search(h):
             return "on_demand"
     return "on_demand"
+
+
+def _cluster_shaped(table: HtmlTable, cols: _Columns) -> bool:
+    """A table that lists cluster sizes (a GPU-count column reaching 16 or saying ``256+``)
+    or terms is a cluster/reservation listing whatever heading it sits under: on-demand
+    instances are 1 to 8 GPUs and have no term."""
+    if cols.term is not None:
+        return True
+    if cols.count is None:
+        return False
+    cells = [c for c in _column(table, cols.count) if c]
+    return any("+" in c or (parse_cluster_count(c) or 0) > 8 for c in cells)
 
 
 def _block_duration(el: Tag) -> str | None:
@@ -547,10 +566,13 @@ def _check_instance_basis(name: str, header_price: str, inferred: list[dict[str,
 
 
 def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[str, Any]) -> list[dict[str, Any]]:
-    block = _block_mode(table)
+    tab_label = _tab_label(table.element) if table.element is not None else None
+    block = _block_mode(table, tab_label)
+    if block == "on_demand" and _cluster_shaped(table, cols):
+        log.info("%s: table %s lists cluster sizes or terms: read as reserved cluster rates", name, table.header)
+        block = "reserved"
     header_price = table.header[cols.price] if table.header_known else ""
     header_basis = price_basis(header_price)
-    tab_label, _panel = _tab_label(table.element) if table.element is not None else (None, None)
     tab_count = _count_from_label(tab_label) if tab_label else None
     heading_count = next((int(m.group(1)) for h in table.headings[:2]
                           if (m := _COUNT_IN_HEADING.search(h))), None)
@@ -698,8 +720,8 @@ def parse(name: str, content: bytes) -> ParsedPage:
     tables = html_tables(soup) + _orphan_tables(soup)
     records: list[dict[str, Any]] = []
     for table in tables:
-        block = _block_mode(table)
-        cols = _columns(table, name, block == "reserved")
+        tab = _tab_label(table.element) if table.element is not None else None
+        cols = _columns(table, name, _block_mode(table, tab) == "reserved")
         if cols is None:
             continue
         records.extend(_records_for_table(name, table, cols, notes))
