@@ -98,8 +98,10 @@ def _run_sources(days: list[dt.date], from_archive: Path | None, sources: list[s
     else:
         from pipelines.lib.config import load_config
 
-        enabled = load_config().enabled_sources()
+        config = load_config()
+        enabled = config.enabled_sources()
         sources = [s for s in (sources or enabled)]
+        _preflight(config, sources)
     instance = dg.DagsterInstance.get()
     job = defs.resolve_job_def("daily_sources_job")
     run_config = {"resources": {"tracker": {"config": {"from_archive": str(from_archive or "")}}}}
@@ -129,6 +131,22 @@ def _run_sources(days: list[dt.date], from_archive: Path | None, sources: list[s
     models = _build_models(instance)
     return {"sources": sources, "failed": failed, "models": models,
             "seconds": round(time.monotonic() - started, 1)}
+
+
+def _preflight(config, sources: list[str]) -> None:
+    """Live runs only: stop at once when no source host can be reached (offline machine),
+    instead of every source retrying through minutes of backoff; a partial outage goes on."""
+    from pipelines.lib.netcheck import NetworkUnreachable, preflight
+
+    seconds = float(config.http.get("preflight_seconds", 10))
+    try:
+        checks = preflight(config.data.get("sources", {}), sources, seconds)
+    except NetworkUnreachable as exc:
+        raise CliError(str(exc)) from None
+    for check in checks:
+        if not check.ok:
+            print(f"  {check.host}:{check.port} unreachable ({check.error}): "
+                  f"{', '.join(check.sources)} will fail", file=sys.stderr, flush=True)
 
 
 def _build_models(instance=None, full_refresh: bool = False) -> dict:

@@ -56,7 +56,6 @@ list, or a list none of whose elements looks like a model (``id`` + ``pricing``)
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import json
 import logging
 from decimal import Decimal, InvalidOperation
@@ -66,7 +65,7 @@ import polars as pl
 
 from pipelines.lib.config import secret
 from pipelines.lib.families import conform, parsed_columns
-from pipelines.lib.http import FetchError, PoliteClient
+from pipelines.lib.http import DecompressionLimitError, FetchError, PoliteClient, bounded_gunzip
 from pipelines.lib.model_keys import model_key, organization_slug
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
@@ -118,7 +117,9 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
 def _load(name: str, content: bytes) -> Any:
     if content[:2] == b"\x1f\x8b":
         try:
-            content = gzip.decompress(content)
+            content = bounded_gunzip(content)  # capped like a transfer: no decompression bomb
+        except DecompressionLimitError as exc:
+            raise ParseError(f"{name}: {exc}") from None
         except (OSError, EOFError) as exc:
             raise ParseError(f"{name}: broken gzip ({exc})") from None
     try:

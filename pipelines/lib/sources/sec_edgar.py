@@ -49,7 +49,6 @@ rows, success". ``parse`` is pure: no I/O besides logging.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import json
 import logging
 import math
@@ -60,7 +59,7 @@ from typing import Any
 import polars as pl
 
 from pipelines.lib.families import conform, parsed_columns
-from pipelines.lib.http import FetchError, PoliteClient
+from pipelines.lib.http import DecompressionLimitError, FetchError, PoliteClient, bounded_gunzip
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "sec_edgar"
@@ -161,7 +160,9 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
 def _load(name: str, content: bytes) -> Any:
     if content[:2] == b"\x1f\x8b":
         try:
-            content = gzip.decompress(content)
+            content = bounded_gunzip(content)  # capped like a transfer: no decompression bomb
+        except DecompressionLimitError as exc:
+            raise ParseError(f"{name}: {exc}") from None
         except (OSError, EOFError) as exc:
             raise ParseError(f"{name}: broken gzip ({exc})") from None
     try:
