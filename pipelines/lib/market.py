@@ -189,7 +189,11 @@ INDICATOR_SCHEMA: dict[str, pl.DataType] = {
     "date": pl.Date, "period": pl.Utf8, "indicator": pl.Utf8, "subject": pl.Utf8, "pricing": pl.Utf8,
     "value": pl.Float64, "unit": pl.Utf8, "numerator": pl.Float64, "denominator": pl.Float64,
     "formula": pl.Utf8, "assumptions": pl.Utf8,
+    # methodology 2.0: 'low' where a ratio rests on fewer than two providers on a side; null
+    # where the indicator does not assess it
+    "confidence": pl.Utf8,
 }
+_CONFIDENCE_RANK = {"low": 0, "medium": 1, "high": 2}
 
 
 def _rows(frame: pl.DataFrame, indicator: str, unit: str, formula: str, assumptions: dict[str, Any],
@@ -199,25 +203,51 @@ def _rows(frame: pl.DataFrame, indicator: str, unit: str, formula: str, assumpti
         "date", pl.lit(period).alias("period"), pl.lit(indicator).alias("indicator"), "subject", "pricing",
         "value", pl.lit(unit).alias("unit"), "numerator", "denominator",
         pl.lit(formula).alias("formula"), pl.lit(json.dumps(assumptions, sort_keys=True)).alias("assumptions"),
+        pl.col("confidence") if "confidence" in frame.columns else pl.lit(None, pl.Utf8).alias("confidence"),
     ).cast(INDICATOR_SCHEMA)
+
+
+def _side_quality(summary: pl.DataFrame) -> list[pl.Expr]:
+    """Providers behind a market median (after the index's hygiene where known) and its
+    confidence, as ``_n`` and ``_conf``; null where the summary does not carry them."""
+    n = [c for c in ("n_providers_index", "n_providers") if c in summary.columns]
+    return [pl.coalesce([pl.col(c) for c in n]).cast(pl.Int64).alias("_n") if n
+            else pl.lit(None, pl.Int64).alias("_n"),
+            pl.col("confidence").alias("_conf") if "confidence" in summary.columns
+            else pl.lit(None, pl.Utf8).alias("_conf")]
+
+
+def _pair_confidence(n_a: str, n_b: str, conf_a: str, conf_b: str) -> pl.Expr:
+    """A ratio of two market medians: 'low' unless both rest on >= 2 providers, else the
+    lower of the two sides' confidence (medium where they carry none)."""
+    rank = _CONFIDENCE_RANK
+    worst = pl.min_horizontal(pl.col(conf_a).replace_strict(rank, default=1),
+                              pl.col(conf_b).replace_strict(rank, default=1))
+    return (pl.when((pl.col(n_a) >= 2) & (pl.col(n_b) >= 2))
+            .then(worst.replace_strict({v: k for k, v in rank.items()}, return_dtype=pl.Utf8))
+            .otherwise(pl.lit("low")).alias("confidence"))
 
 
 def _pflop_cost(summary: pl.DataFrame, specs: pl.DataFrame, precision: str) -> pl.DataFrame:
     col = {"bf16": "bf16_tflops", "fp8": "fp8_tflops", "fp16": "bf16_tflops"}.get(precision, f"{precision}_tflops")
     return summary.join(specs.select("gpu_model", pl.col(col).cast(pl.Float64).alias("tflops")), on="gpu_model") \
         .filter(pl.col("tflops") > 0) \
-        .with_columns((pl.col("market_median") / (pl.col("tflops") / 1000)).alias("usd_per_pflop_hour")) \
-        .select("date", "gpu_model", "pricing", "market_median", "tflops", "usd_per_pflop_hour")
+        .with_columns((pl.col("market_median") / (pl.col("tflops") / 1000)).alias("usd_per_pflop_hour"),
+                      *_side_quality(summary)) \
+        .select("date", "gpu_model", "pricing", "market_median", "tflops", "usd_per_pflop_hour", "_n", "_conf")
 
 
 def _ratio_pairs(cost: pl.DataFrame, numer: list[str], denom: list[str]) -> pl.DataFrame:
     a = cost.filter(pl.col("gpu_model").is_in(numer)).select(
-        "date", "pricing", pl.col("gpu_model").alias("a"), pl.col("usd_per_pflop_hour").alias("numerator"))
+        "date", "pricing", pl.col("gpu_model").alias("a"), pl.col("usd_per_pflop_hour").alias("numerator"),
+        pl.col("_n").alias("_na"), pl.col("_conf").alias("_ca"))
     b = cost.filter(pl.col("gpu_model").is_in(denom)).select(
-        "date", "pricing", pl.col("gpu_model").alias("b"), pl.col("usd_per_pflop_hour").alias("denominator"))
+        "date", "pricing", pl.col("gpu_model").alias("b"), pl.col("usd_per_pflop_hour").alias("denominator"),
+        pl.col("_n").alias("_nb"), pl.col("_conf").alias("_cb"))
     return a.join(b, on=["date", "pricing"]).with_columns(
         (pl.col("a") + " vs " + pl.col("b")).alias("subject"),
         (pl.col("numerator") / pl.col("denominator")).alias("value"),
+        _pair_confidence("_na", "_nb", "_ca", "_cb"),
     )
 
 
@@ -295,13 +325,16 @@ def margin_indicators(
     gen_parts = []
     for new, old in cfg["generation_pairs"]:
         a = cost.filter(pl.col("gpu_model") == new).select("date", "pricing", pl.col("market_median").alias("pn"),
-                                                          pl.col("tflops").alias("fn"))
+                                                          pl.col("tflops").alias("fn"), pl.col("_n").alias("_na"),
+                                                          pl.col("_conf").alias("_ca"))
         b = cost.filter(pl.col("gpu_model") == old).select("date", "pricing", pl.col("market_median").alias("po"),
-                                                          pl.col("tflops").alias("fo"))
+                                                          pl.col("tflops").alias("fo"), pl.col("_n").alias("_nb"),
+                                                          pl.col("_conf").alias("_cb"))
         gen_parts.append(a.join(b, on=["date", "pricing"]).select(
             "date", pl.lit(f"{new} vs {old}").alias("subject"), "pricing",
             ((pl.col("pn") / pl.col("po")) / (pl.col("fn") / pl.col("fo"))).alias("value"),
-            (pl.col("pn") / pl.col("po")).alias("numerator"), (pl.col("fn") / pl.col("fo")).alias("denominator")))
+            (pl.col("pn") / pl.col("po")).alias("numerator"), (pl.col("fn") / pl.col("fo")).alias("denominator"),
+            _pair_confidence("_na", "_nb", "_ca", "_cb")))
     if gen_parts:
         parts.append(_rows(pl.concat(gen_parts), "generation_price_vs_flops", "ratio",
                            f"(price new / price old) / (dense {precision} TFLOPS new / old); <1 = the new "
@@ -321,18 +354,41 @@ def margin_indicators(
     return pl.concat(parts).sort(["indicator", "subject", "pricing", "date"])
 
 
-def _active_params_table(releases: pl.DataFrame | None, cfg: dict[str, Any]) -> pl.DataFrame:
+def _active_params_table(releases: pl.DataFrame | None, cfg: dict[str, Any],
+                         keys: list[str] | None = None) -> pl.DataFrame:
+    """Active parameters per model key, each with where it came from, in this order: config
+    ``model_active_params``; the sourced mixture-of-experts table (``pipelines.lib.moe_params``)
+    for ``keys``; an active count in ``marts.model_releases``; the total count of a model of a
+    documented dense family. A model in none of them has no row: its active count is unknown
+    (a total parameter count alone never makes a model dense -- DeepSeek-V3's 671B would be
+    costed 18x too high)."""
+    from pipelines.lib.moe_params import dense_evidence, moe_model
+
+    schema = {"model_key": pl.Utf8, "n_active": pl.Float64, "params_source": pl.Utf8}
     rows = [{"model_key": k.lower(), "n_active": float(v), "params_source": "config model_active_params"}
             for k, v in cfg.get("model_active_params", {}).items()]
-    table = pl.DataFrame(rows, schema={"model_key": pl.Utf8, "n_active": pl.Float64, "params_source": pl.Utf8})
+    seen = {r["model_key"] for r in rows}
+    candidates = set(keys or [])
     if releases is not None and releases.height:
-        from_rel = releases.select(
-            "model_key",
-            pl.coalesce("active_parameters", pl.when(~pl.col("is_moe")).then(pl.col("parameters"))).alias("n_active"),
-            pl.lit("marts.model_releases").alias("params_source"),
-        ).filter(pl.col("n_active").is_not_null())
-        table = pl.concat([table, from_rel.filter(~pl.col("model_key").is_in(table["model_key"].implode()))])
-    return table
+        candidates |= set(releases["model_key"].drop_nulls().to_list())
+    for key in sorted(candidates - seen):
+        moe = moe_model(key)
+        if moe is not None:
+            rows.append({"model_key": key, "n_active": moe.active, "params_source": f"moe table: {moe.source}"})
+            seen.add(key)
+    if releases is not None and releases.height:
+        for key, active, total in releases.select("model_key", "active_parameters", "parameters").iter_rows():
+            if key is None or key in seen:
+                continue
+            if active is not None:
+                rows.append({"model_key": key, "n_active": active, "params_source": "marts.model_releases"})
+            elif total is not None and dense_evidence(key):
+                rows.append({"model_key": key, "n_active": total,
+                             "params_source": f"marts.model_releases total; dense: {dense_evidence(key)}"})
+            else:
+                continue
+            seen.add(key)
+    return pl.DataFrame(rows, schema=schema)
 
 
 def _api_margin_proxy(summary, specs, releases, api_daily, cfg) -> pl.DataFrame:
@@ -343,33 +399,53 @@ def _api_margin_proxy(summary, specs, releases, api_daily, cfg) -> pl.DataFrame:
     peak_flops = float(peak[0]) * 1e12
     h100 = summary.filter((pl.col("gpu_model") == ref) & (pl.col("pricing") == "on_demand")).select(
         "date", pl.col("market_median").alias("gpu_price")).sort("date")
-    active = _active_params_table(releases, cfg)
-    prices = api_daily.filter(pl.col("output_usd_per_mtok") > 0).group_by(["date", "model_key"]).agg(
-        pl.col("output_usd_per_mtok").min().alias("api_price")).join(active, on="model_key").sort("date")
-    if h100.height == 0 or prices.height == 0:
+    all_prices = api_daily.filter(pl.col("output_usd_per_mtok") > 0).group_by(["date", "model_key"]).agg(
+        pl.col("output_usd_per_mtok").min().alias("api_price"))
+    active = _active_params_table(releases, cfg, all_prices["model_key"].drop_nulls().unique().to_list())
+    prices = all_prices.join(active, on="model_key").sort("date")
+    assumptions = {"reference_gpu": ref, "mfu_inference": mfu, "mfu_source": cfg["mfu_inference_source"],
+                   "active_params": "config, else the sourced mixture-of-experts table "
+                                    "(pipelines/lib/moe_params.py), else marts.model_releases (an active "
+                                    "count, or the total of a documented dense family)"}
+    formula = ("cheapest API price per 1M output tokens / implied serving cost per 1M tokens "
+               f"(2 x active params x 1e6 FLOPs at {ref} dense BF16 peak x MFU, at the day's {ref} "
+               "on-demand market median); >1 = the API charges more than raw GPU time")
+    if h100.height == 0 or all_prices.height == 0:
         return pl.DataFrame(schema=INDICATOR_SCHEMA)
-    # for every GPU-price day, each model's latest API price at or before it (<= 120 days old)
-    grid = h100.join(prices.select("model_key").unique(), how="cross").sort("date")
-    joined = grid.join_asof(prices.rename({"date": "api_date"}).sort("api_date"), left_on="date",
-                            right_on="api_date", by="model_key", strategy="backward", tolerance="120d",
-                            check_sortedness=False).filter(pl.col("api_price").is_not_null())
-    out = joined.with_columns(
-        (2 * pl.col("n_active") * 1e6 / (peak_flops * mfu) / 3600 * pl.col("gpu_price")).alias("serving_cost"),
-    ).select("date", pl.col("model_key").alias("subject"), pl.lit("on_demand").alias("pricing"),
-             (pl.col("api_price") / pl.col("serving_cost")).alias("value"),
-             pl.col("api_price").alias("numerator"), pl.col("serving_cost").alias("denominator"))
-    return _rows(out, "api_margin_proxy", "ratio",
-                 "cheapest API price per 1M output tokens / implied serving cost per 1M tokens "
-                 f"(2 x active params x 1e6 FLOPs at {ref} dense BF16 peak x MFU, at the day's {ref} "
-                 "on-demand market median); >1 = the API charges more than raw GPU time",
-                 {"reference_gpu": ref, "mfu_inference": mfu, "mfu_source": cfg["mfu_inference_source"],
-                  "active_params": "marts.model_releases (Epoch notes / Hub safetensors) or config"})
+    parts = []
+    if prices.height:
+        # for every GPU-price day, each model's latest API price at or before it (<= 120 days old)
+        grid = h100.join(prices.select("model_key").unique(), how="cross").sort("date")
+        joined = grid.join_asof(prices.rename({"date": "api_date"}).sort("api_date"), left_on="date",
+                                right_on="api_date", by="model_key", strategy="backward", tolerance="120d",
+                                check_sortedness=False).filter(pl.col("api_price").is_not_null())
+        out = joined.with_columns(
+            (2 * pl.col("n_active") * 1e6 / (peak_flops * mfu) / 3600 * pl.col("gpu_price")).alias("serving_cost"),
+        ).select("date", pl.col("model_key").alias("subject"), pl.lit("on_demand").alias("pricing"),
+                 (pl.col("api_price") / pl.col("serving_cost")).alias("value"),
+                 pl.col("api_price").alias("numerator"), pl.col("serving_cost").alias("denominator"))
+        parts.append(_rows(out, "api_margin_proxy", "ratio", formula, assumptions))
+    # models whose active parameters are unknown: one flagged row each (newest GPU-price day, its
+    # latest API price beside it), no value -- never costed as if dense
+    unknown = all_prices.filter(~pl.col("model_key").is_in(active["model_key"].implode())
+                                & pl.col("model_key").is_not_null())
+    if unknown.height:
+        last = h100["date"].max()
+        latest = unknown.filter(pl.col("date") <= last).sort("date").group_by("model_key").last()
+        flagged = latest.select(pl.lit(last).alias("date"), pl.col("model_key").alias("subject"),
+                                pl.lit("on_demand").alias("pricing"), pl.lit(None, pl.Float64).alias("value"),
+                                pl.col("api_price").alias("numerator"),
+                                pl.lit(None, pl.Float64).alias("denominator"))
+        parts.append(_rows(flagged, "api_margin_proxy", "ratio", formula,
+                           {**assumptions, "active_params": "unknown: not in config, the mixture-of-experts "
+                            "table or model_releases, and not a documented dense family; no value computed"}))
+    return pl.concat(parts) if parts else pl.DataFrame(schema=INDICATOR_SCHEMA)
 
 
 def _reported_margin(summary, financials, cfg) -> pl.DataFrame:
     ref = cfg["reference_gpu"]
     idx = summary.filter((pl.col("gpu_model") == ref) & (pl.col("pricing") == "on_demand")).select(
-        "date", "market_median")
+        "date", "market_median", *_side_quality(summary))
     q = financials.select(
         "fiscal_year", "fiscal_quarter", "period_start", "period_end", "gross_margin", "gross_profit", "revenue",
         (pl.lit("FY") + pl.col("fiscal_year").cast(pl.Utf8) + pl.lit("Q") + pl.col("fiscal_quarter").cast(pl.Utf8))
@@ -377,7 +453,9 @@ def _reported_margin(summary, financials, cfg) -> pl.DataFrame:
     rental = q.join(idx, how="cross").filter(
         (pl.col("date") >= pl.col("period_start")) & (pl.col("date") <= pl.col("period_end"))
     ).group_by("subject").agg(pl.col("market_median").mean().alias("rental_index"),
-                              pl.len().alias("rental_days"))
+                              pl.len().alias("rental_days"),
+                              # a day's median of one provider is that provider's price list
+                              (pl.col("_n").fill_null(0) >= 2).all().alias("_two_every_day"))
     q = q.join(rental, on="subject", how="left")
     margin = q.select(pl.col("period_end").alias("date"), "subject", pl.lit(None, pl.Utf8).alias("pricing"),
                       pl.col("gross_margin").alias("value"), pl.col("gross_profit").alias("numerator"),
@@ -385,7 +463,9 @@ def _reported_margin(summary, financials, cfg) -> pl.DataFrame:
     index = q.filter(pl.col("rental_index").is_not_null()).select(
         pl.col("period_end").alias("date"), "subject", pl.lit("on_demand").alias("pricing"),
         pl.col("rental_index").alias("value"), pl.col("rental_days").cast(pl.Float64).alias("numerator"),
-        pl.lit(None, pl.Float64).alias("denominator"))
+        pl.lit(None, pl.Float64).alias("denominator"),
+        # a mean of cross-sectional medians: at best medium (composition changes move it)
+        pl.when(pl.col("_two_every_day")).then(pl.lit("medium")).otherwise(pl.lit("low")).alias("confidence"))
     return pl.concat([
         _rows(margin, "nvidia_reported_gross_margin", "fraction", "gross profit / revenue of the fiscal quarter "
               "(SEC EDGAR XBRL; Q4 = fiscal year - 9-month year to date)", {"source": "marts.nvidia_financials"},

@@ -80,3 +80,81 @@ def test_cli_prints_the_contract_json(capsys):
     assert out["training_cost_usd"] == pytest.approx(6 * 7e9 * 2e12 / (989.4e12 * 0.5) / 3600 * 3)
     assert cli(["estimate", "--params", "7e9", "--tokens", "1", "--gpu", "nope", "--usd-per-hour", "3"]) == 2
     assert "unknown GPU 'nope'" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------- mixture-of-experts
+# The API margin proxy (pipelines.lib.market) costs a model at 2 x active params per token; the
+# active counts of MoE models come from the sourced table pipelines/lib/moe_params.py.
+
+def _proxy(api_rows, releases_rows):
+    import datetime as dt
+
+    import polars as pl
+
+    from pipelines.lib import market as M
+    from pipelines.lib.market import MODEL_RELEASES_SCHEMA
+
+    day = dt.date(2026, 3, 1)
+    summary = pl.DataFrame({"date": [day], "gpu_model": ["H100-SXM-80GB"], "pricing": ["on_demand"],
+                            "market_median": [2.0]})
+    spreads = pl.DataFrame({"date": [day], "gpu_model": ["H100-SXM-80GB"], "pricing": ["on_demand"],
+                            "hyperscaler_premium": [None], "hyperscaler_median": [None],
+                            "non_hyperscaler_median": [2.0]}, schema_overrides={
+                                "hyperscaler_premium": pl.Float64, "hyperscaler_median": pl.Float64})
+    specs = pl.DataFrame({"gpu_model": ["H100-SXM-80GB"], "bf16_tflops": [989.4]})
+    api = pl.DataFrame([{"date": day, "model_key": k, "output_usd_per_mtok": p} for k, p in api_rows])
+    releases = pl.DataFrame([{**{c: None for c in MODEL_RELEASES_SCHEMA}, "model_key": k, "parameters": total,
+                              "active_parameters": active, "is_moe": False} for k, total, active in releases_rows],
+                            schema=MODEL_RELEASES_SCHEMA)
+    out = M.margin_indicators(summary=summary, spreads=spreads, specs=specs, releases=releases,
+                              api_daily=api, config={"mfu_inference": 0.3})
+    return {r["subject"]: r for r in out.filter(pl.col("indicator") == "api_margin_proxy").to_dicts()}
+
+
+def test_api_margin_proxy_uses_active_params_and_flags_unknown_ones():
+    rows = _proxy(
+        api_rows=[("deepseek-chat-v3-0324", 1.1), ("llama-3.1-70b-instruct", 0.4), ("kimi-k2.6", 4.0),
+                  ("deepseek-r1-distill-llama-70b", 0.8)],
+        # the Hub gives totals only (no active count): DeepSeek-V3 671B, Kimi K2.6 1T, the distill 70.6B
+        releases_rows=[("deepseek-chat-v3-0324", 671e9, None), ("llama-3.1-70b-instruct", 70.6e9, None),
+                       ("kimi-k2.6", 1e12, None), ("deepseek-r1-distill-llama-70b", 70.6e9, None)])
+    per_gpu_s = 989.4e12 * 0.3
+    # DeepSeek-V3: 37B active (model card), not the 671B total
+    v3 = rows["deepseek-chat-v3-0324"]
+    assert v3["denominator"] == pytest.approx(2 * 37e9 * 1e6 / per_gpu_s / 3600 * 2.0)  # $0.139 per 1M
+    assert v3["value"] == pytest.approx(1.1 / v3["denominator"])
+    # documented dense families use their total
+    assert rows["llama-3.1-70b-instruct"]["denominator"] == pytest.approx(2 * 70.6e9 * 1e6 / per_gpu_s / 3600 * 2)
+    assert rows["deepseek-r1-distill-llama-70b"]["denominator"] == pytest.approx(
+        2 * 70.6e9 * 1e6 / per_gpu_s / 3600 * 2)
+    # a model whose active count is not established: flagged, no number
+    k26 = rows["kimi-k2.6"]
+    assert k26["value"] is None and k26["denominator"] is None and k26["numerator"] == 4.0
+    assert "unknown" in json.loads(k26["assumptions"])["active_params"]
+
+
+def test_moe_table_covers_the_moe_models_of_the_real_openrouter_list():
+    from pipelines.lib.moe_params import dense_evidence, moe_model
+    from pipelines.lib.sources import openrouter
+    from tests.conftest import SHARED_DATA
+
+    keys = set()  # both complete captures (2026-02-27, 2026-05-20)
+    for path in sorted((SHARED_DATA / "model_releases/openrouter/raw_envelope").glob("*.json")):
+        keys |= set(openrouter.parse(path.name, path.read_bytes())["raw.api_prices"]["model_key"].drop_nulls())
+    covered = {k: (moe_model(k).total, moe_model(k).active) for k in keys if moe_model(k)}
+    assert {k: covered[k] for k in ("deepseek-chat-v3-0324", "deepseek-r1", "deepseek-v3.2", "kimi-k2",
+                                    "gpt-oss-120b", "gpt-oss-20b", "qwen3-30b-a3b", "qwen3-235b-a22b",
+                                    "minimax-m1", "minimax-m2", "mixtral-8x7b-instruct",
+                                    "mixtral-8x22b-instruct", "llama-4-scout", "llama-4-maverick")} == {
+        "deepseek-chat-v3-0324": (671e9, 37e9), "deepseek-r1": (671e9, 37e9), "deepseek-v3.2": (671e9, 37e9),
+        "kimi-k2": (1e12, 32e9), "gpt-oss-120b": (117e9, 5.1e9), "gpt-oss-20b": (21e9, 3.6e9),
+        "qwen3-30b-a3b": (30.5e9, 3.3e9), "qwen3-235b-a22b": (235e9, 22e9),
+        "minimax-m1": (456e9, 45.9e9), "minimax-m2": (230e9, 10e9),
+        "mixtral-8x7b-instruct": (46.7e9, 12.9e9), "mixtral-8x22b-instruct": (141e9, 39e9),
+        "llama-4-scout": (109e9, 17e9), "llama-4-maverick": (400e9, 17e9)}
+    # distilled dense models named after an MoE parent are not MoE
+    distills = {k for k in keys if "distill" in k}
+    assert distills and not any(moe_model(k) for k in distills)
+    assert all(dense_evidence(k) for k in distills if k.startswith("deepseek-r1-distill"))
+    # every entry names its model card
+    assert all(moe_model(k).source.startswith("https://") for k in covered)
