@@ -131,6 +131,8 @@ def test_hand_written_edge_cases_are_quarantined_not_guessed():
     (b'{"products": []}', "no 'items' list"),
     (b'{"items": []}', "no product items"),
     (b'{"items": [{"sku": "x", "price": 1}]}', "no item has the keys"),
+    (json.dumps({"items": [{"partNumber": "B1", "displayName": "GPU - H100", "metricName": "GPU Per Hour"}]})
+     .encode(), "no item has the keys"),
     (json.dumps({"items": [_item(name="Block Volume", metric="GB Per Month") | {"serviceCategory": "Storage"}]})
      .encode(), "none of 1"),
 ])
@@ -199,17 +201,41 @@ def test_fetch_one_answer_then_parse():
 
 def test_fetch_follows_ords_paging_and_stops_off_host():
     def route(path):
-        if path.startswith("/p2"):
-            return 200, json.dumps({"items": [_item("B2")], "hasMore": True,
-                                    "links": [{"rel": "next", "href": "http://example.com/p3"}]}).encode()
+        if path.startswith("/p3"):
+            return 200, json.dumps({"items": [_item("B3")], "hasMore": True,
+                                    "links": [{"rel": "next", "href": "http://example.com/p4"}]}).encode()
+        if path.startswith("/p2"):  # a relative next link, as APEX may give
+            return 200, json.dumps({"items": [_item("B2")], "links": [{"rel": "next", "href": "/p3"}]}).encode()
         return 200, json.dumps({"items": [_item("B1")], "hasMore": True,
-                                "links": [{"rel": "next", "href": f"{srv.url}/p2"}]}).encode()
+                                "links": [{"rel": "self", "href": f"{srv.url}/x"},
+                                          {"rel": "next", "href": f"{srv.url}/p2"}]}).encode()
 
     with _Server(route) as srv:
         out = oci_pricing.fetch(_client(), {"base_url": srv.url + "/products/"}, DAY)
-    assert [p.name for p in out] == ["products.json", "products_page002.json", "products_page003.json"]
-    assert [type(p) for p in out] == [Payload, Payload, FetchFailure]
-    assert "leaves 127.0.0.1" in out[2].error
+    assert [p.name for p in out] == ["products.json", "products_page002.json", "products_page003.json",
+                                     "products_page004.json"]
+    assert [type(p) for p in out] == [Payload, Payload, Payload, FetchFailure]
+    assert srv.paths == ["/products/", "/p2", "/p3"]
+    assert "leaves 127.0.0.1" in out[3].error
+    with _Server(route) as srv:
+        capped = oci_pricing.fetch(_client(), {"base_url": srv.url + "/products/", "max_pages": 1}, DAY)
+    assert [type(p) for p in capped] == [Payload, FetchFailure] and "max_pages=1" in capped[1].error
+
+
+def test_fetch_stops_when_has_more_is_false():
+    body = json.dumps({"items": [_item()], "hasMore": False,
+                       "links": [{"rel": "next", "href": "/p2"}]}).encode()
+    with _Server(lambda path: (200, body)) as srv:
+        out = oci_pricing.fetch(_client(), {"base_url": srv.url + "/products/"}, DAY)
+    assert [p.name for p in out] == ["products.json"]
+
+
+def test_price_blocks_under_prices_are_read_too():
+    item = {"partNumber": "P1", "displayName": "OCI - Compute - GPU - B200", "metricName": "GPU Per Hour",
+            "serviceCategory": "Compute - GPU",
+            "prices": [{"currencyCode": "USD", "prices": [{"model": "PAY_AS_YOU_GO", "value": 14}]}]}
+    records = oci_pricing.parse("products.json", json.dumps({"items": [item]}).encode())
+    assert (records[0]["price"], records[0]["currency"]) == (14.0, "USD")
 
 
 def test_fetch_http_error_is_a_fetch_failure():

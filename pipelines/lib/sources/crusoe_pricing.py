@@ -60,12 +60,12 @@ SPEC = SourceSpec(
     providers=(PROVIDER,),
     defaults={"enabled": True, "base_url": "https://crusoe.ai/cloud/pricing"},
     terms=Terms(
-        url="https://legal.crusoe.ai/",
+        url="https://crusoeenergy.pactsafe.io/",
         verdict="unknown",
         checked="2026-12-01",
         quote="Crusoe's contracts page lists a separate 'Crusoe Website Terms of Use' beside the "
-              "Cloud Platform Terms of Service (effective 2024-11-24); its text on automated access "
-              "to the website and reuse of published prices could not be retrieved to establish it.",
+              "'Crusoe Cloud Platform Terms of Service' (Effective November 24th 2024); the website "
+              "terms' text on automated access and reuse of published prices could not be retrieved.",
         licence="proprietary; prices as published by Crusoe",
     ),
     description="Crusoe Cloud pricing page: on-demand and spot GPU-hour prices",

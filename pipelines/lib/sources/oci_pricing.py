@@ -4,10 +4,11 @@ Live: ``GET <base_url>`` (``https://apexapps.oracle.com/pls/apex/cetools/api/v1/
 ?currencyCode=USD``, the API behind Oracle's cost estimator), archived as
 ``products.json``. The real answers we have (shared/data/pricing_pages/oci, two captures,
 2026-10-01 and 2026-10-07) are one object ``{"lastUpdated": ..., "items": [...]}`` with no
-paging keys: the API returns every product in one answer. Should an answer ever carry the
-ORDS paging keys (``"hasMore": true`` with a ``links`` entry ``rel = "next"``), ``fetch``
-follows them on the same host up to ``max_pages`` (``products_page002.json`` ...), and says
-so with a ``FetchFailure`` when it has to stop early.
+paging keys (both were trimmed by their repository, so that proves little). Oracle's own
+OCI pricing MCP server (github.com/oracle/mcp, UPL) follows the APEX/ORDS ``links`` entry
+``rel = "next"`` (relative or absolute) page by page, so ``fetch`` does too: on the same
+host, up to ``max_pages`` (``products_page002.json`` ...), stopping on ``"hasMore": false``
+or no next link, and saying so with a ``FetchFailure`` when it has to stop early.
 
 Each item::
 
@@ -56,7 +57,8 @@ What becomes what (decided on the two real captures):
    quarantined ``ambiguous_price`` (which one applies is not said).
 
 Fail loudly: bytes that are not JSON, an answer without an ``items`` list, items without
-the keys above, or an answer with no GPU item at all raise ``ParseError``.
+the keys above (partNumber, displayName, metricName and a price block), or an answer with
+no GPU item at all raise ``ParseError``.
 
 ``parse`` is pure: no I/O besides logging.
 """
@@ -67,7 +69,7 @@ import json
 import logging
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from pipelines.lib.http import FetchError, PoliteClient
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
@@ -87,9 +89,11 @@ SPEC = SourceSpec(
         url="https://www.oracle.com/legal/terms.html",
         verdict="unknown",
         checked="2026-12-01",
-        quote="The cetools products API is unauthenticated and serves Oracle's own cost estimator; "
-              "we found no terms attached to it, and the oracle.com Terms of Use text (automated "
-              "access, reuse of content) could not be retrieved to establish what it says.",
+        quote="The cetools products API is unauthenticated and serves Oracle's cost estimator; "
+              "Oracle's own OCI pricing MCP server (github.com/oracle/mcp) pages through it. No "
+              "terms are attached to the API itself; a third-party catalogue (firecrawl.dev) notes "
+              "'Oracle declares no open licence for this data and its robots.txt answers 403; "
+              "Oracle terms apply'. The oracle.com Terms of Use text could not be retrieved.",
         licence="proprietary; Oracle's published price list",
     ),
     description="Oracle Cloud price list API: per-GPU-hour list prices of OCI GPU parts",
@@ -104,12 +108,13 @@ _CLOUD_AT_CUSTOMER = re.compile(r"cloud\s*@\s*customer", re.IGNORECASE)
 _COMMIT = re.compile(r"\b(?:(\d+)\s*Years?|(Monthly))\s+Commit\b", re.IGNORECASE)
 # the v2 A100 part prices BM.GPU.A100-v2.8 (8 x A100 80 GB); see the module docstring
 _A100_V2 = re.compile(r"\bA100\s*-\s*v2\b", re.IGNORECASE)
-_REQUIRED_KEYS = ("partNumber", "displayName", "metricName", "currencyCodeLocalizations")
+_REQUIRED_KEYS = ("partNumber", "displayName", "metricName")
+_PRICE_KEYS = ("currencyCodeLocalizations", "prices")
 
 
 def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload | FetchFailure]:
-    """GET the price list; follow ORDS ``next`` links (same host, up to ``max_pages``) if an
-    answer ever says ``hasMore``. A failed page becomes a FetchFailure entry."""
+    """GET the price list; follow ORDS ``next`` links (same host, up to ``max_pages``). A
+    failed page becomes a FetchFailure entry."""
     url = source_cfg["base_url"]
     max_pages = int(source_cfg.get("max_pages") or DEFAULT_MAX_PAGES)
     host = urlsplit(url).hostname
@@ -123,7 +128,7 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
             out.append(FetchFailure(name, url, str(exc)))
             return out
         out.append(Payload(name, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at))
-        link = _next_link(resp.content)
+        link = _next_link(resp.content, resp.url or url)
         if link is None:
             return out
         nxt = f"products_page{page + 1:03d}.json"
@@ -136,18 +141,18 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
         url, page = link, page + 1
 
 
-def _next_link(content: bytes) -> str | None:
-    """The ORDS ``next`` link of an answer that says ``hasMore``; None otherwise (also for an
-    answer that is not JSON: ``parse`` reports that)."""
+def _next_link(content: bytes, url: str) -> str | None:
+    """The absolute ORDS ``next`` link of an answer; None when there is none or the answer
+    says ``"hasMore": false`` (also for an answer that is not JSON: ``parse`` reports that)."""
     try:
         doc = json.loads(content)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
-    if not isinstance(doc, dict) or doc.get("hasMore") is not True:
+    if not isinstance(doc, dict) or doc.get("hasMore") is False:
         return None
     for link in doc.get("links") or []:
         if isinstance(link, dict) and link.get("rel") == "next" and isinstance(link.get("href"), str):
-            return link["href"]
+            return urljoin(url, link["href"])
     return None
 
 
@@ -158,8 +163,12 @@ def _is_gpu_item(item: dict[str, Any]) -> bool:
 
 def _usd_payg(item: dict[str, Any]) -> tuple[float | str | None, str]:
     """(price, currency) of an item: the USD localisation's single PAYG value. Anything else
-    is returned so that normalise_offers quarantines it with a reason."""
-    locs = [loc for loc in item.get("currencyCodeLocalizations") or [] if isinstance(loc, dict)]
+    is returned so that normalise_offers quarantines it with a reason. Price blocks come
+    under ``currencyCodeLocalizations`` (both captures) or ``prices`` (the other shape
+    Oracle's MCP server reads); both are read."""
+    locs = [loc for key in ("currencyCodeLocalizations", "prices")
+            for loc in (item.get(key) if isinstance(item.get(key), list) else [])
+            if isinstance(loc, dict) and "currencyCode" in loc]
     usd = [loc for loc in locs if str(loc.get("currencyCode") or "").upper() == "USD"]
     if not usd:
         currency = str(locs[0].get("currencyCode") or "") if locs else ""
@@ -245,10 +254,10 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
     items = [it for it in items if isinstance(it, dict)]
     if not items:
         raise ParseError(f"{name}: the OCI price list answer has no product items")
-    shaped = [it for it in items if all(k in it for k in _REQUIRED_KEYS)]
+    shaped = [it for it in items if all(k in it for k in _REQUIRED_KEYS) and any(k in it for k in _PRICE_KEYS)]
     if not shaped:
-        raise ParseError(f"{name}: no item has the keys {_REQUIRED_KEYS}; first item keys: "
-                         f"{sorted(items[0])[:10]}")
+        raise ParseError(f"{name}: no item has the keys {_REQUIRED_KEYS} and one of {_PRICE_KEYS}; "
+                         f"first item keys: {sorted(items[0])[:10]}")
     # a GPU item missing some keys still becomes a record: normalise_offers names what is wrong
     gpu_items = [it for it in items if _is_gpu_item(it)]
     skipped = len(items) - len(gpu_items)
