@@ -8,8 +8,9 @@
     gpu-tracker ui
 
 ``run`` and ``backfill`` go through Dagster (the same job the schedule runs, in-process,
-recorded in DAGSTER_HOME), then build the models. Every command exits non-zero with a
-one-line reason on error.
+recorded in DAGSTER_HOME), then build the models; ``pipelines.launch`` does the launching.
+Every command exits non-zero with a one-line reason on error, prints progress to stderr and
+one summary line to stdout; Dagster's DEBUG and BetaWarning lines only with ``-v``.
 """
 
 from __future__ import annotations
@@ -25,18 +26,13 @@ from pathlib import Path
 
 log = logging.getLogger("gpu_tracker")
 
-DAGSTER_YAML = """\
-# Written by gpu-tracker. Warehouse writers share the duckdb_warehouse pool: one at a time.
-concurrency:
-  pools:
-    default_limit: 1
-telemetry:
-  enabled: false
-"""
-
-
 class CliError(Exception):
     """An error reported as one line, exit code 2."""
+
+
+# The daily partitions (pipelines/defs/sources.py DAILY): from 2023-01-01 to today (UTC) + 1.
+PARTITION_START = dt.date(2023, 1, 1)
+PARTITION_END_OFFSET_DAYS = 1
 
 
 def _date(value: str) -> dt.date:
@@ -46,18 +42,25 @@ def _date(value: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
 
 
-def ensure_dagster_home() -> Path:
-    """DAGSTER_HOME defaults under warehouse/ so run history survives; created with an
-    instance config that limits the warehouse pool to one writer."""
-    from pipelines.lib.config import load_config
+def _today() -> dt.date:
+    return dt.datetime.now(dt.UTC).date()
 
-    home = load_config().dagster_home
-    home.mkdir(parents=True, exist_ok=True)
-    yaml_path = home / "dagster.yaml"
-    if not yaml_path.exists():
-        yaml_path.write_text(DAGSTER_YAML)
-    os.environ["DAGSTER_HOME"] = str(home)
-    return home
+
+def _check_partition_date(flag: str, day: dt.date) -> None:
+    """A date the daily partitions hold: not before their start, not after today + offset."""
+    last = _today() + dt.timedelta(days=PARTITION_END_OFFSET_DAYS)
+    if day < PARTITION_START:
+        raise CliError(f"{flag} {day} is before the first partition {PARTITION_START}")
+    if day > last:
+        raise CliError(f"{flag} {day} is in the future: the last partition is {last} (today UTC + "
+                       f"{PARTITION_END_OFFSET_DAYS})")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors in one line (not usage + error on two)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _sources_arg(value: str | None) -> list[str] | None:
@@ -82,12 +85,9 @@ def _archive_sources(archive_dir: Path, days: list[dt.date]) -> list[str]:
 
 def _run_sources(days: list[dt.date], from_archive: Path | None, sources: list[str] | None) -> dict:
     """Materialize the source assets for ``days`` in one Dagster run, then the models."""
-    import dagster as dg
-
-    from pipelines.definitions import defs
+    from pipelines import launch
     from pipelines.defs.sources import source_asset_key
 
-    ensure_dagster_home()
     if from_archive is not None:
         if not from_archive.is_dir():
             raise CliError(f"--from-archive {from_archive}: not a directory")
@@ -102,35 +102,25 @@ def _run_sources(days: list[dt.date], from_archive: Path | None, sources: list[s
         enabled = config.enabled_sources()
         sources = [s for s in (sources or enabled)]
         _preflight(config, sources)
-    instance = dg.DagsterInstance.get()
-    job = defs.resolve_job_def("daily_sources_job")
     run_config = {"resources": {"tracker": {"config": {"from_archive": str(from_archive or "")}}}}
     if len(days) == 1:
-        tags = {"dagster/partition": days[0].isoformat()}
+        tags = {}
         partition_key = days[0].isoformat()
     else:
         tags = {"dagster/asset_partition_range_start": days[0].isoformat(),
                 "dagster/asset_partition_range_end": days[-1].isoformat()}
         partition_key = None
     started = time.monotonic()
-    print(f"loading {len(sources)} source(s) for {days[0]}"
-          + (f"..{days[-1]} ({len(days)} dates)" if len(days) > 1 else "")
-          + (f" from archive {from_archive}" if from_archive else " live"), file=sys.stderr)
-    result = job.execute_in_process(
-        run_config=run_config,
-        instance=instance,
-        partition_key=partition_key,
-        tags=tags if partition_key is None else None,
-        asset_selection=[source_asset_key(s) for s in sources],
-        raise_on_error=False,
+    launch.progress(f"loading {len(sources)} source(s) for {days[0]}"
+                    + (f"..{days[-1]} ({len(days)} dates)" if len(days) > 1 else "")
+                    + (f" from archive {from_archive}" if from_archive else " live"))
+    outcome = launch.run_job(
+        "daily_sources_job", run_config=run_config, partition_key=partition_key, tags=tags,
+        asset_selection=[source_asset_key(s) for s in sources], what="gpu-tracker run/backfill",
     )
-    failed = []
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            failed.append(f"{event.step_key}: {event.event_specific_data.error.message.strip().splitlines()[0]}"[:300])
-    models = _build_models(instance)
-    return {"sources": sources, "failed": failed, "models": models,
-            "seconds": round(time.monotonic() - started, 1)}
+    models = _build_models()
+    return {"sources": sources, "failed": outcome.failed_steps, "models": models,
+            "run_id": outcome.run_id, "seconds": round(time.monotonic() - started, 1)}
 
 
 def _preflight(config, sources: list[str]) -> None:
@@ -149,24 +139,15 @@ def _preflight(config, sources: list[str]) -> None:
                   f"{', '.join(check.sources)} will fail", file=sys.stderr, flush=True)
 
 
-def _build_models(instance=None, full_refresh: bool = False) -> dict:
+def _build_models(full_refresh: bool = False) -> dict:
     """Run the models job (same path as the sensor after a scheduled run)."""
-    import dagster as dg
+    from pipelines import launch
 
-    from pipelines.definitions import defs
-
-    ensure_dagster_home()
-    job = defs.resolve_job_def("models_job")
+    launch.progress("building models")
     run_config = {"ops": {"sql_models": {"config": {"full_refresh": True}}}} if full_refresh else None
-    result = job.execute_in_process(instance=instance or dg.DagsterInstance.get(), raise_on_error=False,
-                                    run_config=run_config)
-    failed_checks = []
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            evaluation = event.event_specific_data
-            if not evaluation.passed:
-                failed_checks.append(f"{evaluation.check_name} ({evaluation.severity.value})")
-    return {"success": result.success, "failed_checks": failed_checks}
+    outcome = launch.run_job("models_job", run_config=run_config, what="gpu-tracker build-models")
+    return {"success": outcome.success, "failed_checks": outcome.failed_checks,
+            "failed": outcome.failed_steps}
 
 
 def _summary(rows_by_status: dict) -> str:
@@ -174,14 +155,20 @@ def _summary(rows_by_status: dict) -> str:
 
 
 def cmd_run(args) -> int:
-    day = args.date or dt.datetime.now(dt.UTC).date()
-    if day > dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1):
-        raise CliError(f"--date {day} is in the future")
+    today = _today()
+    day = args.date or today
+    _check_partition_date("--date", day)
+    if args.from_archive is None and day != today:
+        # a live fetch returns today's prices: stored under another date they would lie
+        raise CliError(f"--date {day}: a live fetch gets today's ({today}) prices; to load {day}, "
+                       "replay its payloads with --from-archive DIR")
     out = _run_sources([day], args.from_archive, _sources_arg(args.sources))
     return _report_run(out, [day])
 
 
 def cmd_backfill(args) -> int:
+    _check_partition_date("--start", args.start)
+    _check_partition_date("--end", args.end)
     if args.end < args.start:
         raise CliError(f"--end {args.end} is before --start {args.start}")
     days = [args.start + dt.timedelta(days=i) for i in range((args.end - args.start).days + 1)]
@@ -213,6 +200,8 @@ def _report_run(out: dict, days: list[dt.date]) -> int:
     )
     for line in out["failed"]:
         print(f"  failed: {line}", file=sys.stderr)
+    for line in out["models"]["failed"]:
+        print(f"  model step failed: {line}", file=sys.stderr)
     for line in out["models"]["failed_checks"]:
         print(f"  check: {line}", file=sys.stderr)
     return 0 if status == "ok" else 1
@@ -228,13 +217,14 @@ def cmd_import(args) -> int:
         raise CliError(f"{path}: no such file")
     db = load_config().warehouse_path
     started = time.monotonic()
+    # a slug that is no live source's id: an import replaces its source's rows for its dates
+    source = importers.import_source_name(
+        args.source_name, "obs_log" if args.format == "obs-log" else "gpuhunt", db)
     if args.format == "obs-log":
         batches = [importers.read_obs_log(path)]
-        source = args.source_name or "obs_log"
     else:
         files = sorted(path.glob("*.json")) if path.is_dir() else [path]
         batches = [importers.read_gpuhunt_json(f) for f in files]
-        source = args.source_name or "gpuhunt"
     import polars as pl
 
     offers_parts, quarantine_parts, days = [], [], []
@@ -382,13 +372,16 @@ def cmd_estimate(args) -> int:
 def cmd_build_models(args) -> int:
     models = _build_models(full_refresh=args.full_refresh)
     print(f"models {'ok' if models['success'] else 'failed'}: "
-          f"{len(models['failed_checks'])} failing check(s)")
+          f"{len(models['failed_checks'])} failing check(s)"
+          + (f", failed: {models['failed'][0]}" if models["failed"] else ""))
     for line in models["failed_checks"]:
         print(f"  check: {line}", file=sys.stderr)
     return 0 if models["success"] else 1
 
 
 def cmd_ui(args) -> int:
+    from pipelines.launch import ensure_dagster_home
+
     home = ensure_dagster_home()
     print(f"DAGSTER_HOME={home}", file=sys.stderr)
     os.execvp("dagster", ["dagster", "dev", "-m", "pipelines.definitions", "-p", str(args.port)])
@@ -396,8 +389,9 @@ def cmd_ui(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gpu-tracker", description=__doc__.split("\n\n")[0])
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser = _Parser(prog="gpu-tracker", description=__doc__.split("\n\n")[0])
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="debug logging, Dagster's event log and warnings, tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="materialize the daily graph for one date")
@@ -416,7 +410,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="load a third-party price history, then rebuild models")
     p.add_argument("path")
     p.add_argument("--format", choices=["obs-log", "gpuhunt-json"], required=True)
-    p.add_argument("--source-name", help="source id to tag the rows with (default: obs_log / gpuhunt)")
+    p.add_argument("--source-name", help="source id to tag the rows with (default: obs_log / gpuhunt); "
+                   "lower-case letters, digits, underscore; not a live source's id")
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("sql", help="run a read-only query against the warehouse")
@@ -483,22 +478,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())  # DuckDB and Dagster messages span lines
+    return text[:500] or type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    from pipelines.lib.redact import install_log_redaction
+    import duckdb
 
+    from pipelines.launch import LaunchError, configure_output
+    from pipelines.lib.redact import install_log_redaction
+    from pipelines.lib.warehouse import WarehouseWriteError
+
+    configure_output(args.verbose)  # Dagster's DEBUG events and BetaWarnings only with -v
     install_log_redaction()  # no secret from the environment in any log line (even -v DEBUG)
     try:
         return args.func(args)
-    except CliError as exc:
-        print(f"gpu-tracker: {exc}", file=sys.stderr)
+    except (CliError, LaunchError) as exc:
+        print(f"gpu-tracker: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except WarehouseWriteError as exc:
+        print(f"gpu-tracker {args.command}: {_one_line(exc)}", file=sys.stderr)
         return 2
     except (FileNotFoundError, ValueError, TimeoutError) as exc:
-        print(f"gpu-tracker {args.command}: {exc}", file=sys.stderr)
+        print(f"gpu-tracker {args.command}: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"gpu-tracker {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (OSError, duckdb.Error) as exc:  # disk full, permissions, a file DuckDB cannot use
+        if args.verbose:
+            raise
+        print(f"gpu-tracker {args.command}: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # anything else: one line, the traceback with -v
+        if args.verbose:
+            raise
+        print(f"gpu-tracker {args.command}: unexpected {type(exc).__name__}: {_one_line(exc)} "
+              "(-v shows the traceback)", file=sys.stderr)
         return 2
 
 

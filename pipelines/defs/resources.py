@@ -3,6 +3,11 @@
 ``TrackerResource`` carries only paths (strings), so a run can override them in run config:
 the CLI's ``--from-archive DIR`` becomes ``resources.tracker.config.from_archive``. Nothing
 is read from the environment at import time.
+
+When a run starts, the resource records the run worker's pid in the run's tags (unless the
+launcher already did): a run whose process is later found dead is marked failed and its
+``duckdb_warehouse`` pool slot freed (``pipelines.launch.reap_dead_runs``), also for runs the
+daemon launched.
 """
 
 
@@ -10,6 +15,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from pipelines.launch import PID_TAG, process_tags
 from pipelines.lib.config import Config, load_config
 
 
@@ -19,6 +25,12 @@ class TrackerResource(dg.ConfigurableResource):
     config_path: str = ""  # empty: GPU_TRACKER_CONFIG / gpu_tracker.toml
     from_archive: str = ""  # empty: live fetching
     warehouse: str = ""  # empty: GPU_TRACKER_WAREHOUSE / config / default
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        run = context.run
+        if context.instance is None or run is None or PID_TAG in run.tags:
+            return
+        context.instance.add_run_tags(run.run_id, process_tags())
 
     def load(self) -> Config:
         config = load_config(Path(self.config_path) if self.config_path else None)

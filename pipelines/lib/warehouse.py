@@ -15,15 +15,23 @@ DuckDB lets one process open a file read-write, or any number read-only, never b
 Raw tables are one per source family, partitioned by (source, date). ``replace_partition``
 deletes a partition and inserts its new rows in one transaction: a re-run never duplicates
 and a failure half-way leaves the previous rows in place.
+
+A write that cannot be made raises ``WarehouseWriteError`` with one line that says why: the
+disk is full (DuckDB's ``No space left on device`` at COMMIT, after which its ROLLBACK fails
+with ``cannot rollback - no transaction is active`` and used to hide the cause), the file or
+its folder is read-only, or another process kept the file open past the wait (a reader that
+does not let go). Nothing of that write is committed; the previous rows stay.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import fcntl
 import logging
 import os
+import re
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -181,18 +189,76 @@ def connect_retrying(db_path: Path, read_only: bool, wait_seconds: float = 60) -
             time.sleep(0.05)  # readers still in are finishing a query; new ones wait for us
 
 
+class WarehouseWriteError(RuntimeError):
+    """A warehouse write that could not be made, said in one line (disk full, read-only file
+    or folder, the file held by another process); nothing of it was committed."""
+
+    def __init__(self, message: str, kind: str):
+        super().__init__(message)
+        self.kind = kind  # disk_full | read_only | busy
+
+
+WRITE_WAIT_SECONDS = 60  # how long a writer waits for other processes to let go of the file
+
+
+def write_error(db_path: Path, exc: BaseException) -> WarehouseWriteError | None:
+    """The one-line error for a failed write, or None when ``exc`` is not one we can name."""
+    text = " ".join(str(exc).split())
+    code = getattr(exc, "errno", None)
+    if code in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in text \
+            or "Disk quota exceeded" in text:
+        return WarehouseWriteError(
+            f"warehouse {db_path}: disk full (No space left on device); nothing was written, the "
+            "previous rows are kept -- free space and re-run", "disk_full")
+    if code == errno.EFBIG or "File too large" in text:
+        return WarehouseWriteError(
+            f"warehouse {db_path}: file size limit reached (File too large); nothing was written, "
+            "the previous rows are kept", "disk_full")
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "Read-only file system" in text \
+            or "Permission denied" in text:
+        where = getattr(exc, "filename", None) or db_path
+        why = "read-only file system" if code == errno.EROFS or "Read-only" in text else "permission denied"
+        return WarehouseWriteError(
+            f"warehouse {db_path}: not writable ({where}: {why}); nothing was written", "read_only")
+    if isinstance(exc, duckdb.IOException) and "lock" in text.lower():
+        pid = re.search(r"PID (\d+)", text)
+        return WarehouseWriteError(
+            f"warehouse {db_path}: another process"
+            + (f" (PID {pid.group(1)})" if pid else "")
+            + f" kept the file open for more than {WRITE_WAIT_SECONDS}s (a reader that does not "
+            "close it?); nothing was written -- close it and re-run", "busy")
+    return None
+
+
+def rollback(con: duckdb.DuckDBPyConnection) -> None:
+    """ROLLBACK if a transaction is still open. After a failed COMMIT (disk full) DuckDB has
+    already rolled back and a second ROLLBACK raises "no transaction is active", which would
+    replace the real error."""
+    with contextlib.suppress(duckdb.Error):
+        con.execute("ROLLBACK")
+
+
 @contextlib.contextmanager
 def open_for_write(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-write connection under the writer lock. New readers wait from the moment it
     wants the file until it is closed (``write_intent``); readers already in are waited for.
     For any process that writes the file (loads, model builds, ``python -m dbt_like``,
-    backup's checkpoint)."""
-    with writer_lock(db_path), write_intent(db_path):
-        con = connect_retrying(db_path, read_only=False)
-        try:
-            yield con
-        finally:
-            con.close()
+    backup's checkpoint). Disk full, read-only files and a file held too long by another
+    process raise ``WarehouseWriteError`` (one line)."""
+    db_path = Path(db_path)
+    try:
+        with writer_lock(db_path), write_intent(db_path):
+            con = connect_retrying(db_path, read_only=False, wait_seconds=WRITE_WAIT_SECONDS)
+            try:
+                yield con
+            finally:
+                with contextlib.suppress(duckdb.Error):  # a close after a failed write re-raises it
+                    con.close()
+    except (duckdb.Error, OSError) as exc:
+        error = write_error(db_path, exc)
+        if error is None:
+            raise
+        raise error from exc
 
 
 @contextlib.contextmanager
@@ -262,7 +328,7 @@ def replace_partition(
             con.execute("COMMIT")
     except BaseException:
         if own_transaction:
-            con.execute("ROLLBACK")
+            rollback(con)
         raise
     return frame.height
 
@@ -319,7 +385,7 @@ def load_source_day(
                 )
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
 
 
@@ -363,7 +429,7 @@ def load_market_day(
                 )
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
 
 
@@ -395,7 +461,7 @@ def record_failure(
                         rows_quarantined=quarantine.height, payloads=payloads, error=error, mode=mode)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            rollback(con)
             raise
 
 
@@ -411,6 +477,6 @@ def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFram
         con.unregister("_mart_frame")
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        rollback(con)
         raise
     return frame.height
