@@ -189,7 +189,11 @@ INDICATOR_SCHEMA: dict[str, pl.DataType] = {
     "date": pl.Date, "period": pl.Utf8, "indicator": pl.Utf8, "subject": pl.Utf8, "pricing": pl.Utf8,
     "value": pl.Float64, "unit": pl.Utf8, "numerator": pl.Float64, "denominator": pl.Float64,
     "formula": pl.Utf8, "assumptions": pl.Utf8,
+    # methodology 2.0: 'low' where a ratio rests on fewer than two providers on a side; null
+    # where the indicator does not assess it
+    "confidence": pl.Utf8,
 }
+_CONFIDENCE_RANK = {"low": 0, "medium": 1, "high": 2}
 
 
 def _rows(frame: pl.DataFrame, indicator: str, unit: str, formula: str, assumptions: dict[str, Any],
@@ -199,25 +203,51 @@ def _rows(frame: pl.DataFrame, indicator: str, unit: str, formula: str, assumpti
         "date", pl.lit(period).alias("period"), pl.lit(indicator).alias("indicator"), "subject", "pricing",
         "value", pl.lit(unit).alias("unit"), "numerator", "denominator",
         pl.lit(formula).alias("formula"), pl.lit(json.dumps(assumptions, sort_keys=True)).alias("assumptions"),
+        pl.col("confidence") if "confidence" in frame.columns else pl.lit(None, pl.Utf8).alias("confidence"),
     ).cast(INDICATOR_SCHEMA)
+
+
+def _side_quality(summary: pl.DataFrame) -> list[pl.Expr]:
+    """Providers behind a market median (after the index's hygiene where known) and its
+    confidence, as ``_n`` and ``_conf``; null where the summary does not carry them."""
+    n = [c for c in ("n_providers_index", "n_providers") if c in summary.columns]
+    return [pl.coalesce([pl.col(c) for c in n]).cast(pl.Int64).alias("_n") if n
+            else pl.lit(None, pl.Int64).alias("_n"),
+            pl.col("confidence").alias("_conf") if "confidence" in summary.columns
+            else pl.lit(None, pl.Utf8).alias("_conf")]
+
+
+def _pair_confidence(n_a: str, n_b: str, conf_a: str, conf_b: str) -> pl.Expr:
+    """A ratio of two market medians: 'low' unless both rest on >= 2 providers, else the
+    lower of the two sides' confidence (medium where they carry none)."""
+    rank = _CONFIDENCE_RANK
+    worst = pl.min_horizontal(pl.col(conf_a).replace_strict(rank, default=1),
+                              pl.col(conf_b).replace_strict(rank, default=1))
+    return (pl.when((pl.col(n_a) >= 2) & (pl.col(n_b) >= 2))
+            .then(worst.replace_strict({v: k for k, v in rank.items()}, return_dtype=pl.Utf8))
+            .otherwise(pl.lit("low")).alias("confidence"))
 
 
 def _pflop_cost(summary: pl.DataFrame, specs: pl.DataFrame, precision: str) -> pl.DataFrame:
     col = {"bf16": "bf16_tflops", "fp8": "fp8_tflops", "fp16": "bf16_tflops"}.get(precision, f"{precision}_tflops")
     return summary.join(specs.select("gpu_model", pl.col(col).cast(pl.Float64).alias("tflops")), on="gpu_model") \
         .filter(pl.col("tflops") > 0) \
-        .with_columns((pl.col("market_median") / (pl.col("tflops") / 1000)).alias("usd_per_pflop_hour")) \
-        .select("date", "gpu_model", "pricing", "market_median", "tflops", "usd_per_pflop_hour")
+        .with_columns((pl.col("market_median") / (pl.col("tflops") / 1000)).alias("usd_per_pflop_hour"),
+                      *_side_quality(summary)) \
+        .select("date", "gpu_model", "pricing", "market_median", "tflops", "usd_per_pflop_hour", "_n", "_conf")
 
 
 def _ratio_pairs(cost: pl.DataFrame, numer: list[str], denom: list[str]) -> pl.DataFrame:
     a = cost.filter(pl.col("gpu_model").is_in(numer)).select(
-        "date", "pricing", pl.col("gpu_model").alias("a"), pl.col("usd_per_pflop_hour").alias("numerator"))
+        "date", "pricing", pl.col("gpu_model").alias("a"), pl.col("usd_per_pflop_hour").alias("numerator"),
+        pl.col("_n").alias("_na"), pl.col("_conf").alias("_ca"))
     b = cost.filter(pl.col("gpu_model").is_in(denom)).select(
-        "date", "pricing", pl.col("gpu_model").alias("b"), pl.col("usd_per_pflop_hour").alias("denominator"))
+        "date", "pricing", pl.col("gpu_model").alias("b"), pl.col("usd_per_pflop_hour").alias("denominator"),
+        pl.col("_n").alias("_nb"), pl.col("_conf").alias("_cb"))
     return a.join(b, on=["date", "pricing"]).with_columns(
         (pl.col("a") + " vs " + pl.col("b")).alias("subject"),
         (pl.col("numerator") / pl.col("denominator")).alias("value"),
+        _pair_confidence("_na", "_nb", "_ca", "_cb"),
     )
 
 
@@ -295,13 +325,16 @@ def margin_indicators(
     gen_parts = []
     for new, old in cfg["generation_pairs"]:
         a = cost.filter(pl.col("gpu_model") == new).select("date", "pricing", pl.col("market_median").alias("pn"),
-                                                          pl.col("tflops").alias("fn"))
+                                                          pl.col("tflops").alias("fn"), pl.col("_n").alias("_na"),
+                                                          pl.col("_conf").alias("_ca"))
         b = cost.filter(pl.col("gpu_model") == old).select("date", "pricing", pl.col("market_median").alias("po"),
-                                                          pl.col("tflops").alias("fo"))
+                                                          pl.col("tflops").alias("fo"), pl.col("_n").alias("_nb"),
+                                                          pl.col("_conf").alias("_cb"))
         gen_parts.append(a.join(b, on=["date", "pricing"]).select(
             "date", pl.lit(f"{new} vs {old}").alias("subject"), "pricing",
             ((pl.col("pn") / pl.col("po")) / (pl.col("fn") / pl.col("fo"))).alias("value"),
-            (pl.col("pn") / pl.col("po")).alias("numerator"), (pl.col("fn") / pl.col("fo")).alias("denominator")))
+            (pl.col("pn") / pl.col("po")).alias("numerator"), (pl.col("fn") / pl.col("fo")).alias("denominator"),
+            _pair_confidence("_na", "_nb", "_ca", "_cb")))
     if gen_parts:
         parts.append(_rows(pl.concat(gen_parts), "generation_price_vs_flops", "ratio",
                            f"(price new / price old) / (dense {precision} TFLOPS new / old); <1 = the new "
@@ -412,7 +445,7 @@ def _api_margin_proxy(summary, specs, releases, api_daily, cfg) -> pl.DataFrame:
 def _reported_margin(summary, financials, cfg) -> pl.DataFrame:
     ref = cfg["reference_gpu"]
     idx = summary.filter((pl.col("gpu_model") == ref) & (pl.col("pricing") == "on_demand")).select(
-        "date", "market_median")
+        "date", "market_median", *_side_quality(summary))
     q = financials.select(
         "fiscal_year", "fiscal_quarter", "period_start", "period_end", "gross_margin", "gross_profit", "revenue",
         (pl.lit("FY") + pl.col("fiscal_year").cast(pl.Utf8) + pl.lit("Q") + pl.col("fiscal_quarter").cast(pl.Utf8))
@@ -420,7 +453,9 @@ def _reported_margin(summary, financials, cfg) -> pl.DataFrame:
     rental = q.join(idx, how="cross").filter(
         (pl.col("date") >= pl.col("period_start")) & (pl.col("date") <= pl.col("period_end"))
     ).group_by("subject").agg(pl.col("market_median").mean().alias("rental_index"),
-                              pl.len().alias("rental_days"))
+                              pl.len().alias("rental_days"),
+                              # a day's median of one provider is that provider's price list
+                              (pl.col("_n").fill_null(0) >= 2).all().alias("_two_every_day"))
     q = q.join(rental, on="subject", how="left")
     margin = q.select(pl.col("period_end").alias("date"), "subject", pl.lit(None, pl.Utf8).alias("pricing"),
                       pl.col("gross_margin").alias("value"), pl.col("gross_profit").alias("numerator"),
@@ -428,7 +463,9 @@ def _reported_margin(summary, financials, cfg) -> pl.DataFrame:
     index = q.filter(pl.col("rental_index").is_not_null()).select(
         pl.col("period_end").alias("date"), "subject", pl.lit("on_demand").alias("pricing"),
         pl.col("rental_index").alias("value"), pl.col("rental_days").cast(pl.Float64).alias("numerator"),
-        pl.lit(None, pl.Float64).alias("denominator"))
+        pl.lit(None, pl.Float64).alias("denominator"),
+        # a mean of cross-sectional medians: at best medium (composition changes move it)
+        pl.when(pl.col("_two_every_day")).then(pl.lit("medium")).otherwise(pl.lit("low")).alias("confidence"))
     return pl.concat([
         _rows(margin, "nvidia_reported_gross_margin", "fraction", "gross profit / revenue of the fiscal quarter "
               "(SEC EDGAR XBRL; Q4 = fiscal year - 9-month year to date)", {"source": "marts.nvidia_financials"},

@@ -294,3 +294,30 @@ def test_spot_not_below_on_demand_flag(tmp_path):
     assert flags == {("a", "on_demand"): False, ("a", "spot"): True, ("b", "on_demand"): False,
                      ("b", "spot"): False, ("c", "spot"): False}
     assert set(out["methodology_version"]) == {"2.0"}
+
+
+# ---------------------------------------------------------------------------- indicators
+
+def test_indicator_ratios_on_one_provider_are_low_confidence():
+    from pipelines.lib import market
+
+    specs = pl.DataFrame({"gpu_model": [H100, "MI300X-192GB", "B200-180GB"], "bf16_tflops": [989.4, 1307.4, 2250.0]})
+    summary = pl.DataFrame({
+        "date": [D[0]] * 3 + [D[1]] * 3, "gpu_model": [H100, "MI300X-192GB", "B200-180GB"] * 2,
+        "pricing": ["on_demand"] * 6, "market_median": [2.0, 2.0, 4.0, 2.0, 2.0, 4.0],
+        # D0: one MI300X provider; D1: three on every side but B200 only 'medium'
+        "n_providers": [5, 1, 3, 5, 3, 3], "n_providers_index": [5, 1, 3, 5, 3, 3],
+        "confidence": ["high", "low", "high", "high", "high", "medium"],
+    })
+    spreads = pl.DataFrame(schema={"date": pl.Date, "gpu_model": pl.Utf8, "pricing": pl.Utf8,
+                                   "hyperscaler_premium": pl.Float64, "hyperscaler_median": pl.Float64,
+                                   "non_hyperscaler_median": pl.Float64})
+    out = market.margin_indicators(summary=summary, spreads=spreads, specs=specs)
+    amd = out.filter((pl.col("indicator") == "nvidia_vs_amd_cost_per_pflop")
+                     & (pl.col("subject") == f"{H100} vs MI300X-192GB")).sort("date")
+    assert amd.select("date", "confidence").rows() == [(D[0], "low"), (D[1], "high")]
+    assert amd["value"].to_list() == [pytest.approx(1307.4 / 989.4)] * 2  # published, not hidden
+    gen = out.filter(pl.col("subject") == f"B200-180GB vs {H100}").sort("date")
+    assert gen["confidence"].to_list() == ["high", "medium"]  # the weaker side decides
+    assert out.filter(pl.col("indicator") == "payback_months")["confidence"].null_count() == \
+        out.filter(pl.col("indicator") == "payback_months").height
