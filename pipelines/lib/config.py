@@ -22,8 +22,8 @@ from pipelines.lib.redact import register
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Defaults used when the config file leaves a key out; the shipped gpu_tracker.toml repeats
-# them with comments. Keep the two in step (tests/unit/test_config.py checks it).
+# Defaults used when the config file leaves a key out. Each source's defaults come from its
+# own declaration (``SPEC.defaults``, see ``pipelines.lib.registry``), not from here.
 DEFAULTS: dict[str, Any] = {
     "http": {
         "user_agent": "gpu-market-tracker/0.1 (+https://github.com/; open GPU price tracker)",
@@ -36,41 +36,6 @@ DEFAULTS: dict[str, Any] = {
     },
     "schedule": {"cron": "0 6 * * *", "timezone": "UTC"},
     "estimate": {"mfu": 0.4, "precision": "bf16"},
-    "sources": {
-        "skypilot_catalog": {
-            "enabled": True,
-            "base_url": "https://raw.githubusercontent.com/skypilot-org/skypilot-catalog/master/catalogs/v8",
-            "fallback_url": "https://skypilot-catalog.s3.us-east-1.amazonaws.com/catalogs/v8",
-            "clouds": [
-                "aws", "azure", "gcp", "oci", "ibm", "lambda", "runpod", "verda", "nebius",
-                "hyperstack", "jarvislabs", "cudo", "primeintellect", "hyperbolic", "vast",
-                "fluidstack", "paperspace", "do", "seeweb", "shadeform", "mithril", "lium",
-                "yotta", "spheron", "scp", "ovhcloud", "scaleway", "daytona", "simplepod",
-            ],
-        },
-        "runpod": {"enabled": True, "base_url": "https://api.runpod.io/graphql", "gpu_counts": [1]},
-        "vastai": {
-            "enabled": True,
-            "base_url": "https://console.vast.ai/api/v0/bundles/",
-            "max_offers": 5000,
-        },
-        "azure_retail": {
-            "enabled": True,
-            "base_url": "https://prices.azure.com/api/retail/prices",
-            "regions": ["eastus", "westus2", "westeurope"],
-            "max_pages": 200,
-        },
-        "lambda_pricing": {"enabled": True, "base_url": "https://lambda.ai/pricing"},
-        "coreweave_pricing": {"enabled": True, "base_url": "https://www.coreweave.com/pricing"},
-        "openrouter": {"enabled": True, "base_url": "https://openrouter.ai/api/v1/models"},
-        "litellm_prices": {
-            "enabled": True,
-            "base_url": "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json",
-        },
-        "huggingface": {"enabled": True, "base_url": "https://huggingface.co", "max_pages": 3},
-        "epoch_models": {"enabled": True, "base_url": "https://epoch.ai/data/notable_ai_models.csv"},
-        "sec_edgar": {"enabled": False, "base_url": "https://data.sec.gov", "ciks": ["0001045810"]},
-    },
 }
 
 
@@ -129,7 +94,10 @@ def config_path_from_env() -> Path | None:
 def load_config(path: Path | None = None) -> Config:
     """Read the config file (if any) over the defaults and resolve the paths."""
     path = path or config_path_from_env()
+    from pipelines.lib import registry  # late: the registry imports every source module
+
     data = copy.deepcopy(DEFAULTS)
+    data["sources"] = registry.config_defaults()
     if path is not None:
         with open(path, "rb") as fh:
             try:

@@ -23,7 +23,7 @@ from types import ModuleType
 
 import polars as pl
 
-from pipelines.lib import archive
+from pipelines.lib import archive, registry
 from pipelines.lib.config import Config
 from pipelines.lib.families import conform
 from pipelines.lib.http import PoliteClient
@@ -38,15 +38,11 @@ from pipelines.lib.sources.base import ParseError, Payload
 
 log = logging.getLogger(__name__)
 
-# source id -> module under pipelines.lib.sources. Every GPU-offer source is listed here;
-# the Dagster definitions create one asset per entry.
+# source id -> module under pipelines.lib.sources, derived from the registry: every module
+# there that declares a SPEC of kind gpu_offers is a GPU-offer source (the Dagster
+# definitions create one asset per entry). Nothing to list here when adding a source.
 GPU_SOURCES: dict[str, str] = {
-    "skypilot_catalog": "pipelines.lib.sources.skypilot_catalog",
-    "runpod": "pipelines.lib.sources.runpod",
-    "vastai": "pipelines.lib.sources.vastai",
-    "azure_retail": "pipelines.lib.sources.azure_retail",
-    "lambda_pricing": "pipelines.lib.sources.lambda_pricing",
-    "coreweave_pricing": "pipelines.lib.sources.coreweave_pricing",
+    sid: registry.module_path(sid) for sid in registry.ids(registry.GPU_OFFERS)
 }
 
 
@@ -249,11 +245,7 @@ def ingest(
 # Sources of the other families (model catalogs, API prices, SEC facts): same fetch, archive
 # and replay path; ``parse`` returns {raw table: frame} (see pipelines.lib.families).
 MARKET_SOURCES: dict[str, str] = {
-    "openrouter": "pipelines.lib.sources.openrouter",
-    "litellm_prices": "pipelines.lib.sources.litellm_prices",
-    "huggingface": "pipelines.lib.sources.huggingface",
-    "epoch_models": "pipelines.lib.sources.epoch_models",
-    "sec_edgar": "pipelines.lib.sources.sec_edgar",
+    sid: registry.module_path(sid) for sid in registry.ids(registry.MARKET)
 }
 
 
