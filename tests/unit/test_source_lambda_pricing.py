@@ -375,3 +375,29 @@ def test_variants_of_the_2026_markup():
         ("on_demand", 8, "8x NVIDIA H100 SXM", "per_gpu", 2.99),
         ("reserved", 16, "NVIDIA H100 SXM (16-512 GPUs)", "cluster_per_gpu", 2.69)]
     assert _one(offers, pricing="reserved")["reserved_term"] == "2 weeks - 1 year"
+
+
+def test_reserved_rate_without_a_unit_is_quarantined_not_divided():
+    page = PAGE.read_text().replace("<th>GPUs</th><th>PRICE/GPU/HR*</th>", "<th>GPUs</th><th>PRICE</th>")
+    _, offers, quarantine = _normalised(page)
+    assert quarantine.select("gpu_name_raw", "reason").rows() == [
+        ("NVIDIA B200 SXM6", "bad_price_basis"), ("NVIDIA H100 SXM", "bad_price_basis"),
+        ("NVIDIA H100 SXM", "bad_price_basis")]
+    assert set(offers["pricing"]) == {"on_demand"} and offers.height == 18
+
+
+def test_cluster_table_laid_out_by_cluster_size():
+    on_demand = ("<h2>Instances pricing</h2><table><tr><th></th><th>VRAM/GPU</th><th>PRICE/GPU/HR*</th></tr>"
+                 "<tr><th>8x NVIDIA B200 SXM6</th><td>180 GB</td><td>$4.99</td></tr></table>")
+    clusters = ("<h2>1-Click Clusters</h2><p>Reserve for 2 weeks – 1 year.</p>"
+                "<table><caption>PRICE/GPU/HR</caption><tr><th></th><th>16 GPUs</th><th>64 GPUs</th>"
+                "<th>256+ GPUs</th></tr><tr><th>NVIDIA B200 SXM6</th><td>$4.49</td><td>$4.29</td>"
+                "<td>Contact sales</td></tr></table>")
+    records, offers, quarantine = _normalised(on_demand + clusters)
+    assert quarantine.height == 0
+    assert _rows(offers, "pricing", "gpu_count", "instance_type", "price_basis", "price_usd_per_gpu_hour") == [
+        ("on_demand", 8, "8x NVIDIA B200 SXM6", "per_gpu", 4.99),
+        ("reserved", 16, "NVIDIA B200 SXM6 (16 GPUs)", "cluster_per_gpu", 4.49),
+        ("reserved", 64, "NVIDIA B200 SXM6 (64 GPUs)", "cluster_per_gpu", 4.29)]
+    assert set(offers.filter(pl.col("pricing") == "reserved")["reserved_term"]) == {"2 weeks – 1 year"}
+    assert records.notes["not_priced"] == ["reserved NVIDIA B200 SXM6 (256+ GPUs): Contact sales"]

@@ -27,7 +27,9 @@ Page structures read (real captures in ``../shared/data/pricing_pages/lambda/``)
   those rows are ``pricing="reserved"``, ``price_basis="cluster_per_gpu"``,
   ``reserved_term`` = the duration text, ``gpu_count`` = the smallest cluster the rate is
   for (``256+`` -> 256, ``64 - 60,000`` -> 64; the printed size stays in
-  ``instance_type``). They never enter on-demand. Every table is repeated, unicode-escaped,
+  ``instance_type``). A cluster table laid out GPU x size (columns ``16 GPUs | 64 GPUs |
+  256+ GPUs``) is read the same way, one rate per cell. They never enter on-demand.
+  Every table is repeated, unicode-escaped,
   inside a ``<script>`` (the page's hydration data): script content is never parsed as
   markup, so the copies are not read twice; they are counted in the notes.
 * **2024 lambdalabs.com/service/gpu-cloud**: one table whose GPU cells say
@@ -57,7 +59,9 @@ Decisions:
    table: where one GPU appears at several sizes, instance prices must grow with the GPU
    count (2023: A100 1x 1.10, 2x 2.20, 4x 4.40, 8x 8.80); flat prices across sizes mean
    per-GPU prices with the unit dropped, and the page is a ``ParseError`` rather than a
-   guess. A price with neither unit nor GPU count is a ``ParseError`` too.
+   guess. A price with neither unit nor GPU count is a ``ParseError`` too. A reserved
+   cluster rate without a unit keeps ``price_basis`` None and is quarantined
+   (``bad_price_basis``): it is never divided by a cluster size it may not be for.
 4. GPU count: the ``Nx`` in the GPU cell, else a GPU-count column, else the tab, else an
    ``Nx`` in the heading. A cell ``Nx`` that contradicts the tab's makes the count None
    (``normalise_offers`` quarantines it): never guessed.
@@ -547,25 +551,32 @@ def _cell(row: list[str], index: int | None) -> str:
     return row[index] if index is not None and index < len(row) else ""
 
 
-def _check_instance_basis(name: str, header_price: str, inferred: list[dict[str, Any]]) -> None:
+def _check_instance_basis(name: str, inferred: list[tuple[str, dict[str, Any]]]) -> None:
     """Prices read as per instance (no unit on the page) must grow with the GPU count where
-    one GPU appears at several sizes; flat prices across sizes are per-GPU prices."""
-    groups: dict[tuple, list[tuple[int, float]]] = {}
-    for rec in inferred:
-        if isinstance(rec["price"], float) and rec["gpu_count"]:
-            groups.setdefault((rec["gpu_name"], rec["gpu_memory_gb"]), []).append((rec["gpu_count"], rec["price"]))
+    one GPU appears at several sizes, in any of the page's tables (the 2026 page shows each
+    size in its own tab); flat prices across sizes are per-GPU prices with the unit dropped."""
+    groups: dict[tuple, list[tuple[int, float, str]]] = {}
+    for header, rec in inferred:
+        if isinstance(rec["price"], float) and rec["gpu_count"] and rec["pricing"] == "on_demand":
+            key = (rec["gpu_name"], rec["gpu_memory_gb"])
+            groups.setdefault(key, []).append((rec["gpu_count"], rec["price"], header))
     for (gpu, memory), points in groups.items():
         points.sort()
-        for (c1, p1), (c2, p2) in itertools.pairwise(points):
+        for (c1, p1, header), (c2, p2, _) in itertools.pairwise(points):
             if c2 > c1 and (p2 / p1) / (c2 / c1) < 0.75:
                 raise ParseError(
                     f"{name}: cannot tell whether prices are per GPU or per instance: price header "
-                    f"{header_price!r}, no unit in the cells, and {gpu} "
-                    f"{memory or ''} costs {p1} at {c1}x but {p2} at {c2}x (instance prices would "
-                    "grow with the GPU count; expected '/ GPU / hr' or 'per instance')")
+                    f"{header!r}, no unit in the cells, and {gpu} {memory or ''} costs {p1} at {c1}x "
+                    f"but {p2} at {c2}x (instance prices would grow with the GPU count; expected "
+                    "'/ GPU / hr' or 'per instance')")
+    if inferred:
+        log.info("%s: %d prices carry no unit: read as the price of the row's instance", name, len(inferred))
 
 
-def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[str, Any]) -> list[dict[str, Any]]:
+def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[str, Any],
+                       inferred: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Offers of one table; records whose basis was inferred are also added to ``inferred``
+    (with their price header) for the page-wide check."""
     tab_label = _tab_label(table.element) if table.element is not None else None
     block = _block_mode(table, tab_label)
     if block == "on_demand" and _cluster_shaped(table, cols):
@@ -579,7 +590,6 @@ def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[
     duration = _block_duration(table.element) if block == "reserved" and table.element is not None else None
     normalised_header = [norm_header(h) for h in table.header]
     records: list[dict[str, Any]] = []
-    inferred: list[dict[str, Any]] = []
     n_priced = n_rows = 0
     for row in table.rows:
         filled = [c for c in row if c]
@@ -635,7 +645,11 @@ def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[
         price, currency = parse_price(price_text)
         basis = header_basis or price_basis(price_text)
         basis_inferred = False
-        if basis is None:
+        if basis is None and pricing == "reserved":
+            # a cluster rate with no unit: per GPU or for the whole cluster? quarantined
+            # (bad_price_basis) rather than divided by a cluster size it may not be for
+            log.warning("%s: reserved row %r price %r says neither per GPU nor per instance", name, shown, price_text)
+        elif basis is None:
             if count is None:
                 raise ParseError(
                     f"{name}: cannot tell whether prices are per GPU or per instance: price header "
@@ -673,11 +687,7 @@ def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[
         }
         records.append(rec)
         if basis_inferred:
-            inferred.append(rec)
-    if inferred:
-        _check_instance_basis(name, header_price, inferred)
-        log.info("%s: %d prices under %r carry no unit: read as the price of the row's instance",
-                 name, len(inferred), header_price)
+            inferred.append((header_price, rec))
     if block == "on_demand":
         if n_rows == 0:
             raise ParseError(f"{name}: pricing table {table.header} under {table.headings[:2]} has no data rows "
@@ -686,6 +696,55 @@ def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[
         if on_demand and not any(isinstance(r["price"], float) for r in on_demand):
             raise ParseError(f"{name}: pricing table {table.header} under {table.headings[:2]}: no price "
                              f"could be read in {len(on_demand)} rows (e.g. {on_demand[0]['price']!r})")
+    return records
+
+
+def _size_columns(table: HtmlTable) -> dict[int, int]:
+    """Header cells that are cluster sizes ("16 GPUs", "256+"): column -> smallest size."""
+    if not table.header_known:
+        return {}
+    out = {}
+    for i, h in enumerate(table.header):
+        size = parse_cluster_count(_FOOTNOTE.sub("", h))
+        if size is not None and size > 8:
+            out[i] = size
+    return out if len(out) >= 2 else {}
+
+
+def _wide_cluster_records(name: str, table: HtmlTable, sizes: dict[int, int],
+                          notes: dict[str, Any]) -> list[dict[str, Any]]:
+    """A cluster table laid out GPU x cluster size (one price column per size): every priced
+    cell is a reserved cluster rate. The unit comes from the cell, else from the table's
+    caption/headings ("PRICE/GPU/HR"); none -> ``price_basis`` None (quarantined)."""
+    name_col = next((i for i in range(len(table.header)) if i not in sizes
+                     and _is_texty(_column(table, i))), None)
+    if name_col is None:
+        return []
+    context_basis = next((b for t in [*table.headings[:2], *table.header] if (b := price_basis(t))), None)
+    duration = _block_duration(table.element) if table.element is not None else None
+    records = []
+    for row in table.rows:
+        shown = _BADGES.sub("", _FOOTNOTE.sub("", _cell(row, name_col))).strip()
+        if not shown:
+            continue
+        _, gpu_name = split_count(shown)
+        for i, size in sizes.items():
+            text = _cell(row, i)
+            label = f"{shown} ({table.header[i]})"
+            if not text or is_not_priced(text):
+                notes.setdefault("not_priced", []).append(f"reserved {label}: {text or 'empty'}")
+                continue
+            price, currency = parse_price(text)
+            basis = price_basis(text) or context_basis
+            records.append({
+                "provider": PROVIDER, "segment": None, "upstream_source": None,
+                "gpu_name": gpu_name, "gpu_hint": "", "gpu_memory_gb": None, "gpu_count": size,
+                "instance_type": label, "region": None, "pricing": "reserved", "reserved_term": duration,
+                "price": price if price is not None else text,
+                "price_basis": "cluster_per_gpu" if basis == "per_gpu" else basis,
+                "currency": currency, "price_min": None, "price_max": None, "n_offers": None,
+                "stock_status": None, "available_gpus": None, "payload_name": name, "date": None,
+            })
     return records
 
 
@@ -719,12 +778,18 @@ def parse(name: str, content: bytes) -> ParsedPage:
         tag.decompose()
     tables = html_tables(soup) + _orphan_tables(soup)
     records: list[dict[str, Any]] = []
+    inferred: list[tuple[str, dict[str, Any]]] = []
     for table in tables:
+        sizes = _size_columns(table)
+        if sizes:  # never on-demand: one price column per cluster size
+            records.extend(_wide_cluster_records(name, table, sizes, notes))
+            continue
         tab = _tab_label(table.element) if table.element is not None else None
         cols = _columns(table, name, _block_mode(table, tab) == "reserved")
         if cols is None:
             continue
-        records.extend(_records_for_table(name, table, cols, notes))
+        records.extend(_records_for_table(name, table, cols, notes, inferred))
+    _check_instance_basis(name, inferred)
     missing = _missing_panels(soup)
     if missing:
         log.warning("%s: tabs %s have no panel in the markup (filled in by JavaScript?)", name, missing)
