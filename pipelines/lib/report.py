@@ -58,6 +58,8 @@ SCHEMAS: dict[str, dict[str, str]] = {
         "change_1d_pct": _NUM, "change_7d_pct": _NUM, "change_30d_pct": _NUM,
         "n_providers": _INT, "n_offers": _INT, "available_gpus": _INT, "coverage": _NUM,
         "confidence": _STR, "methodology_version": _STR,
+        "change_1d_like_for_like_pct": _NUM, "change_7d_like_for_like_pct": _NUM,
+        "change_30d_like_for_like_pct": _NUM,
     },
     "provider_spreads": {
         "date": _DATE, "gpu_model": _STR, "pricing": _STR, "n_providers": _INT,
@@ -574,7 +576,9 @@ def _market_section(summary: _Frame, as_of: dt.date) -> str:
     a, h = _SECTIONS[0]
     intro = ("Per GPU and price type: the median of the providers' lowest prices (USD per "
              "GPU-hour), the p25\u2013p75 range across providers, the cheapest provider, and "
-             "changes of the median vs 1, 7 and 30 days earlier.")
+             "the like-for-like price change vs 1, 7 and 30 days earlier (the index of "
+             "METHODOLOGY.md: only providers present on both dates count, so a provider joining "
+             "or leaving is not a price move).")
     if summary.df is None:
         return _section(a, h, _note(summary.note), intro)
     day = _day(summary, as_of)
@@ -589,6 +593,20 @@ def _market_section(summary: _Frame, as_of: dt.date) -> str:
             ("Lowest", "r"), ("Lowest provider", "l"), ("1d", "r"), ("7d", "r"), ("30d", "r"),
             ("Providers", "r"), ("Offers", "r"), ("Available GPUs", "r"), ("Coverage", "r"),
             ("Confidence", "l")]
+    # methodology 2.0 marts carry like-for-like changes; an older daily_summary only the
+    # cross-sectional ones, shown as they are (the legend says which)
+    lfl = summary.df is not None and "change_30d_like_for_like_pct" in summary.df.columns \
+        and summary.df.get_column("change_30d_like_for_like_pct").is_not_null().any() \
+        or any(r["change_1d_like_for_like_pct"] is not None for r in rows)
+
+    def change(r: dict, horizon: int) -> Markup:
+        cross = r[f"change_{horizon}d_pct"]
+        if not lfl:
+            return _change_html(cross)
+        cell = _change_html(r[f"change_{horizon}d_like_for_like_pct"])
+        title = f"cross-sectional median: {fmt_pct(cross) if _isnum(cross) else DASH}"
+        return Markup(str(cell).replace("<span ", f'<span title="{esc(title)}" ', 1))
+
     body = []
     for r in rows:
         conf = r["confidence"]
@@ -599,11 +617,12 @@ def _market_section(summary: _Frame, as_of: dt.date) -> str:
             r["gpu_model"], _pricing_label(r["pricing"]), fmt_usd(r["market_median"]),
             f"{fmt_usd(r['p25_price'])}\u2013{fmt_usd(r['p75_price'])}",
             fmt_usd(r["lowest_price"]), r["lowest_provider"] or DASH,
-            _change_html(r["change_1d_pct"]), _change_html(r["change_7d_pct"]),
-            _change_html(r["change_30d_pct"]), fmt_int(r["n_providers"]), fmt_int(r["n_offers"]),
+            change(r, 1), change(r, 7), change(r, 30), fmt_int(r["n_providers"]), fmt_int(r["n_offers"]),
             fmt_int(r["available_gpus"]), f"{cov * 100:.0f}%" if _isnum(cov) else DASH, conf_html,
         ])
-    legend = _note("Changes: red = the median went up, green = it went down. Coverage = providers "
+    legend = _note(("Changes are like for like (the cross-sectional median's change is in each "
+                    "cell's tooltip): " if lfl else "Changes of the cross-sectional median: ")
+                   + "red = prices went up, green = they went down. Coverage = providers "
                    "today / providers seen in the trailing 30 days.", nodata=False)
     return _section(a, h, _table(cols, body) + legend, intro)
 

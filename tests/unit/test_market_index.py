@@ -321,3 +321,26 @@ def test_indicator_ratios_on_one_provider_are_low_confidence():
     assert gen["confidence"].to_list() == ["high", "medium"]  # the weaker side decides
     assert out.filter(pl.col("indicator") == "payback_months")["confidence"].null_count() == \
         out.filter(pl.col("indicator") == "payback_months").height
+
+
+# ---------------------------------------------------------------------------- report headline
+
+def test_report_headline_moves_are_like_for_like():
+    from bs4 import BeautifulSoup
+
+    from pipelines.lib import report
+
+    row = {"date": D[0], "gpu_model": H100, "gpu_family": "H100", "pricing": "on_demand",
+           "market_median": 2.69, "p25_price": 2.15, "p75_price": 3.9, "lowest_price": 2.04,
+           "lowest_provider": "vastai", "change_1d_pct": 5.0, "change_7d_pct": -2.0, "change_30d_pct": -31.0,
+           "change_1d_like_for_like_pct": 0.0, "change_7d_like_for_like_pct": 0.4,
+           "change_30d_like_for_like_pct": -14.2, "n_providers": 5, "n_offers": 9, "available_gpus": None,
+           "coverage": 1.0, "confidence": "high", "methodology_version": "2.0"}
+    html = report.render_report({"daily_summary": pl.DataFrame([row], schema_overrides={"available_gpus": pl.Int64})},
+                                D[0])
+    doc = BeautifulSoup(html, "html.parser")
+    market = doc.find(id="market")
+    cells = market.find("tbody").find("tr").find_all("td")
+    assert [c.get_text() for c in cells[6:9]] == ["+0.0%", "+0.4%", "-14.2%"]
+    assert cells[8].span["title"] == "cross-sectional median: -31.0%"
+    assert "like for like" in market.get_text()
