@@ -15,17 +15,23 @@ from pipelines.defs.analytics import GPU_SPECS, mart_key
 from pipelines.defs.jobs import MODELS_GROUP
 from pipelines.defs.resources import TrackerResource
 from pipelines.defs.sources import WAREHOUSE_POOL, source_asset_key
-from pipelines.lib import market, warehouse
+from pipelines.lib import market, registry, warehouse
+
+
+def _producers(raw_table: str) -> list[dg.AssetKey]:
+    """The source assets that load ``raw_table`` (from each source's SPEC)."""
+    return [source_asset_key(s) for s in registry.raw_table_producers().get(raw_table, [])]
+
 
 MARKET_MARTS: dict[str, dict] = {
     "model_releases": {
-        "deps": [source_asset_key(s) for s in ("openrouter", "huggingface", "epoch_models")],
+        "deps": _producers("raw.model_catalog"),
         "key": ["model_key"],
         "doc": "One row per model across OpenRouter, Hugging Face and Epoch AI: first seen, organization, "
                "parameters, active parameters (mixture-of-experts), context length, sources.",
     },
     "api_prices_daily": {
-        "deps": [source_asset_key(s) for s in ("openrouter", "litellm_prices")],
+        "deps": _producers("raw.api_prices"),
         "key": ["date", "source", "model_id"],
         "doc": "USD per 1M input / output tokens per date x source x model; OpenRouter and LiteLLM kept "
                "apart, each row with the other source's latest price for the same model and the disagreement.",
@@ -37,7 +43,7 @@ MARKET_MARTS: dict[str, dict] = {
                "[api_families]), across every source and route that lists them.",
     },
     "nvidia_financials": {
-        "deps": [source_asset_key("sec_edgar")],
+        "deps": _producers("raw.sec_facts"),
         "key": ["fiscal_year", "fiscal_quarter"],
         "doc": "NVIDIA per fiscal quarter from SEC EDGAR XBRL: revenue, cost of revenue, gross profit, "
                "gross margin (Q4 = fiscal year - 9-month year to date).",

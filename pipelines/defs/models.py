@@ -19,20 +19,18 @@ from dbt_like import Project
 from pipelines.defs.jobs import MODELS_GROUP
 from pipelines.defs.resources import TrackerResource
 from pipelines.defs.sources import WAREHOUSE_POOL, source_asset_key
-from pipelines.lib import warehouse
+from pipelines.lib import registry, warehouse
 from pipelines.lib.config import REPO_ROOT
 from pipelines.lib.ingest import GPU_SOURCES, MARKET_SOURCES
 
 SQL_DIR = REPO_ROOT / "sql"
 
-# raw table -> the asset keys that load it
+# raw table -> the asset keys that load it (every source declares its raw tables in its SPEC;
+# each source also writes the quarantine and the load log)
 RAW_TABLE_PRODUCERS: dict[str, list[dg.AssetKey]] = {
-    "raw.gpu_offers": [source_asset_key(s) for s in GPU_SOURCES],
+    **{table: [source_asset_key(s) for s in ids] for table, ids in registry.raw_table_producers().items()},
     "raw.quarantine": [source_asset_key(s) for s in [*GPU_SOURCES, *MARKET_SOURCES]],
     "raw.load_log": [source_asset_key(s) for s in [*GPU_SOURCES, *MARKET_SOURCES]],
-    "raw.model_catalog": [source_asset_key(s) for s in ("openrouter", "huggingface", "epoch_models")],
-    "raw.api_prices": [source_asset_key(s) for s in ("openrouter", "litellm_prices")],
-    "raw.sec_facts": [source_asset_key("sec_edgar")],
 }
 
 
