@@ -11,6 +11,9 @@ A source module (``pipelines/lib/sources/<source_id>.py``) exposes:
   as one column per key so nothing downstream loops over rows.
   It raises ``ParseError`` when the payload's structure is not what the parser knows --
   never "zero rows, success" on a page it does not understand.
+  A page that publishes dated prices ("effective October 1") needs the archive date to pick
+  the one in force: such a module sets ``PARSE_NEEDS_DAY = True`` and is called as
+  ``parse(name, content, day=<archive date>)`` (``nebius_pricing``); still pure.
 
 Live and replay run the same ``parse``: live archives the bytes first, replay reads them
 back from ``<archive>/<source>/<date>/<name>``.
