@@ -20,8 +20,9 @@ we know of; ``tests/unit/test_sql_console.py`` attacks each one separately):
    'LocalFileSystem'`` no path can be opened for reading or writing by any statement; the
    database's blocks are still read through the handle opened at connect time.
 
-   The price: the console never spills to disk. A query that needs more than the memory
-   limit fails with a one-line message naming the limit instead of writing ``<db>.tmp``.
+   The price: the console never spills to disk (``temp_directory`` is empty). A query that
+   needs more than the memory limit fails with a one-line message naming the limit instead
+   of writing ``<db>.tmp``.
 
 Bounds:
 
@@ -48,8 +49,8 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -146,6 +147,7 @@ def sandbox(con: duckdb.DuckDBPyConnection, limit: str | None = None) -> None:
     except duckdb.Error as exc:
         raise SqlConsoleError(f"bad memory limit {limit!r} ({MEMORY_ENV}): {_first_line(exc)}") from None
     for setting in (
+        "SET temp_directory = ''",  # never spill: past the memory limit a query fails (OOM)
         "SET enable_external_access = false",
         "SET autoinstall_known_extensions = false",
         "SET autoload_known_extensions = false",
@@ -276,12 +278,12 @@ def run_query(db_path: Path, query: str, fmt: str = "table", *, max_rows: int = 
             if "LocalFileSystem has been disabled" in message:
                 raise SqlConsoleError(
                     "refused: gpu-tracker sql reads only the warehouse's tables, no files "
-                    "(read_csv, read_blob, glob ...), and cannot spill to disk: a query that "
-                    f"needs more than the memory limit ({memory_limit()}, {MEMORY_ENV}) fails"
+                    f"(read_csv, read_blob, glob, extensions ...): {message}"
                 ) from None
             if isinstance(exc, duckdb.OutOfMemoryException):
                 raise SqlConsoleError(
-                    f"query needs more than the memory limit ({memory_limit()}, {MEMORY_ENV}): {message}"
+                    f"query needs more than the memory limit ({memory_limit()}; raise it with "
+                    f"{MEMORY_ENV}, gpu-tracker sql never spills to disk): {message}"
                 ) from None
             raise SqlConsoleError(f"query failed: {message}") from None
         except _CONVERSION_ERRORS as exc:  # polars conversion of an unusual result
