@@ -401,3 +401,17 @@ def test_cluster_table_laid_out_by_cluster_size():
         ("reserved", 64, "NVIDIA B200 SXM6 (64 GPUs)", "cluster_per_gpu", 4.29)]
     assert set(offers.filter(pl.col("pricing") == "reserved")["reserved_term"]) == {"2 weeks – 1 year"}
     assert records.notes["not_priced"] == ["reserved NVIDIA B200 SXM6 (256+ GPUs): Contact sales"]
+
+
+def test_several_price_columns():
+    # the per-GPU column of a per-GPU + per-instance pair is read; an ambiguous cluster table is
+    # skipped without losing the on-demand table; an ambiguous on-demand table is an error
+    on_demand = ("<h2>Instances pricing</h2><table><tr><th></th><th>PRICE/GPU/HR</th><th>PRICE/HR</th></tr>"
+                 "<tr><th>8x NVIDIA H100 SXM</th><td>$2.99</td><td>$23.92</td></tr></table>")
+    clusters = ("<h2>1-Click Clusters</h2><table><tr><th></th><th>GPUs</th><th>Price</th><th>Total price</th></tr>"
+                "<tr><th>NVIDIA H100 SXM</th><td>16</td><td>$2.69</td><td>$43.04</td></tr></table>")
+    _, offers, _ = _normalised(on_demand + clusters)
+    assert _rows(offers, "pricing", "gpu_count", "price_usd_per_gpu_hour") == [("on_demand", 8, 2.99)]
+    ambiguous = on_demand.replace("PRICE/GPU/HR", "PRICE (US)").replace("PRICE/HR", "PRICE (EU)")
+    with pytest.raises(ParseError, match="several price columns"):
+        lambda_pricing.parse("pricing.html", ambiguous.encode())

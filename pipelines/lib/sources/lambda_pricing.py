@@ -462,11 +462,19 @@ def _columns(table: HtmlTable, name: str, reserved_block: bool) -> _Columns | No
                     name, table.header)
         return None
     if len(price_cols) > 1:
+        # "On-demand price" beside others wins; else the per-GPU one of a per-GPU and a
+        # per-instance rendering of the same price
         on_demand = [i for i in price_cols if "on-demand" in headers[i] or "on demand" in headers[i]]
-        if len(on_demand) != 1:
+        per_gpu = [i for i in price_cols if price_basis(table.header[i]) == "per_gpu"]
+        chosen = on_demand if len(on_demand) == 1 else per_gpu if len(per_gpu) == 1 else []
+        if not chosen:
+            if reserved_block:  # never worth losing the on-demand tables of the page over
+                log.warning("%s: cluster table %s has several price columns %s; skipped", name,
+                            table.header, [table.header[i] for i in price_cols])
+                return None
             raise ParseError(f"{name}: table with headers {table.header} has several price columns "
                              f"{[table.header[i] for i in price_cols]}; cannot tell the on-demand one")
-        price_cols = on_demand
+        price_cols = chosen
     return _Columns(name=gpu, price=price_cols[0], vram=vram,
                     count=count_cols[0] if count_cols else None, term=term, instance=instance, label=label)
 
