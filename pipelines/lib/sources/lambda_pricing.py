@@ -29,9 +29,9 @@ Page structures read (real captures in ``../shared/data/pricing_pages/lambda/``)
   for (``256+`` -> 256, ``64 - 60,000`` -> 64; the printed size stays in
   ``instance_type``). A cluster table laid out GPU x size (columns ``16 GPUs | 64 GPUs |
   256+ GPUs``) is read the same way, one rate per cell. They never enter on-demand.
-  Every table is repeated, unicode-escaped,
-  inside a ``<script>`` (the page's hydration data): script content is never parsed as
-  markup, so the copies are not read twice; they are counted in the notes.
+  Every table is repeated, unicode-escaped, inside a ``<script>`` (the page's hydration
+  data): script content is never parsed as markup, so the copies are not read twice; they
+  are counted in the notes.
 * **2024 lambdalabs.com/service/gpu-cloud**: one table whose GPU cells say
   ``On-demand 8x NVIDIA H100 SXM`` / ``Reserved 8x NVIDIA H100 SXM`` and price cells
   ``$2.99 / GPU / hr``; reserved rows say ``CONTACT SALES``. The capture starts inside the
@@ -49,9 +49,12 @@ Decisions:
    change with every build). A table qualifies when one column names the GPU (a header
    ``GPUs``/``GPU``/``Instance type``, or an empty/``Plan`` header over text cells) and
    one a price.
-2. Pricing type: the block's heading decides (``cluster``/``reserv``/``private cloud`` ->
-   reserved, else on-demand), a row's own label overrides it (``On-demand ...``,
-   ``Reserved ...``; a label column such as ``Reserved`` / ``Sprint``).
+2. Pricing type: the tab or the block's heading decides (``cluster``/``reserv``/``private
+   cloud`` -> reserved, else on-demand); a table that lists cluster sizes (a GPU-count
+   column above 8 or with ``+``) or terms is reserved whatever its heading (so cluster
+   rates cannot leak into on-demand when a page drops the heading); a row's own label
+   overrides both (``On-demand ...``, ``Reserved ...``; a label column ``Reserved`` /
+   ``Sprint``).
 3. Basis: ``/ GPU / hr``, ``per GPU`` or ``/H100/hour`` in the header or cell -> per GPU
    (``cluster_per_gpu`` for reserved cluster rates); ``instance``/``node`` -> per instance.
    A price that says neither (``$20.72 / hr`` under ``Price``) is the price of the row's
