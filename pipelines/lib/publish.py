@@ -36,6 +36,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.lib import registry
+
 PUBLISHED_TABLES = ("gpu_price_daily", "daily_summary", "provider_spreads", "cost_per_flop", "price_changes",
                     "api_price_families", "gpu_price_index", "index_constituents")
 
@@ -93,6 +95,8 @@ def publish(frames: dict[str, pl.DataFrame], out_dir: Path, as_of: dt.date | Non
     staging = Path(tempfile.mkdtemp(prefix=f".{as_of.isoformat()}.", dir=out_dir))
     try:
         manifest = {"as_of": as_of.isoformat(), "generated_at": generated_at.isoformat(), "files": {}}
+        # which sources the rows came from, with their terms and licences (#13.4)
+        frames = {**frames, "sources": registry.sources_frame(registry.sources_in(frames))}
         for name, frame in frames.items():
             # GPU marts: the day's rows; the API family table is sparse (price-map versions): all of it
             day = (frame.filter(pl.col("date") == as_of)

@@ -132,3 +132,32 @@ def describe(enabled: dict[str, bool] | None = None) -> list[dict[str, Any]]:
             "description": s.description,
         })
     return rows
+
+
+def sources_frame(seen: set[str] | None = None):
+    """The published ``sources`` table: every declared source plus any other source name that
+    appears in the published rows (imported histories), with kind, terms and licence, so each
+    row's ``sources`` can be traced to what its providers' terms and the data's licence say."""
+    import polars as pl
+
+    rows = [{k: r[k] for k in ("id", "kind", "providers", "terms", "terms_checked", "licence",
+                                "terms_url", "description")} for r in describe()]
+    declared = {r["id"] for r in rows}
+    for name in sorted((seen or set()) - declared):
+        rows.append({"id": name, "kind": "import", "providers": "*", "terms": "unknown",
+                     "terms_checked": "", "licence": "that of the imported file (see its README)",
+                     "terms_url": "", "description": "third-party history loaded with gpu-tracker import"})
+    return pl.DataFrame(rows, schema={k: pl.String for k in rows[0]})
+
+
+def sources_in(frames: dict) -> set[str]:
+    """Source names in the ``source`` / ``sources`` (comma-separated) columns of ``frames``."""
+    import polars as pl
+
+    seen: set[str] = set()
+    for frame in frames.values():
+        for col in ("source", "sources", "source_used"):
+            if col in frame.columns and frame.schema[col] == pl.String:
+                for value in frame[col].drop_nulls().unique().to_list():
+                    seen.update(v.strip() for v in value.split(",") if v.strip())
+    return seen
