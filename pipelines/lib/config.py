@@ -2,6 +2,8 @@
 
 Contract (ARCHITECTURE.md):
 * warehouse file: ``warehouse/gpu_market.duckdb``, overridden by ``GPU_TRACKER_WAREHOUSE``;
+* published files: ``GPU_TRACKER_PUBLISHED``, else ``published/`` beside a warehouse moved by
+  ``GPU_TRACKER_WAREHOUSE``, else ``[paths] published``;
 * config file: ``gpu_tracker.toml`` at the repo root, overridden by ``GPU_TRACKER_CONFIG``;
 * each source reads ``[sources.<source id>]`` with at least ``enabled`` and ``base_url``.
 
@@ -126,9 +128,22 @@ def load_config(path: Path | None = None) -> Config:
         config_path=path,
         warehouse_path=warehouse,
         archive_dir=archive,
-        published_dir=_path("published", wdir / "published"),
+        published_dir=_published_dir(paths, base_dir, wdir),
         dagster_home=Path(os.environ.get("DAGSTER_HOME") or _path("dagster_home", wdir / "dagster_home")),
     )
+
+
+def _published_dir(paths: dict[str, Any], base_dir: Path, wdir: Path) -> Path:
+    """``GPU_TRACKER_PUBLISHED``; else, when ``GPU_TRACKER_WAREHOUSE`` moves the warehouse,
+    ``published/`` beside it (the config's ``paths.published`` describes the default warehouse:
+    a warehouse elsewhere must not publish into the checkout); else ``paths.published``."""
+    env = os.environ.get("GPU_TRACKER_PUBLISHED")
+    if env:
+        return Path(env)
+    if os.environ.get("GPU_TRACKER_WAREHOUSE") or not paths.get("published"):
+        return wdir / "published"
+    value = Path(paths["published"])
+    return value if value.is_absolute() else base_dir / value
 
 
 def secret(name: str) -> str | None:

@@ -57,6 +57,19 @@ def latest_date(frames: dict[str, pl.DataFrame]) -> dt.date | None:
     return None
 
 
+def _dir_mode() -> int:
+    """0777 less the process umask (what ``mkdir`` would give), read without changing it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o777 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o777 & ~mask
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -93,6 +106,7 @@ def publish(frames: dict[str, pl.DataFrame], out_dir: Path, as_of: dt.date | Non
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / as_of.isoformat()
     staging = Path(tempfile.mkdtemp(prefix=f".{as_of.isoformat()}.", dir=out_dir))
+    os.chmod(staging, _dir_mode())  # mkdtemp makes it 0700; the published day is for everyone
     try:
         manifest = {"as_of": as_of.isoformat(), "generated_at": generated_at.isoformat(), "files": {}}
         # which sources the rows came from, with their terms and licences (#13.4)
