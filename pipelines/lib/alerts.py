@@ -11,6 +11,8 @@ Rules (``[alerts.rules.*]`` in the config; defaults in ``DEFAULT_ALERT_CONFIG``)
 * ``new``                -- a GPU model or provider seen for the first time (not on the first day
   of the history, when everything is new); a release from a watched organization
   (``marts.model_releases``); an API price cut >= ``api_price_cut_pct`` (``marts.api_prices_daily``);
+* ``serving_cost_move``  -- a model's cheapest serving cost per 1M output tokens, or its serving
+  margin (``marts.serving_cost_daily``), moved >= ``threshold_pct`` / ``margin_threshold_pct``;
 * ``source_health``      -- a source failed or returned nothing for the date (``raw.load_log``), or
   its newest good data is older than ``max_age_hours`` at the end of the date.
 
@@ -59,6 +61,7 @@ DEFAULT_ALERT_CONFIG: dict[str, Any] = {
             "openai", "anthropic", "google", "meta-llama", "deepseek", "deepseek-ai", "mistralai", "qwen",
             "x-ai", "nvidia"], "api_price_cut_pct": 20.0},
         "source_health": {"enabled": True, "max_age_hours": 36, "ignore_modes": ["import"]},
+        "serving_cost_move": {"enabled": True, "threshold_pct": 10.0, "margin_threshold_pct": 10.0},
     },
     "flap": {"window_days": 14, "min_reversals": 3},
     "webhook": {"url": "", "timeout_seconds": 10},
@@ -86,7 +89,7 @@ ALERT_COLUMNS = ["alert_id", "date", "rule", "subject", "severity", "message", "
 DETAILS = {"provider_price_move": "marts.price_changes, report.html#moves",
            "market_price_move": "marts.daily_summary, report.html#market",
            "availability": "marts.gpu_price_daily", "new": "marts.gpu_price_daily / marts.model_releases",
-           "source_health": "raw.load_log", "run_failure": "Dagster run history (gpu-tracker ui)"}
+           "source_health": "raw.load_log", "serving_cost_move": "marts.serving_cost_daily, report.html#serving", "run_failure": "Dagster run history (gpu-tracker ui)"}
 
 
 def alert_config(config: dict[str, Any] | None) -> dict[str, Any]:
@@ -303,12 +306,58 @@ def rule_source_health(frames, day, cfg) -> list[dict]:
     return out
 
 
+def rule_serving_cost_move(frames, day, cfg) -> list[dict]:
+    """A model's cheapest serving cost (``marts.serving_cost_daily``: USD per 1M output tokens on
+    its cheapest GPU at the market level) moved >= ``threshold_pct`` against the model's previous
+    date, or the serving margin of that cheapest row (API price / serving cost) moved >=
+    ``margin_threshold_pct``. Per model x price type; either direction."""
+    serving = frames.get("serving_cost_daily")
+    need = {"date", "model", "gpu_model", "pricing", "usd_per_million_output_tokens", "serving_margin"}
+    if serving is None or serving.height == 0 or not need <= set(serving.columns):
+        return []
+    rcfg = cfg["rules"]["serving_cost_move"]
+    thr, mthr = float(rcfg["threshold_pct"]), float(rcfg["margin_threshold_pct"])
+    best = serving.filter((pl.col("date") <= day) & pl.col("usd_per_million_output_tokens").is_not_null())
+    best = best.sort(["usd_per_million_output_tokens", "gpu_model"]) \
+        .group_by(["model", "pricing", "date"], maintain_order=True).first()
+    today = best.filter(pl.col("date") == day)
+    before = best.filter(pl.col("date") < day).sort("date").group_by(["model", "pricing"]).last()
+    both = today.join(before, on=["model", "pricing"], suffix="_prev")
+    out = []
+    for r in both.iter_rows(named=True):
+        cost, prev = r["usd_per_million_output_tokens"], r["usd_per_million_output_tokens_prev"]
+        subject = f"{r['model']}/{r['pricing']}"
+        pct = (cost / prev - 1) * 100 if prev else None
+        if pct is not None and abs(pct) >= thr:
+            verb = "rose" if pct > 0 else "fell"
+            out.append(_alert("serving_cost_move", f"serving_cost/{subject}", day, "info",
+                              f"{r['model']} {r['pricing']}: cheapest serving cost {verb} {abs(pct):.1f}% to "
+                              f"{_usd(cost)} per 1M output tokens on {r['gpu_model']} ({day}), from "
+                              f"{_usd(prev)} on {r['gpu_model_prev']} ({r['date_prev']})",
+                              {"model": r["model"], "pricing": r["pricing"], "gpu_model": r["gpu_model"],
+                               "gpu_model_prev": r["gpu_model_prev"], "usd_per_mtok": cost,
+                               "usd_per_mtok_prev": prev, "prev_date": r["date_prev"], "change_pct": pct}))
+        margin, mprev = r["serving_margin"], r["serving_margin_prev"]
+        mpct = (margin / mprev - 1) * 100 if margin is not None and mprev else None
+        if mpct is not None and abs(mpct) >= mthr:
+            verb = "rose" if mpct > 0 else "fell"
+            out.append(_alert("serving_cost_move", f"serving_margin/{subject}", day, "info",
+                              f"{r['model']} {r['pricing']}: serving margin (API price / serving cost) {verb} "
+                              f"{abs(mpct):.1f}% to {margin:.1f}x on {r['gpu_model']} ({day}), from "
+                              f"{mprev:.1f}x ({r['date_prev']})",
+                              {"model": r["model"], "pricing": r["pricing"], "gpu_model": r["gpu_model"],
+                               "serving_margin": margin, "serving_margin_prev": mprev,
+                               "prev_date": r["date_prev"], "change_pct": mpct}))
+    return out
+
+
 RULES = {
     "provider_price_move": rule_provider_price_move,
     "market_price_move": rule_market_price_move,
     "availability": rule_availability,
     "new": rule_new,
     "source_health": rule_source_health,
+    "serving_cost_move": rule_serving_cost_move,
 }
 
 
@@ -332,7 +381,7 @@ def _tables(con) -> dict[str, pl.DataFrame]:
         "select table_schema, table_name from information_schema.tables").fetchall()}
     frames = {}
     for name in ("marts.gpu_price_daily", "marts.daily_summary", "marts.price_changes", "marts.model_releases",
-                 "marts.api_prices_daily", "raw.load_log"):
+                 "marts.api_prices_daily", "raw.load_log", "marts.serving_cost_daily"):
         if name in present:
             frames[name.split(".")[1]] = con.sql(f"select * from {name}").pl()
     return frames

@@ -83,7 +83,16 @@ SCHEMAS["api_price_families"] = {
     "date": _DATE, "family": _STR, "cheapest_output_usd_per_mtok": _NUM,
     "cheapest_input_usd_per_mtok": _NUM, "cheapest_model_id": _STR, "cheapest_source": _STR,
 }
+SCHEMAS["serving_cost_daily"] = {
+    "date": _DATE, "model": _STR, "gpu_model": _STR, "pricing": _STR, "usd_per_gpu_hour": _NUM,
+    "tokens_per_second_per_gpu": _NUM, "usd_per_million_output_tokens": _NUM,
+    "usd_per_gpu_hour_cheapest": _NUM, "cheapest_provider": _STR,
+    "usd_per_million_output_tokens_cheapest": _NUM, "cost_rank": _INT,
+    "api_output_usd_per_mtok": _NUM, "serving_margin": _NUM, "benchmark_round": _STR,
+    "benchmark_system": _STR, "scenario": _STR,
+}
 REQUIRED: dict[str, tuple[str, ...]] = {
+    "serving_cost_daily": ("date", "model", "gpu_model", "pricing", "usd_per_million_output_tokens"),
     "api_price_families": ("date", "family", "cheapest_output_usd_per_mtok"),
     "gpu_price_daily": ("date", "gpu_model", "provider", "pricing", "price_min"),
     "daily_summary": ("date", "gpu_model", "pricing", "market_median"),
@@ -569,6 +578,7 @@ _SECTIONS = (
     ("flops", "Cost per FLOP ranking"),
     ("moves", "What moved today"),
     ("api", "API prices per 1M tokens"),
+    ("serving", "Cost per 1M tokens"),
 )
 
 
@@ -876,6 +886,67 @@ def _api_section(fams: _Frame, as_of: dt.date) -> str:
                           f"day observed.</figcaption></figure>{table}", intro)
 
 
+SERVING_MODELS_CHARTED = 4  # models with a cost-over-time chart
+SERVING_GPUS_PER_CHART = 5
+
+
+def _serving_section(serving: _Frame, as_of: dt.date) -> str:
+    """Cost per 1M output tokens per model: GPUs ranked on the newest day (on-demand market
+    level and the cheapest provider), the API price of the same model beside it, and the cost
+    of the cheapest GPUs over time (marts.serving_cost_daily)."""
+    a, h = _SECTIONS[6]
+    intro = ("USD per 1M output tokens = USD per GPU-hour / (measured output tokens/s per GPU x 3600) "
+             "x 1e6: the best closed-division, available MLPerf Inference Offline result per GPU "
+             "(newest round that has it) priced at the day's on-demand market median and at the "
+             "cheapest provider; margin = API price / serving cost. Throughput is sustained peak "
+             "batch throughput: idle time, networking and staff are excluded, so this is a floor. "
+             "Per-GPU figures are derived from published MLPerf results, not official results.")
+    if serving.df is None:
+        return _section(a, h, _note(serving.note), intro)
+    df = serving.df.filter(pl.col("pricing") == "on_demand")
+    if df.height == 0:
+        return _section(a, h, _note("marts.serving_cost_daily has no on-demand rows."), intro)
+    day = df["date"].max()
+    today = df.filter(pl.col("date") == day)
+    parts = []
+    if day != as_of:
+        parts.append(_note(f"Newest serving-cost date is {day.isoformat()} (report date "
+                           f"{as_of.isoformat()}).", nodata=False))
+    # models ordered by how many GPUs price them, then name
+    counts = today.group_by("model").len().sort(["len", "model"], descending=[True, False])
+    models = counts["model"].to_list()
+    for i, model in enumerate(models):
+        rows_m = today.filter(pl.col("model") == model).sort(["usd_per_million_output_tokens", "gpu_model"])
+        api = rows_m["api_output_usd_per_mtok"].drop_nulls()
+        api_txt = (f"API price (cheapest paid listing): {fmt_usd(api[0])} per 1M output tokens."
+                   if api.len() else "No API price listed for this model.")
+        rows = [(r["cost_rank"], r["gpu_model"], fmt_usd(r["usd_per_gpu_hour"]),
+                 f"{r['tokens_per_second_per_gpu']:,.0f}", fmt_usd(r["usd_per_million_output_tokens"]),
+                 fmt_usd(r["usd_per_million_output_tokens_cheapest"]), r["cheapest_provider"] or DASH,
+                 fmt_ratio(r["serving_margin"]),
+                 f"{r['benchmark_round'] or ''} {r['benchmark_system'] or ''}".strip())
+                for r in rows_m.iter_rows(named=True)]
+        table = _table([("#", "r"), ("GPU", "l"), ("USD / GPU-h", "r"), ("tok/s per GPU", "r"),
+                        ("USD / 1M out", "r"), ("at cheapest", "r"), ("cheapest provider", "l"),
+                        ("API / cost", "r"), ("benchmark", "l")], rows)
+        chart = ""
+        if i < SERVING_MODELS_CHARTED:
+            gpus = rows_m["gpu_model"].to_list()[:SERVING_GPUS_PER_CHART]
+            hist = df.filter((pl.col("model") == model) & pl.col("gpu_model").is_in(gpus)).sort("date")
+            series = [LineSeries(g, hist.filter(pl.col("gpu_model") == g)
+                                 .select("date", "usd_per_million_output_tokens").rows(),
+                                 PALETTE[j % len(PALETTE)]) for j, g in enumerate(gpus)]
+            api_pts = (df.filter((pl.col("model") == model) & pl.col("api_output_usd_per_mtok").is_not_null())
+                       .group_by("date").agg(pl.col("api_output_usd_per_mtok").min()).sort("date").rows())
+            if api_pts:
+                series.append(LineSeries("API price", api_pts, "#667085", dashed=True))
+            chart = (f"<figure>{line_chart(series, aria_label=f'cost per 1M tokens of {model}')}"
+                     f"<figcaption>USD per 1M output tokens over time at the on-demand market median"
+                     f"{' (dashed: API price)' if api_pts else ''}.</figcaption></figure>")
+        parts.append(f"<h3>{esc(model)}</h3><p class=\"note\">{esc(api_txt)}</p>{chart}{table}")
+    return _section(a, h, "".join(parts), intro)
+
+
 def render_report(frames: dict[str, pl.DataFrame], as_of: dt.date,
                   generated_at: dt.datetime | None = None, title: str = "GPU market report") -> str:
     """The whole report as one HTML string (deterministic for the same inputs)."""
@@ -901,6 +972,7 @@ def render_report(frames: dict[str, pl.DataFrame], as_of: dt.date,
         _flops_section(cpf, as_of),
         _moves_section(changes, as_of),
         _api_section(api_families, as_of),
+        _serving_section(_prepare(frames, "serving_cost_daily", as_of), as_of),
         "</main>",
         _footer(versions_note),
     ]

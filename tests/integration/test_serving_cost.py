@@ -11,13 +11,16 @@ import shutil
 
 import dagster as dg
 import duckdb
+import polars as pl
 import pytest
 
 from pipelines.cli import main as cli
 from pipelines.defs.resources import TrackerResource
 from pipelines.defs.serving import serving_cost_daily
-from pipelines.lib import ingest, market, serving, warehouse
+from pipelines.lib import ingest, market, publish, serving, warehouse
+from pipelines.lib.alerts import alert_config, rule_serving_cost_move
 from pipelines.lib.config import load_config
+from pipelines.lib.report import render_report
 from pipelines.lib.sources import litellm_prices
 
 OBS = "price_history/cherielilili_gpu_pricing_tracker/observations_2026-02-11_to_2026-06-15.csv"
@@ -53,8 +56,6 @@ def loaded(tracker_env, tmp_path, shared_data, monkeypatch):
     content = (shared_data / LITELLM).read_bytes()
     prices = litellm_prices.parse("model_prices.json.gz", content)["raw.api_prices"]
     prices = prices.filter(prices["problem"].is_null())
-    import polars as pl
-
     prices = prices.select(pl.lit(dt.date(2026, 6, 6)).alias("date"),
                            pl.lit("litellm_prices").alias("source"), pl.all())
     with warehouse.writer(config.warehouse_path) as con:
@@ -134,6 +135,43 @@ def test_serving_cost_on_the_real_price_history(loaded, capsys):
     assert out["usd_per_gpu_hour"] == pytest.approx(median)
     assert out["usd_per_million_output_tokens"] == pytest.approx(median / (tps * 3600) * 1e6)
     assert serving.MARKET_LEVEL[1] in out["price_basis"]
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        frames = publish.read_marts(con)
+        mart = con.sql("select * from marts.serving_cost_daily").pl()
+    finally:
+        con.close()
+
+    # the alert rule: a model's cheapest serving cost moving >= 10% against its previous date
+    cheapest = (mart.filter((pl.col("model") == "llama-2-70b-chat") & (pl.col("pricing") == "on_demand"))
+                .group_by("date").agg(pl.col("usd_per_million_output_tokens").min().alias("c")).sort("date")
+                .with_columns(((pl.col("c") / pl.col("c").shift(1) - 1) * 100).alias("pct")))
+    moved = cheapest.filter(pl.col("pct").abs() >= 10)
+    calm = cheapest.filter(pl.col("pct").abs() < 1)
+    assert moved.height and calm.height
+    day, pct = moved["date"][0], moved["pct"][0]
+    fired = [a for a in rule_serving_cost_move({"serving_cost_daily": mart}, day, alert_config(None))
+             if a["subject"] == "serving_cost/llama-2-70b-chat/on_demand"]
+    assert len(fired) == 1 and json.loads(fired[0]["payload"])["change_pct"] == pytest.approx(pct)
+    assert not [a for a in rule_serving_cost_move({"serving_cost_daily": mart}, calm["date"][0],
+                                                  alert_config(None))
+                if a["subject"] == "serving_cost/llama-2-70b-chat/on_demand"]
+
+    # the report section: per model, GPUs ranked by cost per token, with a chart over time
+    frames["serving_cost_daily"] = mart
+    page = render_report(frames, dt.date(2026, 6, 15))
+    section = page[page.index('<section id="serving">'):]
+    section = section[:section.index("</section>")]
+    assert "<h2>Cost per 1M tokens</h2>" in section and "<svg" in section
+    llama = section[section.index("<h3>llama-2-70b-chat</h3>"):]
+    llama = llama[:llama.index("<h3>", 4)] if "<h3>" in llama[4:] else llama
+    ranked = mart.filter((pl.col("date") == dt.date(2026, 6, 15)) & (pl.col("model") == "llama-2-70b-chat")
+                         & (pl.col("pricing") == "on_demand")).sort("cost_rank")["gpu_model"].to_list()
+    positions = [llama.index(f">{g}<") for g in ranked]
+    assert positions == sorted(positions)
+    api_day = section[section.index("<h3>gpt-oss-120b</h3>"):]
+    assert "API price (cheapest paid listing): $0.25" in api_day[:400]
 
 
 def test_serving_cost_without_benchmarks_says_how_to_load_them(tracker_env, capsys):
