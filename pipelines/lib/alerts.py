@@ -24,9 +24,18 @@ Outbox: ``marts.alerts``. ``alert_id`` = hash of rule, subject and date (or week
 so the same alert is never inserted twice and a re-run inserts nothing. Delivery tracks
 channels per alert: an alert is delivered when every configured channel (log, webhook,
 e-mail) has it; a channel that is down leaves it pending (``attempts``, ``last_error``) for
-the next evaluation, and a channel that succeeded is never sent the alert again. Secrets
-(webhook URL, SMTP password) come from config/environment and never reach logs, errors or
-payloads.
+the next evaluation, and a channel that succeeded is never sent the alert again.
+
+Delivery happens with no warehouse lock held: the pending alerts are claimed in a short
+write, sent (each channel within a wall-clock ``deadline_seconds``, however slowly the
+receiver drips), and the outcomes recorded in a second short write. A send has three
+outcomes: delivered; *failed* (refused, HTTP error, rejected -- retried next time); *unknown*
+(sent, but no answer before the deadline -- it may have arrived). Every webhook POST carries
+an ``Idempotency-Key`` header (also ``idempotency_key`` in the body; each alert has its
+``alert_id``), e-mails a ``Message-ID`` from the same key; an unknown alert is not re-sent
+blindly (see ``send_pending`` for the policy). Secrets (webhook URL, SMTP password, and their
+base64 forms an SMTP server may echo) come from config/environment and never reach logs,
+errors or payloads.
 """
 
 from __future__ import annotations
@@ -34,11 +43,15 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import http.client
 import itertools
 import json
 import logging
 import os
 import smtplib
+import socket
+import threading
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -46,9 +59,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import polars as pl
-import requests
 
-from pipelines.lib.redact import install_log_redaction, redact
+from pipelines.lib.redact import install_log_redaction, redact, register_login
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +76,10 @@ DEFAULT_ALERT_CONFIG: dict[str, Any] = {
         "serving_cost_move": {"enabled": True, "threshold_pct": 10.0, "margin_threshold_pct": 10.0},
     },
     "flap": {"window_days": 14, "min_reversals": 3},
-    "webhook": {"url": "", "timeout_seconds": 10},
+    # timeout_seconds: per socket operation; deadline_seconds: the whole delivery, wall clock
+    "webhook": {"url": "", "timeout_seconds": 10, "deadline_seconds": 30, "resend_unknown": False},
     "email": {"host": "", "port": 587, "starttls": True, "ssl": False, "username": "",
-              "from_addr": "", "to": [], "timeout_seconds": 10},
+              "from_addr": "", "to": [], "timeout_seconds": 10, "deadline_seconds": 60},
 }
 
 ALERTS_DDL = """
@@ -82,8 +95,14 @@ CREATE TABLE IF NOT EXISTS marts.alerts (
   delivered_at TIMESTAMPTZ,   -- null until every configured channel has it
   attempts INTEGER,
   last_error VARCHAR,
-  channels_delivered VARCHAR  -- comma-separated
+  channels_delivered VARCHAR, -- comma-separated
+  delivery_unknown VARCHAR,   -- channels sent to without an answer: may have arrived (comma-separated)
+  delivery_key VARCHAR,       -- idempotency key of the webhook send that carried it
+  claimed_at TIMESTAMPTZ      -- a deliverer is sending it (no lock is held while sending)
 )"""
+# columns added after the first release: an existing outbox gets them on its next write
+ALERTS_ADDED_COLUMNS = (("delivery_unknown", "VARCHAR"), ("delivery_key", "VARCHAR"),
+                        ("claimed_at", "TIMESTAMPTZ"))
 
 ALERT_COLUMNS = ["alert_id", "date", "rule", "subject", "severity", "message", "payload"]
 DETAILS = {"provider_price_move": "marts.price_changes, report.html#moves",
@@ -395,7 +414,9 @@ def record(con, alerts: pl.DataFrame, now: dt.datetime) -> int:
         return 0
     before = con.execute("select count(*) from marts.alerts").fetchone()[0]
     con.register("_new_alerts", alerts.to_arrow())
-    con.execute("insert into marts.alerts select alert_id, date, rule, subject, severity, message, payload, "
+    con.execute("insert into marts.alerts (alert_id, date, rule, subject, severity, message, payload, "
+                "created_at, delivered_at, attempts, last_error, channels_delivered) "
+                "select alert_id, date, rule, subject, severity, message, payload, "
                 "?::timestamptz, null, 0, null, '' from _new_alerts on conflict (alert_id) do nothing", [now])
     con.unregister("_new_alerts")
     return con.execute("select count(*) from marts.alerts").fetchone()[0] - before
@@ -430,70 +451,277 @@ def channels(cfg) -> list[str]:
     return out
 
 
-def _send_webhook(cfg, alerts: list[dict]) -> None:
+class DeliveryFailed(Exception):
+    """The channel did not take the alerts (refused, unreachable, HTTP error, rejected): they
+    were not delivered, and sending them again is safe."""
+
+
+class DeliveryUnknown(Exception):
+    """The alerts were sent but no answer came before the deadline (a timeout after sending, a
+    connection cut while waiting): they may have arrived. Never re-sent blindly."""
+
+
+def delivery_key(alert_ids: list[str]) -> str:
+    """The idempotency key of one send: the same alerts give the same key, so a receiver that
+    dedupes on it (or on each alert's ``alert_id``) ignores a resend."""
+    return hashlib.sha256("|".join(sorted(alert_ids)).encode()).hexdigest()[:24]
+
+
+class _Deadline:
+    """A total wall-clock deadline for one delivery. Socket timeouts are per operation: a
+    server that drips one byte every few seconds never trips them. At the deadline the
+    watchdog shuts the socket down, which ends any blocked read or write at once."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self.end = time.monotonic() + seconds
+        self.expired = False
+        self._sockets: list[socket.socket] = []
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def remaining(self) -> float:
+        return max(0.001, self.end - time.monotonic())
+
+    def watch(self, sock: socket.socket | None) -> None:
+        if sock is not None:
+            self._sockets.append(sock)
+        if self.expired:
+            self._expire()
+
+    def _expire(self) -> None:
+        self.expired = True
+        for sock in self._sockets:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass  # already closed
+
+    def __enter__(self) -> _Deadline:  # noqa: PYI034 -- a private class, never subclassed
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._timer.cancel()
+
+
+def _why(exc: BaseException, deadline: _Deadline) -> str:
+    if deadline.expired:
+        return f"no complete answer within the {deadline.seconds:g} s delivery deadline"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _send_webhook(cfg, alerts: list[dict], key: str) -> None:
+    """POST the alerts as one JSON body with an ``Idempotency-Key`` header (also in the body);
+    raise DeliveryFailed if the request did not get through or was answered with an error,
+    DeliveryUnknown if it was sent but no status line came before the deadline."""
     text = "\n".join(f"[{a['severity']}] {a['message']}" for a in alerts)
-    body = {"text": f"GPU tracker: {len(alerts)} alert(s)\n{text}",
+    body = {"text": f"GPU tracker: {len(alerts)} alert(s)\n{text}", "idempotency_key": key,
             "alerts": [{k: a[k] for k in ("alert_id", "date", "rule", "subject", "severity", "message")}
                        | {"payload": json.loads(a["payload"] or "{}")} for a in alerts]}
-    resp = requests.post(_webhook_url(cfg), data=json.dumps(body, default=str),
-                         headers={"Content-Type": "application/json"},
-                         timeout=float(cfg["webhook"].get("timeout_seconds", 10)))
-    if resp.status_code >= 300:
-        raise RuntimeError(f"webhook answered HTTP {resp.status_code}")
+    data = json.dumps(body, default=str).encode()
+    url = urlsplit(_webhook_url(cfg))
+    per_operation = float(cfg["webhook"].get("timeout_seconds", 10))
+    total = float(cfg["webhook"].get("deadline_seconds", 30))
+    conn_cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
+    path = (url.path or "/") + (f"?{url.query}" if url.query else "")
+    headers = {"Content-Type": "application/json", "Idempotency-Key": key, "Content-Length": str(len(data))}
+    with _Deadline(total) as deadline:
+        conn = conn_cls(url.hostname, url.port, timeout=min(per_operation, deadline.remaining()))
+        try:
+            try:
+                conn.connect()
+                deadline.watch(conn.sock)
+                conn.request("POST", path, body=data, headers=headers)
+            except Exception as exc:  # noqa: BLE001 -- nothing (complete) reached the receiver
+                raise DeliveryFailed(_why(exc, deadline)) from None
+            try:
+                status = conn.getresponse().status
+            except Exception as exc:  # noqa: BLE001 -- sent: it may have arrived
+                raise DeliveryUnknown(f"sent, then {_why(exc, deadline)}") from None
+        finally:
+            conn.close()
+    if status >= 300:
+        raise DeliveryFailed(f"webhook answered HTTP {status}")
 
 
-def _send_email(cfg, alerts: list[dict]) -> None:
+def _send_email(cfg, alerts: list[dict], key: str) -> None:
+    """One message with every alert (``Message-ID`` derived from the idempotency key, so a mail
+    system can drop a resend); DeliveryFailed before the message was handed over or when the
+    server rejected it, DeliveryUnknown when the connection died or the deadline passed while
+    the message was being transferred."""
     e = cfg["email"]
     msg = EmailMessage()
     msg["Subject"] = f"GPU tracker: {len(alerts)} alert(s)"
     msg["From"] = e.get("from_addr") or e.get("username") or "gpu-tracker@localhost"
     msg["To"] = ", ".join(e["to"])
+    msg["Message-ID"] = f"<{key}@gpu-tracker>"
     msg.set_content("\n\n".join(f"[{a['severity']}] {a['rule']} {a['subject']}\n{a['message']}" for a in alerts))
-    timeout = float(e.get("timeout_seconds", 10))
+    per_operation = float(e.get("timeout_seconds", 10))
+    password = os.environ.get("GPU_TRACKER_SMTP_PASSWORD", "")
+    if e.get("username"):
+        # an SMTP server that echoes the AUTH line quotes base64(user/password): redact those too
+        register_login(str(e["username"]), "GPU_TRACKER_SMTP_PASSWORD")
     smtp_cls = smtplib.SMTP_SSL if e.get("ssl") else smtplib.SMTP
-    with smtp_cls(e["host"], int(e["port"]), timeout=timeout) as smtp:
-        if e.get("starttls") and not e.get("ssl"):
-            smtp.starttls()
-        password = os.environ.get("GPU_TRACKER_SMTP_PASSWORD", "")
-        if e.get("username") and password:
-            smtp.login(e["username"], password)
-        smtp.send_message(msg)
+    with _Deadline(float(e.get("deadline_seconds", 60))) as deadline:
+        smtp = None
+        try:
+            smtp = smtp_cls(timeout=min(per_operation, deadline.remaining()))
+            smtp.connect(e["host"], int(e["port"]))
+            deadline.watch(smtp.sock)
+            if e.get("starttls") and not e.get("ssl"):
+                smtp.starttls()
+                deadline.watch(smtp.sock)
+            if e.get("username") and password:
+                smtp.login(e["username"], password)
+        except Exception as exc:  # noqa: BLE001 -- the message was not handed over
+            raise DeliveryFailed(_why(exc, deadline)) from None
+        try:
+            smtp.send_message(msg)
+        except (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused) as exc:
+            raise DeliveryFailed(_why(exc, deadline)) from None
+        except smtplib.SMTPResponseException as exc:
+            if deadline.expired:
+                raise DeliveryUnknown(f"sent, then {_why(exc, deadline)}") from None
+            raise DeliveryFailed(_why(exc, deadline)) from None  # the server answered: rejected
+        except Exception as exc:  # noqa: BLE001 -- cut during the transfer: it may have arrived
+            raise DeliveryUnknown(f"sent, then {_why(exc, deadline)}") from None
+        finally:
+            try:
+                smtp.close()
+            except Exception:  # noqa: BLE001,S110 -- closing a dead connection
+                pass
+
+
+_SENDERS = {"webhook": _send_webhook, "email": _send_email}
+_PENDING_COLUMNS = ["alert_id", "date", "rule", "subject", "severity", "message", "payload",
+                    "channels_delivered", "delivery_unknown", "delivery_key", "claimed_at"]
+
+
+def _csv_set(text: str | None) -> list[str]:
+    return [x for x in (text or "").split(",") if x]
+
+
+def _claim_timeout(cfg) -> dt.timedelta:
+    """How long a claim protects alerts being sent: longer than every channel's deadline."""
+    total = sum(float(cfg[c].get("deadline_seconds", 60)) for c in ("webhook", "email"))
+    return dt.timedelta(seconds=total + 60)
+
+
+def claim_pending(con, cfg) -> list[dict]:
+    """Read the undelivered alerts and claim them (``claimed_at``), in one short write: a
+    second deliverer running meanwhile skips them, so nothing is sent twice although the
+    sending happens with no lock held. A claim older than every deadline belongs to a
+    deliverer that died while sending: its alerts may have gone out, so their undelivered
+    webhook/e-mail channels become "unknown" instead of being sent again."""
+    con.execute("create schema if not exists marts")
+    con.execute(ALERTS_DDL)
+    for column, kind in ALERTS_ADDED_COLUMNS:
+        con.execute(f"alter table marts.alerts add column if not exists {column} {kind}")
+    now = dt.datetime.now(dt.UTC)
+    rows = con.execute(
+        f"select {', '.join(_PENDING_COLUMNS)} from marts.alerts where delivered_at is null "
+        "and (claimed_at is null or claimed_at < ?) order by date, rule, subject",
+        [now - _claim_timeout(cfg)]).fetchall()
+    alerts = [dict(zip(_PENDING_COLUMNS, r, strict=True)) for r in rows]
+    wanted = channels(cfg)
+    for a in alerts:
+        if a["claimed_at"] is not None:  # stale: its deliverer died mid-send
+            done = _csv_set(a["channels_delivered"])
+            a["delivery_unknown"] = ",".join(dict.fromkeys(
+                [*_csv_set(a["delivery_unknown"]), *(c for c in wanted if c != "log" and c not in done)]))
+        con.execute("update marts.alerts set claimed_at = ?, delivery_unknown = ? where alert_id = ?",
+                    [now, a["delivery_unknown"] or None, a["alert_id"]])
+    return alerts
+
+
+def send_pending(cfg, alerts: list[dict]) -> dict[str, dict[str, str]]:
+    """Send claimed alerts to every configured channel that does not have them -- with no
+    warehouse lock held. Returns {alert_id: {channel: "delivered" | "failed: ..." |
+    "unknown: ..."}} for the channels attempted.
+
+    Policy for "unknown" (sent, no answer before the deadline): the alert is *not* sent again
+    on the next run -- a receiver without deduplication would show it twice. It stays pending
+    (``gpu-tracker alerts`` exits 1, ``marts.alerts.delivery_unknown`` names the channel)
+    for an operator to check the receiver. With ``[alerts.webhook] resend_unknown = true``
+    (for a receiver that dedupes on the ``Idempotency-Key`` header or the alerts' ids) it is
+    resent in the same batch with the same key. "failed" alerts are retried on every run."""
+    outcomes: dict[str, dict[str, str]] = {a["alert_id"]: {} for a in alerts}
+    secrets = [_webhook_url(cfg), os.environ.get("GPU_TRACKER_SMTP_PASSWORD", "")]
+    install_log_redaction()  # urllib3/http.client debug output could quote the webhook's token path
+    for channel in channels(cfg):
+        todo = [a for a in alerts if channel not in _csv_set(a["channels_delivered"])]
+        if channel == "log":
+            for a in todo:
+                log.warning("ALERT %s", a["message"])
+                outcomes[a["alert_id"]][channel] = "delivered"
+            continue
+        fresh = [a for a in todo if channel not in _csv_set(a["delivery_unknown"])]
+        batches = [(delivery_key([a["alert_id"] for a in fresh]), fresh)] if fresh else []
+        if channel == "webhook" and cfg["webhook"].get("resend_unknown"):
+            fresh_ids = {a["alert_id"] for a in fresh}
+            unknown = [a for a in todo if a["alert_id"] not in fresh_ids]
+            for key in dict.fromkeys(a["delivery_key"] or delivery_key([a["alert_id"]]) for a in unknown):
+                batches.append((key, [a for a in unknown
+                                      if (a["delivery_key"] or delivery_key([a["alert_id"]])) == key]))
+        for key, batch in batches:
+            try:
+                _SENDERS[channel](cfg, batch, key)
+                outcome = "delivered"
+            except DeliveryUnknown as exc:
+                outcome = f"unknown: {exc}"
+            except DeliveryFailed as exc:
+                outcome = f"failed: {exc}"
+            if outcome != "delivered":
+                outcome = outcome.split(": ", 1)[0] + ": " + _redact(outcome.split(": ", 1)[1], secrets)
+                log.error("alert delivery %s", _redact(f"{channel} {outcome}", secrets))
+            for a in batch:
+                outcomes[a["alert_id"]][channel] = outcome
+                if channel == "webhook":
+                    a["delivery_key"] = key
+    return outcomes
+
+
+def record_outcomes(con, cfg, alerts: list[dict], outcomes: dict[str, dict[str, str]],
+                    now: dt.datetime) -> dict[str, int]:
+    """Write what ``send_pending`` did (a short write) and release the claims."""
+    wanted = channels(cfg)
+    delivered = pending = unknown_n = 0
+    for a in alerts:
+        done = _csv_set(a["channels_delivered"])
+        unknown = _csv_set(a["delivery_unknown"])
+        errors = []
+        for channel, outcome in outcomes.get(a["alert_id"], {}).items():
+            if outcome == "delivered":
+                done.append(channel)
+                unknown = [c for c in unknown if c != channel]
+            elif outcome.startswith("unknown"):
+                unknown = [*dict.fromkeys([*unknown, channel])]
+                errors.append(f"{channel}: delivery {outcome}")
+            else:
+                errors.append(f"{channel}: {outcome.removeprefix('failed: ')}")
+        for channel in unknown:  # not re-sent this time: keep saying so
+            if not any(e.startswith(f"{channel}:") for e in errors):
+                errors.append(f"{channel}: delivery unknown (not re-sent, see the delivery policy)")
+        done_set = set(done)
+        is_done = done_set >= set(wanted)
+        con.execute("update marts.alerts set channels_delivered = ?, delivery_unknown = ?, delivery_key = ?, "
+                    "attempts = attempts + 1, last_error = ?, delivered_at = ?, claimed_at = null "
+                    "where alert_id = ?",
+                    [",".join(dict.fromkeys(done)), ",".join(unknown) or None, a["delivery_key"],
+                     "; ".join(errors)[:500] or None, now if is_done else None, a["alert_id"]])
+        delivered += is_done
+        pending += not is_done
+        unknown_n += bool(unknown) and not is_done
+    return {"pending_before": len(alerts), "delivered": delivered, "still_pending": pending,
+            "unknown": unknown_n}
 
 
 def deliver(con, cfg, now: dt.datetime) -> dict[str, int]:
-    """Send every pending alert to each configured channel that does not have it yet."""
-    wanted = channels(cfg)
-    pending = con.execute("select alert_id, date, rule, subject, severity, message, payload, channels_delivered "
-                          "from marts.alerts where delivered_at is null order by date, rule, subject").fetchall()
-    cols = ["alert_id", "date", "rule", "subject", "severity", "message", "payload", "channels_delivered"]
-    alerts = [dict(zip(cols, r, strict=True)) for r in pending]
-    secrets = [_webhook_url(cfg), os.environ.get("GPU_TRACKER_SMTP_PASSWORD", "")]
-    install_log_redaction()  # urllib3 logs the webhook's request line (its token path) at DEBUG
-    senders = {"log": lambda batch: [log.warning("ALERT %s", a["message"]) for a in batch],
-               "webhook": lambda batch: _send_webhook(cfg, batch), "email": lambda batch: _send_email(cfg, batch)}
-    errors: dict[str, str] = {}
-    for channel in wanted:
-        batch = [a for a in alerts if channel not in (a["channels_delivered"] or "").split(",")]
-        if not batch:
-            continue
-        try:
-            senders[channel](batch)
-        except (requests.RequestException, OSError, smtplib.SMTPException, RuntimeError) as exc:
-            errors[channel] = _redact(f"{channel}: {type(exc).__name__}: {exc}", secrets)
-            log.error("alert delivery failed: %s", errors[channel])
-            continue
-        for a in batch:
-            a["channels_delivered"] = ",".join(x for x in [*(a["channels_delivered"] or "").split(","), channel] if x)
-    delivered = failed = 0
-    for a in alerts:
-        done = set((a["channels_delivered"] or "").split(",")) >= set(wanted)
-        err = "; ".join(v for k, v in errors.items() if k not in (a["channels_delivered"] or "").split(","))
-        con.execute("update marts.alerts set channels_delivered = ?, attempts = attempts + 1, "
-                    "last_error = ?, delivered_at = ? where alert_id = ?",
-                    [a["channels_delivered"], err or None, now if done else None, a["alert_id"]])
-        delivered += done
-        failed += not done
-    return {"pending_before": len(alerts), "delivered": delivered, "still_pending": failed}
+    """Send every pending alert to each configured channel that does not have it yet, on one
+    connection the caller holds (``evaluate_and_deliver`` instead sends with no lock held)."""
+    alerts = claim_pending(con, cfg)
+    return record_outcomes(con, cfg, alerts, send_pending(cfg, alerts), now)
 
 
 @dataclass
@@ -504,12 +732,24 @@ class AlertRunResult:
     delivered: int
     still_pending: int
     lines: list[str] = field(default_factory=list)
+    unknown: int = 0  # of still_pending: sent, but whether they arrived is unknown
+
+
+def _deliver_outside_the_lock(db_path: Path, cfg, now: dt.datetime, claimed: list[dict]) -> dict[str, int]:
+    """Send (no lock held, each channel within its deadline), then record under a short write."""
+    from pipelines.lib import warehouse
+
+    outcomes = send_pending(cfg, claimed)
+    with warehouse.writer(db_path) as con:
+        return record_outcomes(con, cfg, claimed, outcomes, now)
 
 
 def evaluate_and_deliver(db_path: Path, day: dt.date | None, config: dict | None = None,
                          now: dt.datetime | None = None) -> AlertRunResult:
     """Evaluate every rule for ``day`` (default: newest date in marts.gpu_price_daily), record new
-    alerts in the outbox and deliver everything pending, under the warehouse writer lock."""
+    alerts in the outbox and claim everything pending under the warehouse writer lock; then
+    deliver with no lock held (a slow receiver cannot keep queries and model builds out) and
+    record the outcomes under a second short write."""
     from pipelines.lib import warehouse
 
     cfg = alert_config(config)
@@ -523,9 +763,11 @@ def evaluate_and_deliver(db_path: Path, day: dt.date | None, config: dict | None
             day = prices["date"].max()
         alerts = evaluate_rules(frames, day, cfg)
         new = record(con, alerts, now)
-        stats = deliver(con, cfg, now)
+        claimed = claim_pending(con, cfg)
+    stats = _deliver_outside_the_lock(db_path, cfg, now, claimed)
     lines = [f"[{r['severity']}] {r['message']}" for r in alerts.iter_rows(named=True)]
-    return AlertRunResult(day, alerts.height, new, stats["delivered"], stats["still_pending"], lines)
+    return AlertRunResult(day, alerts.height, new, stats["delivered"], stats["still_pending"], lines,
+                          stats["unknown"])
 
 
 def alert_failed_run(db_path: Path, run_id: str, job_name: str, message: str, day: dt.date,
@@ -540,5 +782,7 @@ def alert_failed_run(db_path: Path, run_id: str, job_name: str, message: str, da
                    key=run_id)
     with warehouse.writer(db_path) as con:
         new = record(con, pl.DataFrame([alert]).cast({"date": pl.Date}), now)
-        stats = deliver(con, cfg, now)
-    return AlertRunResult(day, 1, new, stats["delivered"], stats["still_pending"], [alert["message"]])
+        claimed = claim_pending(con, cfg)
+    stats = _deliver_outside_the_lock(db_path, cfg, now, claimed)
+    return AlertRunResult(day, 1, new, stats["delivered"], stats["still_pending"], [alert["message"]],
+                          stats["unknown"])

@@ -21,6 +21,7 @@ everywhere would corrupt data, and such a value protects nothing anyway).
 
 from __future__ import annotations
 
+import base64
 import logging
 import os
 from urllib.parse import urlsplit
@@ -35,11 +36,26 @@ MIN_LENGTH = 8
 MASK = "<redacted>"
 
 _registered: set[str] = set()  # further names read through config.secret
+_logins: set[tuple[str, str]] = set()  # (user name, env var of its password): SMTP logins
 
 
 def register(name: str) -> None:
     """Treat the environment variable ``name`` as a secret from now on."""
     _registered.add(name)
+
+
+def register_login(username: str, password_env: str) -> None:
+    """Hide the base64 forms an SMTP login sends -- ``\\0user\\0password`` (AUTH PLAIN) and the
+    user name alone (AUTH LOGIN; the password alone is covered as a secret) -- since a server
+    that echoes the AUTH line in its error puts them into exceptions, stderr and last_error."""
+    _registered.add(password_env)
+    _logins.add((username, password_env))
+
+
+def _base64_forms(value: str) -> set[str]:
+    """``value`` base64-encoded, with and without its ``=`` padding (echoes drop it)."""
+    encoded = base64.b64encode(value.encode()).decode()
+    return {form for form in (encoded, encoded.rstrip("=")) if len(form) >= MIN_LENGTH}
 
 
 def _declared_by_sources() -> tuple[str, ...]:
@@ -65,6 +81,15 @@ def secret_strings() -> list[str]:
         split = urlsplit(value)
         if split.scheme and split.netloc:
             out.update(p for p in (split.path, split.query) if len(p) >= MIN_LENGTH)
+    for value in list(out):  # a secret may come back base64-encoded (SMTP AUTH, Basic auth)
+        out.update(_base64_forms(value))
+    for username, password_env in sorted(_logins):
+        password = os.environ.get(password_env) or ""  # as sent: not stripped
+        if len(password.strip()) < MIN_LENGTH:
+            continue
+        out.update(_base64_forms(f"\0{username}\0{password}"))
+        if len(username) >= MIN_LENGTH:
+            out.update(_base64_forms(username))
     return sorted(out, key=len, reverse=True)
 
 

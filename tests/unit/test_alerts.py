@@ -3,12 +3,15 @@ the whole path on the real imported observation log."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import http.server
 import json
 import logging
 import socket
+import socketserver
 import threading
+import time
 from typing import ClassVar
 
 import dagster as dg
@@ -101,12 +104,21 @@ def test_market_move_availability_new_and_source_health():
 
 class _Hook(http.server.BaseHTTPRequestHandler):
     received: ClassVar[list] = []
+    keys: ClassVar[list] = []  # Idempotency-Key header of each POST
+    delay: ClassVar[float] = 0.0  # answer this late (the body is read first: the alert arrived)
+    status: ClassVar[int] = 200
 
     def do_POST(self):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Hook.received.append(json.loads(body))
-        self.send_response(200)
-        self.end_headers()
+        _Hook.keys.append(self.headers.get("Idempotency-Key"))
+        if _Hook.delay:
+            threading.Event().wait(_Hook.delay)
+        try:
+            self.send_response(_Hook.status)
+            self.end_headers()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def log_message(self, *args):
         pass
@@ -141,20 +153,24 @@ def test_webhook_down_then_up_delivers_exactly_once_and_hides_the_secret(monkeyp
     now = dt.datetime(2026, 6, 2, 7, tzinfo=dt.UTC)
     with caplog.at_level(logging.DEBUG):
         stats = A.deliver(con, cfg, now)  # nobody listening: connection refused
-    assert stats == {"pending_before": 2, "delivered": 0, "still_pending": 2}
-    attempts, err, chans = con.execute("select attempts, last_error, channels_delivered from marts.alerts "
-                                       "limit 1").fetchone()
-    assert attempts == 1 and err.startswith("webhook: ConnectionError") and chans == "log"
+    assert stats == {"pending_before": 2, "delivered": 0, "still_pending": 2, "unknown": 0}
+    attempts, err, chans, unknown = con.execute(
+        "select attempts, last_error, channels_delivered, delivery_unknown from marts.alerts limit 1").fetchone()
+    assert attempts == 1 and chans == "log" and unknown is None  # refused: failed, not unknown
+    assert err == "webhook: ConnectionRefusedError: [Errno 111] Connection refused"
     assert "SECRET-TOKEN" not in err and "SECRET-TOKEN" not in caplog.text
     _Hook.received.clear()
+    _Hook.keys.clear()
     server = _serve(port)
     try:
         assert A.deliver(con, cfg, now)["delivered"] == 2
-        assert A.deliver(con, cfg, now) == {"pending_before": 0, "delivered": 0, "still_pending": 0}
+        assert A.deliver(con, cfg, now) == {"pending_before": 0, "delivered": 0, "still_pending": 0, "unknown": 0}
     finally:
         server.shutdown()
     assert len(_Hook.received) == 1  # one POST carrying both alerts
     body = _Hook.received[0]
+    ids = [a["alert_id"] for a in body["alerts"]]
+    assert _Hook.keys == [body["idempotency_key"]] == [A.delivery_key(ids)]
     assert body["text"].startswith("GPU tracker: 2 alert(s)") and len(body["alerts"]) == 2
     assert {a["subject"] for a in body["alerts"]} == {"p0/H100-SXM-80GB/on_demand", "p1/H100-SXM-80GB/on_demand"}
     # the log channel was not repeated on the retry
@@ -266,3 +282,194 @@ def test_alerts_job_evaluates_and_delivers_through_dagster(tracker_env, monkeypa
     rows = con.execute("select rule, subject, delivered_at is not null from marts.alerts").fetchall()
     con.close()
     assert rows == [("provider_price_move", "lambda/H100-SXM-80GB/on_demand", True)]
+
+
+# --------------------------------------------------------------------------- delivery faults (#10)
+
+@pytest.fixture
+def hook(monkeypatch):
+    """A local webhook whose answer can be delayed or fail; its URL in the environment."""
+    port = _free_port()
+    monkeypatch.setenv("GPU_TRACKER_WEBHOOK_URL", f"http://127.0.0.1:{port}/hooks/T000/SECRET-TOKEN")
+    _Hook.received, _Hook.keys, _Hook.delay, _Hook.status = [], [], 0.0, 200
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Hook)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _state(con):
+    return con.execute("select channels_delivered, delivery_unknown, delivered_at is not null, last_error "
+                       "from marts.alerts order by alert_id").fetchall()
+
+
+def test_an_answer_after_the_timeout_is_unknown_and_never_resent_blindly(hook):
+    """The webhook takes the POST but answers 200 after the client's 0.5 s timeout: the two
+    alerts arrived, so resending them would show every alert twice. They are recorded as
+    "unknown" (not "failed"), and the next run does not send them again."""
+    _Hook.delay = 1.5
+    cfg = A.alert_config({"webhook": {"timeout_seconds": 0.5, "deadline_seconds": 5}})
+    con = _outbox()
+    now = dt.datetime(2026, 6, 2, 7, tzinfo=dt.UTC)
+    assert A.deliver(con, cfg, now) == {"pending_before": 2, "delivered": 0, "still_pending": 2, "unknown": 2}
+    for chans, unknown, done, err in _state(con):
+        assert (chans, unknown, done) == ("log", "webhook", False)
+        assert err == "webhook: delivery unknown: sent, then TimeoutError: timed out"
+    _Hook.delay = 0.0
+    assert A.deliver(con, cfg, now) == {"pending_before": 2, "delivered": 0, "still_pending": 2, "unknown": 2}
+    assert len(_Hook.received) == 1  # not re-sent
+    assert _state(con)[0][3] == "webhook: delivery unknown (not re-sent, see the delivery policy)"
+    # a receiver that dedupes: resend_unknown sends the same batch with the same key
+    cfg = A.alert_config({"webhook": {"timeout_seconds": 0.5, "resend_unknown": True}})
+    assert A.deliver(con, cfg, now)["delivered"] == 2
+    assert len(_Hook.received) == 2 and _Hook.keys[0] == _Hook.keys[1] == _Hook.received[1]["idempotency_key"]
+    assert [r[:3] for r in _state(con)] == [("log,webhook", None, True)] * 2
+    assert A.deliver(con, cfg, now)["pending_before"] == 0
+
+
+def test_an_http_error_is_failed_and_retried(hook):
+    _Hook.status = 503
+    cfg = A.alert_config({})
+    con = _outbox(1)
+    now = dt.datetime(2026, 6, 2, 7, tzinfo=dt.UTC)
+    assert A.deliver(con, cfg, now) == {"pending_before": 1, "delivered": 0, "still_pending": 1, "unknown": 0}
+    assert _state(con) == [("log", None, False, "webhook: webhook answered HTTP 503")]
+    _Hook.status = 200
+    assert A.deliver(con, cfg, now)["delivered"] == 1
+    assert len(_Hook.received) == 2 and _Hook.keys[0] == _Hook.keys[1]  # the same alert, the same key
+
+
+class _Drip(http.server.BaseHTTPRequestHandler):
+    """Reads the POST, then answers one byte every 0.4 s: never trips a per-read timeout."""
+
+    arrived: ClassVar[threading.Event] = threading.Event()
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers["Content-Length"]))
+        _Drip.arrived.set()
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                threading.Event().wait(0.4)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_dripping_webhook_is_cut_at_the_deadline_and_holds_no_lock(tracker_env, monkeypatch):
+    """A webhook dripping its answer (16 s in all) with timeout_seconds = 2: the delivery ends at
+    its 2 s deadline as "unknown", and while it waits a writer gets the warehouse at once
+    (before, the writer lock was held for the whole delivery: 156 s in the issue)."""
+    from pipelines.lib import warehouse
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Drip)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("GPU_TRACKER_WEBHOOK_URL", f"http://127.0.0.1:{server.server_address[1]}/hook")
+    db = tracker_env / "gpu_market.duckdb"
+    now = dt.datetime(2026, 6, 2, 7, tzinfo=dt.UTC)
+    with warehouse.writer(db) as con:
+        A.record(con, pl.DataFrame([A._alert("provider_price_move", "lambda/H100-SXM-80GB/on_demand", D[1],
+                                             "warning", "move", {})]).cast({"date": pl.Date}), now)
+    _Drip.arrived.clear()
+    out: dict = {}
+
+    def run():
+        started = time.monotonic()
+        out["result"] = A.evaluate_and_deliver(db, D[1], {"webhook": {"timeout_seconds": 2, "deadline_seconds": 2}},
+                                               now=now)
+        out["seconds"] = time.monotonic() - started
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    try:
+        assert _Drip.arrived.wait(10)
+        started = time.monotonic()
+        with warehouse.writer(db) as con:  # the model build, an import: not kept waiting
+            con.execute("select 1").fetchall()
+        waited = time.monotonic() - started
+        worker.join(15)
+        assert not worker.is_alive()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert waited < 1.0
+    assert 1.9 < out["seconds"] < 5.0
+    assert (out["result"].still_pending, out["result"].unknown) == (1, 1)
+    con = duckdb.connect(str(db), read_only=True)
+    cut = "webhook: delivery unknown: sent, then no complete answer within the 2 s delivery deadline"
+    assert _state(con)[0][1:] == ("webhook", False, cut)
+    con.close()
+
+
+def test_a_second_deliverer_does_not_send_claimed_alerts(hook):
+    """Sending happens with no lock held, so two deliverers may overlap: the alerts the first
+    one claimed are not sent by the second."""
+    cfg = A.alert_config({})
+    con = _outbox(2)
+    claimed = A.claim_pending(con, cfg)
+    assert len(claimed) == 2
+    assert A.claim_pending(con, cfg) == []  # the second deliverer finds nothing to send
+    outcomes = A.send_pending(cfg, claimed)
+    stats = A.record_outcomes(con, cfg, claimed, outcomes, dt.datetime(2026, 6, 2, 7, tzinfo=dt.UTC))
+    assert stats["delivered"] == 2 and len(_Hook.received) == 1
+
+
+class _EchoingSmtp(socketserver.StreamRequestHandler):
+    """An SMTP server that refuses the login quoting the AUTH lines it got, base64 and all
+    (seen in the wild: 55 rows of marts.alerts.last_error held the credentials)."""
+
+    mechanism: ClassVar[str] = "PLAIN"
+
+    def handle(self):
+        self.wfile.write(b"220 localhost ESMTP test\r\n")
+        for raw in self.rfile:
+            line = raw.decode(errors="replace").strip()
+            verb = line.split(" ", 1)[0].upper()
+            if verb in ("EHLO", "HELO"):
+                self.wfile.write(f"250-localhost\r\n250 AUTH {_EchoingSmtp.mechanism}\r\n".encode())
+            elif verb == "AUTH" and _EchoingSmtp.mechanism == "LOGIN":
+                self.wfile.write(b"334 UGFzc3dvcmQ6\r\n")  # "Password:"
+                answer = self.rfile.readline().decode().strip()
+                self.wfile.write(f"535 5.7.8 rejected {line!r} then {answer!r}\r\n".encode())
+            elif verb == "AUTH":
+                self.wfile.write(f"535 5.7.8 authentication failed: {line}\r\n".encode())
+            elif verb == "QUIT":
+                self.wfile.write(b"221 bye\r\n")
+                return
+            else:
+                self.wfile.write(b"250 ok\r\n")
+
+
+@pytest.mark.parametrize("mechanism", ["PLAIN", "LOGIN"])
+def test_an_smtp_server_echoing_the_auth_line_leaks_no_base64_credentials(monkeypatch, caplog, capsys,
+                                                                          mechanism):
+    user, password = "alerts-bot@example.org", "hunter2-smtp-secret"
+    forms = [base64.b64encode(f"\0{user}\0{password}".encode()).decode(),
+             base64.b64encode(user.encode()).decode(), base64.b64encode(password.encode()).decode(), password]
+    _EchoingSmtp.mechanism = mechanism
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _EchoingSmtp)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.delenv("GPU_TRACKER_WEBHOOK_URL", raising=False)
+    monkeypatch.setenv("GPU_TRACKER_SMTP_PASSWORD", password)
+    cfg = A.alert_config({"email": {"host": "127.0.0.1", "port": server.server_address[1], "starttls": False,
+                                    "username": user, "to": ["ops@example.org"]}})
+    con = _outbox()
+    try:
+        with caplog.at_level(logging.DEBUG):
+            assert A.deliver(con, cfg, dt.datetime(2026, 6, 2, 7, tzinfo=dt.UTC))["still_pending"] == 2
+    finally:
+        server.shutdown()
+        server.server_close()
+    errors = [r[0] for r in con.execute("select last_error from marts.alerts").fetchall()]
+    assert all(e.startswith("email: SMTPAuthenticationError: (535, b") and "5.7.8" in e for e in errors), errors
+    assert "<redacted>" in errors[0]
+    written = "\n".join([*errors, caplog.text, *capsys.readouterr()])
+    for form in forms:
+        assert form not in written and form.rstrip("=") not in written
