@@ -232,3 +232,38 @@ def test_sigkill_during_backup_keeps_the_previous_good_backup(wh, shared_data, t
     assert json.loads((_current(out) / "manifest.json").read_text())["tables"]["raw.gpu_offers"] == verda
     assert not [p for p in out.iterdir() if p.is_dir() and not (p / "manifest.json").exists()]
     capsys.readouterr()
+
+
+RESTORE_CHILD = textwrap.dedent("""
+    import time
+    from pathlib import Path
+    from pipelines.lib import backup
+    real = backup.verify
+    def verify_then_hang(*args, **kwargs):  # the copy is verified, the swap not yet done
+        real(*args, **kwargs)
+        Path({flag!r}).write_text("verified")
+        time.sleep(60)
+    backup.verify = verify_then_hang
+    backup.restore(Path({out!r}), Path({db!r}))
+""")
+
+
+def test_sigkill_during_restore_leaves_the_warehouse_and_the_next_restore_works(wh, damaged, tmp_path,
+                                                                                 capsys):
+    before = {k: v for k, v in _files(wh.parent).items() if not k.endswith(".restoring")}
+    flag = tmp_path / "flag"
+    child = subprocess.Popen(
+        [sys.executable, "-c", RESTORE_CHILD.format(flag=str(flag), out=str(damaged), db=str(wh))], cwd=REPO)
+    deadline = time.monotonic() + 60
+    while not flag.exists():
+        assert child.poll() is None, "the restore died before verifying"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    after = {k: v for k, v in _files(wh.parent).items() if not k.endswith(".restoring")}
+    assert after == before and _providers(wh)[1] == "verda"  # untouched
+    assert cli(["restore", str(damaged)]) == 0  # not blocked by the dead restore's lock
+    assert _providers(wh) == (22, "lambda", "lambda")
+    assert not wh.with_name(wh.name + ".restoring").exists()
+    capsys.readouterr()
