@@ -179,7 +179,7 @@ class Benchmark:
     model_key: str
     scenario: str
     precision: str | None
-    accelerators: int
+    accelerators: int | None  # None where the source gives per-GPU figures only (InferenceX)
     gpu_model: str
     tokens_per_second_per_gpu: float
 
@@ -206,7 +206,7 @@ def select_benchmark(bench: pl.DataFrame, *, model: str, gpu_model: str,
     best = _rank_best(on_gpu, ["gpu_model"]).row(0, named=True)
     return Benchmark(best["source"], best["round"], best["system"], best["submitter"],
                      best["benchmark_model"], best["model_key"], best["scenario"],
-                     best["precision"], int(best["total_accelerators"]), best["gpu_model"],
+                     best["precision"], best["total_accelerators"], best["gpu_model"],
                      float(best["tokens_per_second_per_gpu"]))
 
 
