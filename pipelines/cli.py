@@ -118,6 +118,10 @@ def _run_sources(days: list[dt.date], from_archive: Path | None, sources: list[s
         "daily_sources_job", run_config=run_config, partition_key=partition_key, tags=tags,
         asset_selection=[source_asset_key(s) for s in sources], what="gpu-tracker run/backfill",
     )
+    full = [f for f in outcome.failed_steps if "disk full (" in f or "file size limit reached" in f]
+    if full:  # the models could not be written either: say it once, not once per step
+        raise CliError(f"{full[0][full[0].find('warehouse '):]} ({len(full)} of {len(sources)} source step(s) "
+                       "failed on it; models not built)")
     models = _build_models()
     return {"sources": sources, "failed": outcome.failed_steps, "models": models,
             "run_id": outcome.run_id, "seconds": round(time.monotonic() - started, 1)}

@@ -408,7 +408,10 @@ def _outcome(result, run_id: str, started: float) -> JobOutcome:
             # a dg.Failure's description is the message; otherwise the innermost cause says most
             while error is not None and error.cause is not None and "Error occurred while" in error.message:
                 error = error.cause
-            out.failed_steps.append(f"{event.step_key}: {_first_line(error.message if error else '')}"[:300])
+            text = _first_line(error.message if error else "")
+            if error is not None and error.cls_name and text.split(": ", 1)[0].endswith(error.cls_name):
+                text = f"{error.cls_name}: {text.split(': ', 1)[1]}" if ": " in text else text
+            out.failed_steps.append(f"{event.step_key}: {text}"[:500])
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if not evaluation.passed:

@@ -201,6 +201,16 @@ class WarehouseWriteError(RuntimeError):
 WRITE_WAIT_SECONDS = 60  # how long a writer waits for other processes to let go of the file
 
 
+def write_wait_seconds() -> float:
+    """``GPU_TRACKER_WRITE_WAIT_SECONDS`` or ``WRITE_WAIT_SECONDS``: how long a writer waits
+    for readers (other processes) to close the file before it gives up."""
+    value = os.environ.get("GPU_TRACKER_WRITE_WAIT_SECONDS", "").strip()
+    try:
+        return float(value) if value else float(WRITE_WAIT_SECONDS)
+    except ValueError:
+        raise ValueError(f"GPU_TRACKER_WRITE_WAIT_SECONDS={value!r} is not a number") from None
+
+
 def write_error(db_path: Path, exc: BaseException) -> WarehouseWriteError | None:
     """The one-line error for a failed write, or None when ``exc`` is not one we can name."""
     text = " ".join(str(exc).split())
@@ -225,7 +235,7 @@ def write_error(db_path: Path, exc: BaseException) -> WarehouseWriteError | None
         return WarehouseWriteError(
             f"warehouse {db_path}: another process"
             + (f" (PID {pid.group(1)})" if pid else "")
-            + f" kept the file open for more than {WRITE_WAIT_SECONDS}s (a reader that does not "
+            + f" kept the file open for more than {write_wait_seconds():g}s (a reader that does not "
             "close it?); nothing was written -- close it and re-run", "busy")
     return None
 
@@ -248,7 +258,7 @@ def open_for_write(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     db_path = Path(db_path)
     try:
         with writer_lock(db_path), write_intent(db_path):
-            con = connect_retrying(db_path, read_only=False, wait_seconds=WRITE_WAIT_SECONDS)
+            con = connect_retrying(db_path, read_only=False, wait_seconds=write_wait_seconds())
             try:
                 yield con
             finally:
