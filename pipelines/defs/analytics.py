@@ -5,12 +5,14 @@ The computations are pure functions in ``pipelines.lib.market_index`` and
 ``pipelines.lib.analytics``; these assets read their inputs from the warehouse, call them,
 and replace each mart in one transaction. They run in ``models_job`` after the SQL models
 (same group), under the warehouse writer lock and pool. Each mart has blocking checks (not
-empty, unique key) so a broken mart never gets published; the index has two more: every
+empty, unique key) so a broken mart never gets published; the index has one more: every
 like-for-like change lies between its matched providers' smallest and largest price
-relative, and every constituent is one provider once per date x gpu x pricing x segment
-(the unique key).
+relative (the constituents' unique key is one provider once per date x gpu x pricing x
+segment). A rebuild that changes already published values of the index or the daily
+summary appends them, old and new, to ``marts.restatements`` (METHODOLOGY.md section 6).
 """
 
+import datetime as dt
 
 import dagster as dg
 import polars as pl
@@ -87,6 +89,29 @@ def _index_checks(name: str, frame: pl.DataFrame) -> list[dg.AssetCheckResult]:
         metadata={"linked_rows": linked.height, "rows_outside": outside})]
 
 
+def _published(con, name: str) -> pl.DataFrame | None:
+    exists = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
+                         "and table_name = ?", [name]).fetchone()[0]
+    return con.sql(f"select * from marts.{name}").pl() if exists else None
+
+
+def _record_restatements(con, name: str, before: pl.DataFrame | None, after: pl.DataFrame,
+                         run_id: str) -> int:
+    """Append to ``marts.restatements`` every published value of ``name`` this rebuild
+    changed or removed (METHODOLOGY.md section 6); returns how many."""
+    if name not in market_index.RESTATED_MARTS or before is None:
+        return 0
+    keys, columns = market_index.RESTATED_MARTS[name]
+    rows = market_index.restatements(before, after, name, keys, columns, dt.datetime.now(dt.UTC),
+                                     f"rebuild in Dagster run {run_id}")
+    if rows.height:
+        con.register("_restated", rows.to_arrow())
+        con.execute("create table if not exists marts.restatements as select * from _restated limit 0")
+        con.execute("insert into marts.restatements select * from _restated")
+        con.unregister("_restated")
+    return rows.height
+
+
 def _check_results(name: str, frame: pl.DataFrame) -> list[dg.AssetCheckResult]:
     keys = analytics.MART_KEYS[name]
     dupes = frame.height - frame.select(keys).unique().height
@@ -130,9 +155,15 @@ def polars_marts(context: dg.AssetExecutionContext, tracker: TrackerResource):
             if name not in selected:
                 continue
             frame = _compute(name, prices, specs, index)
+            before = _published(con, name) if name in market_index.RESTATED_MARTS else None
             warehouse.replace_table(con, f"marts.{name}", frame)
-            context.log.info(f"marts.{name}: {frame.height} rows")
-            yield dg.MaterializeResult(asset_key=mart_key(name), metadata={"dagster/row_count": frame.height})
+            restated = _record_restatements(con, name, before, frame, context.run_id)
+            context.log.info(f"marts.{name}: {frame.height} rows"
+                             + (f", {restated} restated values" if restated else ""))
+            metadata = {"dagster/row_count": frame.height}
+            if name in market_index.RESTATED_MARTS:
+                metadata["restated_values"] = restated
+            yield dg.MaterializeResult(asset_key=mart_key(name), metadata=metadata)
             yield from _check_results(name, frame)
 
 

@@ -5,6 +5,7 @@ and the weighted median of ``marts.gpu_price_daily`` without one row per offer."
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from pathlib import Path
 
@@ -344,3 +345,38 @@ def test_report_headline_moves_are_like_for_like():
     assert [c.get_text() for c in cells[6:9]] == ["+0.0%", "+0.4%", "-14.2%"]
     assert cells[8].span["title"] == "cross-sectional median: -31.0%"
     assert "like for like" in market.get_text()
+
+
+# ---------------------------------------------------------------------------- restatements
+
+def test_restatements_record_changed_and_removed_published_values():
+    at = dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC)
+    c_old = constituents([
+        (D[0], "a", "neocloud", "on_demand", 2.0), (D[0], "b", "neocloud", "on_demand", 4.0),
+        (D[1], "a", "neocloud", "on_demand", 2.2), (D[1], "b", "neocloud", "on_demand", 4.0),
+    ])
+    old = M.gpu_price_index(c_old).with_columns(pl.lit("1.9").alias("methodology_version"))
+    # a parser fix: b's D1 price was really 4.4; and a new day arrives (not a restatement)
+    c_new = constituents([
+        (D[0], "a", "neocloud", "on_demand", 2.0), (D[0], "b", "neocloud", "on_demand", 4.0),
+        (D[1], "a", "neocloud", "on_demand", 2.2), (D[1], "b", "neocloud", "on_demand", 4.4),
+        (D[2], "a", "neocloud", "on_demand", 2.2),
+    ])
+    new = M.gpu_price_index(c_new)
+    keys, cols = M.RESTATED_MARTS["gpu_price_index"]
+    r = M.restatements(old, new, "gpu_price_index", keys, cols, at, "parser fix (test)")
+    on_all = r.filter(pl.col("row_key").str.contains('"segment":"all"'))
+    got = {(row["column_name"], json.loads(row["row_key"])["date"]): (float(row["value_old"]), float(row["value_new"]))
+           for row in on_all.iter_rows(named=True)}
+    assert got.keys() == {("change_1d_pct", D[1].isoformat()), ("index_level", D[1].isoformat())}
+    assert got[("change_1d_pct", D[1].isoformat())] == (pytest.approx((math.sqrt(1.1) - 1) * 100),
+                                                         pytest.approx(10.0))
+    assert got[("index_level", D[1].isoformat())] == (pytest.approx(100 * math.sqrt(1.1)), pytest.approx(110.0))
+    assert set(r["methodology_version_old"]) == {"1.9"} and set(r["methodology_version_new"]) == {"2.0"}
+    assert set(r["reason"]) == {"parser fix (test)"} and r["restated_at"].to_list()[0] == at
+    assert not r["row_key"].str.contains(D[2].isoformat()).any()  # the new day is not a restatement
+    # a published row that disappears is recorded once, with column '*'
+    gone = M.restatements(old, new.filter(pl.col("date") != D[1]), "gpu_price_index", keys, cols, at, "x")
+    assert gone.filter(pl.col("column_name") == "*").height == old.filter(pl.col("date") == D[1]).height
+    # identical rebuilds restate nothing
+    assert M.restatements(new, new, "gpu_price_index", keys, cols, at, "x").height == 0
