@@ -24,6 +24,7 @@ warehouse table, and the alert bodies the webhook received.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import http.server
 import json
 import logging
@@ -240,6 +241,8 @@ def test_secrets_never_leak(env, caplog, capfd, monkeypatch):
     started = time.monotonic()
 
     # --- the live daily run: sources through Dagster, then the models, published files and report
+    # (a live run loads today's date only: the servers' recorded payloads are "today" = DAY)
+    monkeypatch.setattr("pipelines.cli._today", lambda: dt.date.fromisoformat(DAY))
     code = cli(["run", "--date", DAY, "--sources", SOURCES])
     assert code == 1  # vastai (401) and openrouter (error object) fail, the others load (some partially)
     # --- alert delivery: webhook answers 500 and SMTP refuses the login, both echoing what they got
