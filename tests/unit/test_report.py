@@ -17,7 +17,8 @@ D = [AS_OF - dt.timedelta(days=k) for k in (2, 1, 0)]  # three days of history, 
 GEN = dt.datetime(2026, 6, 15, 7, 30, tzinfo=dt.UTC)
 HOSTILE = "<script>alert(1)</script>\"&'"
 HEADINGS = ["Today's market", "Price history per GPU and provider", "Spreads over time",
-            "Cost per FLOP ranking", "What moved today", "API prices per 1M tokens", "About the data"]
+            "Cost per FLOP ranking", "What moved today", "API prices per 1M tokens", "Cost per 1M tokens",
+            "About the data"]
 TIER = {"vastai": "marketplace", "nebius": "neocloud", "lambda": "neocloud", "aws": "hyperscaler"}
 
 
@@ -205,7 +206,7 @@ def test_self_contained_inline_svg_no_external_resources():
     assert all(not a.startswith(("src", "on")) for t in doc.find_all(True) for a in t.attrs)
     # internal anchors only
     assert {a["href"] for a in doc.find_all("a")} == {
-        "#market", "#history", "#spreads", "#flops", "#moves", "#api"}
+        "#market", "#history", "#spreads", "#flops", "#moves", "#api", "#serving"}
 
 
 def test_render_is_deterministic():
