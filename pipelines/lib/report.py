@@ -890,6 +890,12 @@ SERVING_MODELS_CHARTED = 4  # models with a cost-over-time chart
 SERVING_GPUS_PER_CHART = 5
 
 
+def _fmt_mtok(v: object) -> str:
+    """USD per 1M tokens to three decimals under $1 ($0.187): GPUs a few percent apart differ
+    in the third digit, which ``fmt_usd``'s cents would hide."""
+    return f"${float(v):.3f}" if _isnum(v) and abs(float(v)) < 1 else fmt_usd(v)
+
+
 def _serving_section(serving: _Frame, as_of: dt.date) -> str:
     """Cost per 1M output tokens per model: GPUs ranked on the newest day (on-demand market
     level and the cheapest provider), the API price of the same model beside it, and the cost
@@ -921,8 +927,8 @@ def _serving_section(serving: _Frame, as_of: dt.date) -> str:
         api_txt = (f"API price (cheapest paid listing): {fmt_usd(api[0])} per 1M output tokens."
                    if api.len() else "No API price listed for this model.")
         rows = [(r["cost_rank"], r["gpu_model"], fmt_usd(r["usd_per_gpu_hour"]),
-                 f"{r['tokens_per_second_per_gpu']:,.0f}", fmt_usd(r["usd_per_million_output_tokens"]),
-                 fmt_usd(r["usd_per_million_output_tokens_cheapest"]), r["cheapest_provider"] or DASH,
+                 f"{r['tokens_per_second_per_gpu']:,.0f}", _fmt_mtok(r["usd_per_million_output_tokens"]),
+                 _fmt_mtok(r["usd_per_million_output_tokens_cheapest"]), r["cheapest_provider"] or DASH,
                  fmt_ratio(r["serving_margin"]),
                  f"{r['benchmark_round'] or ''} {r['benchmark_system'] or ''}".strip())
                 for r in rows_m.iter_rows(named=True)]

@@ -112,6 +112,20 @@ def changes(rows) -> pl.DataFrame:
 H100, MI300 = "H100-SXM-80GB", "MI300X-192GB"
 
 
+def serving_cost(rows) -> pl.DataFrame:
+    """rows: (date, model, gpu_model, usd_per_gpu_hour, tokens/s per GPU, API USD per 1M out);
+    cost per 1M output tokens by the mart's formula, ranked per date and model."""
+    df = pl.DataFrame([{"date": d, "model": m, "gpu_model": g, "pricing": "on_demand", "usd_per_gpu_hour": p,
+                        "tokens_per_second_per_gpu": t, "api_output_usd_per_mtok": api,
+                        "benchmark_round": "v5.1", "benchmark_system": f"8x {g}", "scenario": "Offline"}
+                       for d, m, g, p, t, api in rows])
+    df = df.with_columns((pl.col("usd_per_gpu_hour") / (pl.col("tokens_per_second_per_gpu") * 3600) * 1e6)
+                         .alias("usd_per_million_output_tokens"))
+    return df.with_columns(
+        pl.col("usd_per_million_output_tokens").rank("min").over(["date", "model"]).cast(pl.Int64).alias("cost_rank"),
+        (pl.col("api_output_usd_per_mtok") / pl.col("usd_per_million_output_tokens")).alias("serving_margin"))
+
+
 def make_frames(provider: str = "vastai", gpu: str = H100) -> dict[str, pl.DataFrame]:
     price_rows = []
     for d in D:
@@ -134,7 +148,13 @@ def make_frames(provider: str = "vastai", gpu: str = H100) -> dict[str, pl.DataF
             (d, MI300, "on_demand", 2.10, 2.10, 2.10, 2.10, "nebius", None, None, None, 1, 1,
              "medium"),
         ]
+    serving_rows = []  # (date, model, gpu, USD/GPU-h, output tok/s per GPU, API USD per 1M out)
+    for d in D:
+        serving_rows += [(d, "llama-2-70b-chat", gpu, 2.69 if d == AS_OF else 2.74, 4000.0, 0.9),
+                         (d, "llama-2-70b-chat", MI300, 2.10, 3000.0, 0.9)]
+    serving_rows.append((AS_OF + dt.timedelta(days=1), "llama-2-70b-chat", gpu, 0.01, 4000.0, 0.9))
     return {
+        "serving_cost_daily": serving_cost(serving_rows),
         "api_price_families": pl.DataFrame({
             "date": [D[0], AS_OF], "family": ["Llama 3.1 8B", "Llama 3.1 8B"],
             "cheapest_output_usd_per_mtok": [0.20, 0.03], "cheapest_model_id": ["a/llama", "b/llama"]}),
@@ -195,7 +215,8 @@ def test_self_contained_inline_svg_no_external_resources():
     doc = soup(out)
     svgs = doc.find_all("svg")
     # 2 history charts (H100, MI300X) + 2 band charts + 1 bar chart + 1 API price chart
-    assert len(svgs) == 6
+    # + 1 cost-per-1M-tokens chart
+    assert len(svgs) == 7
     paths = [p["d"] for p in doc.find_all("path")]
     assert paths and all(re.fullmatch(r"M[\d.,LZ]+", d) for d in paths)
     assert doc.find_all("rect")  # bars and legend swatches
@@ -357,7 +378,8 @@ def test_missing_or_empty_frames_render_no_data_notes(frames):
     assert [h.get_text() for h in doc.find_all("h2")] == HEADINGS
     notes = [n.get_text() for n in doc.find_all(class_="nodata")]
     # header + market + history + spreads (chart and table) + cost per flop + moves + API prices
-    assert len(notes) == 8
+    # + cost per 1M tokens
+    assert len(notes) == 9
     assert all(n.startswith("No data") for n in notes)
     assert not doc.find_all("svg")
 
@@ -437,3 +459,15 @@ def test_api_section_shows_how_far_the_cheapest_price_fell():
     assert sec.find("svg") is not None
     text = sec.get_text(" ")
     assert "Llama 3.1 8B" in text and "$0.20" in text and "$0.03" in text and "85%" in text
+
+
+def test_cost_per_million_tokens_ranks_gpus_with_the_api_price_beside_them():
+    doc = soup(render(make_frames()))
+    sec = section(doc, "Cost per 1M tokens")
+    assert sec.find("h3").get_text() == "llama-2-70b-chat"
+    rows = [[td.get_text() for td in tr.find_all("td")] for tr in sec.find("tbody").find_all("tr")]
+    # H100 at $2.69 and 4,000 tok/s: 2.69 / (4000 x 3600) x 1e6 = $0.187; MI300X $2.10 at 3,000: $0.194
+    assert [(r[0], r[1], r[4]) for r in rows] == [("1", H100, "$0.187"), ("2", MI300, "$0.194")]
+    assert rows[0][7] == "4.82\u00d7"  # API $0.90 / $0.187
+    assert "API price (cheapest paid listing): $0.90" in sec.get_text()
+    assert sec.find("svg") is not None and "$0.01" not in sec.get_text()  # the row after as_of is not shown
