@@ -216,3 +216,52 @@ def test_commands_racing_on_fresh_homes_leave_each_home_usable(tmp_path):
         later = subprocess.run([sys.executable, "-c", INIT + "; print(len(i.all_instigator_state()))"],
                                env=env, text=True, capture_output=True, timeout=120, check=False)
         assert later.returncode == 0 and later.stdout.split() == ["0", "0"], later.stderr[-2000:]
+
+
+# a command that finds the pool free at its check, then meets a holder inside Dagster's loop
+RACED_RUN = textwrap.dedent("""
+    import sys
+    from pipelines import launch
+    launch.wait_for_pool = lambda instance, deadline, pool=None: None
+    from pipelines.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+@pytest.mark.parametrize("how", ["deadline", "sigterm"])
+def test_a_run_blocked_inside_dagster_ends_in_one_line_and_is_marked_failed(fresh_env, how):
+    import dagster as dg
+
+    from pipelines import launch
+
+    instance = launch.get_instance()
+    holder = _fake_run(instance, os.getpid(), launch._process_start(os.getpid()))  # alive: this process
+    env = fresh_env | {"GPU_TRACKER_POOL_WAIT_SECONDS": "4" if how == "deadline" else "300"}
+    child = subprocess.Popen([sys.executable, "-c", RACED_RUN, "run", "--date", DAY, "--from-archive",
+                              fresh_env["_archive"]], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    started = time.monotonic()
+    deadline = started + 90
+    while True:  # until the child's step waits for the slot
+        pending = instance.event_log_storage.get_concurrency_info("duckdb_warehouse").pending_steps
+        if any(p.run_id != holder for p in pending):
+            break
+        assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+        time.sleep(0.2)
+    blocked_run = next(p.run_id for p in pending if p.run_id != holder)
+    if how == "sigterm":
+        child.send_signal(signal.SIGTERM)  # Dagster alone never looks at it in this loop
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 2
+    last = err.strip().splitlines()[-1]
+    reason = ("interrupted while waiting" if how == "sigterm"
+              else "gave up after GPU_TRACKER_POOL_WAIT_SECONDS=4")
+    assert last == (f"gpu-tracker: run {blocked_run} blocked on the duckdb_warehouse pool held by run "
+                    f"{holder} step raw__x (pid {os.getpid()}, since 2026-12-01T09:00:00Z, alive): {reason}")
+    assert out == ""
+    assert instance.get_run_by_id(blocked_run).status == dg.DagsterRunStatus.FAILURE
+    # whatever Dagster's loop re-queued in the instant before the exit goes at the next launch at the latest
+    launch.reap_dead_runs(instance)
+    info = instance.event_log_storage.get_concurrency_info("duckdb_warehouse")
+    assert [p.run_id for p in info.pending_steps] == [holder]  # the holder's own (assigned) claim
+    assert [s.run_id for s in info.claimed_slots] == [holder]
