@@ -157,7 +157,7 @@ def polars_marts(context: dg.AssetExecutionContext, tracker: TrackerResource):
             frame = _compute(name, prices, specs, index)
             before = _published(con, name) if name in market_index.RESTATED_MARTS else None
             warehouse.replace_table(con, f"marts.{name}", frame)
-            restated = _record_restatements(con, name, before, frame, context.run_id)
+            restated = _record_restatements(con, name, before, frame, context.run.run_id)
             context.log.info(f"marts.{name}: {frame.height} rows"
                              + (f", {restated} restated values" if restated else ""))
             metadata = {"dagster/row_count": frame.height}

@@ -131,7 +131,9 @@ def test_backfill_is_one_run_over_the_range(tracker_env, tmp_path, shared_data, 
 def test_import_obs_log_fills_gpu_price_daily(tracker_env, shared_data, capsys):
     assert cli(["import", str(shared_data / OBS), "--format", "obs-log"]) == 0
     out = capsys.readouterr().out
-    assert "source=obs_log 26174 offers over 125 dates (2026-02-11..2026-06-15), 108 quarantined" in out
+    # 26,282 log rows: 26,254 offers + 28 quarantined rows, and 19 statistics quarantined from
+    # rows whose minimum is kept (methodology 2.0 import fixes, pipelines/lib/importers.py)
+    assert "source=obs_log 26254 offers over 125 dates (2026-02-11..2026-06-15), 47 quarantined" in out
     db = tracker_env / "gpu_market.duckdb"
 
     def daily(day, provider, gpu, pricing):
@@ -151,7 +153,8 @@ def test_import_obs_log_fills_gpu_price_daily(tracker_env, shared_data, capsys):
     assert cli(["import", str(shared_data / OBS), "--format", "obs-log"]) == 0
     assert _query(db, "SELECT * FROM marts.gpu_price_daily ORDER BY ALL") == before
     # every GPU mart is filled from the real history, and the day's files and report are published
-    for mart in ("cost_per_flop", "provider_spreads", "daily_summary", "price_changes"):
+    for mart in ("cost_per_flop", "provider_spreads", "daily_summary", "price_changes", "gpu_price_index",
+                 "index_constituents"):
         assert _query(db, f"SELECT count(*) > 0 FROM marts.{mart}") == [(True,)], mart
     # cost per FLOP of an H100 SXM = its per-GPU-hour price / 0.9894 dense BF16 PFLOPS
     (price, per_pflop), = _query(db, "SELECT usd_per_gpu_hour, usd_per_pflop_hour_bf16 FROM marts.cost_per_flop "
