@@ -215,3 +215,42 @@ def test_unrecognised_payload_raises(content):
 def test_payload_names_match_the_shared_copies():
     for round_id, url in m.DEFAULT_ROUNDS.items():
         assert m.payload_name(round_id, url) == FILES[round_id]
+
+
+def _real_csv_row_with(**changes) -> bytes:
+    """The v6.1 header and its first 8-accelerator token row (a real AMD MI355X row), with fields
+    changed as given: a bad-number case built from a real row, not an invented file."""
+    import csv
+    import io
+
+    text = (SHARED_DATA / "serving_benchmarks" / FILES["v6.1"]).read_text(encoding="utf-8")
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    row = next(r for r in reader if r["Units"] == "Tokens/s" and r["total_accelerators"] == "8")
+    row.update(changes)
+    out = io.StringIO()
+    w = csv.DictWriter(out, fieldnames=reader.fieldnames, quoting=csv.QUOTE_ALL)
+    w.writeheader()
+    w.writerow(row)
+    return out.getvalue().encode()
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({"Result": "abc"}, "unparseable_result"),
+    ({"Result": "-5"}, "unparseable_result"),
+    ({"total_accelerators": "0"}, "unknown_accelerator_count"),
+    ({"accelerators_per_node": "7.5", "total_accelerators": ""}, "unknown_accelerator_count"),
+    ({"total_accelerators": "16"}, "ambiguous_accelerator_count"),  # 1 node x 8 per node
+    ({"MlperfModel": "qwen3.6-27b"}, "unknown_benchmark_model"),
+    ({"accelerator_model_name": "NVIDIA H200-SXM-141GB + AMD Instinct MI350X 288GB HBM3e"},
+     "mixed_accelerators"),
+])
+def test_bad_numbers_and_names_are_quarantined_never_guessed(changes, problem):
+    row = m.parse("summary.csv", _real_csv_row_with(**changes))[m.TABLE].row(0, named=True)
+    assert row["problem"] == problem
+    assert row["tokens_per_second_per_gpu"] is None and row["gpu_model"] is None
+
+
+def test_the_unchanged_real_row_loads():
+    row = m.parse("summary.csv", _real_csv_row_with())[m.TABLE].row(0, named=True)
+    assert row["problem"] is None and row["tokens_per_second_per_gpu"] == pytest.approx(
+        row["result_tokens_per_second"] / 8)
