@@ -47,13 +47,16 @@ def serving_cost_command(args: argparse.Namespace) -> dict:
     if args.usd_per_hour is not None and args.date is not None:
         raise ValueError("give --usd-per-hour or --date, not both")
     db = load_config().warehouse_path
-    with warehouse.reader(db) as con:
-        bench = _query(con, "select * from raw.serving_benchmarks where source = ?", [args.source])
-        summary = None
-        if args.usd_per_hour is None:
-            level_mart, level_col = serving.MARKET_LEVEL
-            summary = _query(con, f"select date, gpu_model, pricing, {level_col} from {level_mart} "
-                                  "where gpu_model = ? and pricing = ?", [gpu, args.pricing])
+    try:
+        with warehouse.reader(db) as con:
+            bench = _query(con, "select * from raw.serving_benchmarks where source = ?", [args.source])
+            summary = None
+            if args.usd_per_hour is None:
+                level_mart, level_col = serving.MARKET_LEVEL
+                summary = _query(con, f"select date, gpu_model, pricing, {level_col} from {level_mart} "
+                                      "where gpu_model = ? and pricing = ?", [gpu, args.pricing])
+    except duckdb.IOException as exc:  # a writer kept the file past the reader's wait
+        raise ValueError(f"warehouse {db} is busy, try again: {str(exc).splitlines()[0]}") from None
     if bench is None or bench.height == 0:
         raise ValueError(NOT_LOADED.format(source=args.source))
     if args.usd_per_hour is not None:
