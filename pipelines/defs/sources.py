@@ -223,6 +223,7 @@ MARKET_KEYS: dict[str, tuple[str, ...]] = {
     "raw.api_prices": ("model_id", "payload_name"),
     "raw.sec_facts": ("cik", "concept", "unit", "period_start", "period_end", "accession",
                       "fiscal_year", "fiscal_period", "form", "frame", "value"),
+    "raw.fx_rates": ("currency", "payload_name"),
 }
 
 MARKET_CHECKS: dict[str, tuple[dg.AssetCheckSeverity, str]] = {

@@ -110,11 +110,25 @@ SERVING_BENCHMARK_SCHEMA: dict[str, pl.DataType] = {
     "problem": pl.Utf8,
 }
 
+FX_RATES_SCHEMA: dict[str, pl.DataType] = {
+    # reference exchange rates (ecb_fx): converts non-USD offers at normalisation time
+    "date": pl.Date,  # observation date (the archive folder's date)
+    "source": pl.Utf8,  # ecb_fx
+    "rate_date": pl.Date,  # the date the publisher gives the rates (the ECB's Cube time)
+    "base_currency": pl.Utf8,  # EUR
+    "currency": pl.Utf8,  # ISO 4217: USD, GBP, JPY ...
+    "rate": pl.Float64,  # units of ``currency`` per 1 ``base_currency``; null on problem rows
+    "rate_raw": pl.Utf8,  # the rate as written
+    "payload_name": pl.Utf8,
+    "problem": pl.Utf8,
+}
+
 FAMILY_SCHEMAS: dict[str, dict[str, pl.DataType]] = {
     "raw.model_catalog": MODEL_CATALOG_SCHEMA,
     "raw.api_prices": API_PRICE_SCHEMA,
     "raw.sec_facts": SEC_FACTS_SCHEMA,
     "raw.serving_benchmarks": SERVING_BENCHMARK_SCHEMA,
+    "raw.fx_rates": FX_RATES_SCHEMA,
 }
 
 

@@ -34,6 +34,7 @@ from pipelines.lib.offers import (
     quarantine_payload,
 )
 from pipelines.lib.redact import redact, redact_bytes
+from pipelines.lib.sources import ecb_fx
 from pipelines.lib.sources.base import ParseError, Payload
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,8 @@ def _unparseable(source: str, day: dt.date, name: str, exc: Exception,
 
 
 def _parse_one(module: ModuleType, source: str, day: dt.date, name: str, content: bytes,
-               fetched_at: dt.datetime | None) -> tuple[pl.DataFrame, pl.DataFrame]:
+               fetched_at: dt.datetime | None,
+               fx_rates: dict[str, float] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parse and normalise one GPU-offer payload -> (offers, quarantine)."""
     # A page that publishes dated prices ("effective October 1") needs the archive date to
     # pick the column in force: such a module sets PARSE_NEEDS_DAY and parse gets ``day=``.
@@ -120,7 +122,8 @@ def _parse_one(module: ModuleType, source: str, day: dt.date, name: str, content
     else:
         for rec in records:
             rec.setdefault("payload_name", name)
-    offers, quarantine = normalise_offers(records, source=source, day=day, fetched_at=fetched_at)
+    offers, quarantine = normalise_offers(records, source=source, day=day, fetched_at=fetched_at,
+                                          fx_rates=fx_rates)
     offers, duplicates = _split_duplicates(offers)
     if duplicates.height:
         quarantine = pl.concat([quarantine, duplicates])
@@ -132,12 +135,13 @@ def _parse_one(module: ModuleType, source: str, day: dt.date, name: str, content
 
 
 def _parse_payloads(
-    module: ModuleType, source: str, day: dt.date, payloads: list[tuple[str, bytes, dt.datetime | None]]
+    module: ModuleType, source: str, day: dt.date, payloads: list[tuple[str, bytes, dt.datetime | None]],
+    fx_rates: dict[str, float] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
     offers_frames, quarantine_frames, errors = [], [], []
     for name, content, fetched_at in payloads:
         try:
-            offers, quarantine = _parse_one(module, source, day, name, content, fetched_at)
+            offers, quarantine = _parse_one(module, source, day, name, content, fetched_at, fx_rates)
         except Exception as exc:  # noqa: BLE001 -- one payload's failure must not stop the others
             quarantine_frames.append(_unparseable(source, day, name, exc, errors))
             continue
@@ -226,7 +230,11 @@ def ingest(
     """Fetch-or-replay, archive and parse one GPU-offer source for one date."""
     module = source_module(source)
     mode, batch, errors, refused = _collect_payloads(module, source, day, config, from_archive, client)
-    offers, quarantine, parse_errors = _parse_payloads(module, source, day, batch)
+    # reference rates of this date, for offers priced in another currency (Scaleway's EUR):
+    # the ECB file archived for the same date, in the replay archive or the live one
+    fx_rates = ecb_fx.usd_rates_for_day(Path(from_archive) if from_archive is not None
+                                        else config.archive_dir, day)
+    offers, quarantine, parse_errors = _parse_payloads(module, source, day, batch, fx_rates)
     errors.extend(parse_errors)
     if refused:
         quarantine = pl.concat([*refused, quarantine])
@@ -284,7 +292,7 @@ def _problem_rows_to_quarantine(table: str, frame: pl.DataFrame) -> pl.DataFrame
     bad = frame.filter(pl.col("problem").is_not_null())
     if not bad.height:
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
-    id_col = "model_id" if "model_id" in bad.columns else "concept"
+    id_col = next(c for c in ("model_id", "concept", "currency") if c in bad.columns)
     return bad.select(
         pl.col("date"), pl.col("source"), pl.col("payload_name"),
         pl.lit("").alias("provider"),

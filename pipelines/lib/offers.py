@@ -180,9 +180,11 @@ def _field(rec: Mapping[str, Any], key: str) -> float | None:
 
 
 def _offer_from_record(
-    rec: Mapping[str, Any], source: str, day: dt.date, fetched_at: dt.datetime | None
+    rec: Mapping[str, Any], source: str, day: dt.date, fetched_at: dt.datetime | None,
+    fx_rates: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    """One candidate record -> one canonical offer dict, or raise _Quarantined."""
+    """One candidate record -> one canonical offer dict, or raise _Quarantined. ``fx_rates``:
+    see ``normalise_offers``."""
     provider = provider_slug(str(rec.get("provider") or ""))
     if not provider:
         raise _Quarantined("missing_provider", "record names no provider")
@@ -201,8 +203,17 @@ def _offer_from_record(
     if basis not in PRICE_BASES:
         raise _Quarantined("bad_price_basis", f"price basis {basis!r} not in {PRICE_BASES}")
     currency = str(rec.get("currency") or "USD").upper()
+    usd_per_unit = 1.0
     if currency != "USD":
-        raise _Quarantined("non_usd_currency", f"currency {currency} (no FX conversion configured)")
+        # converted only with a reference rate of the ingest date (ecb_fx); never guessed
+        if fx_rates is None:
+            raise _Quarantined("non_usd_currency", f"currency {currency}: no reference rates "
+                               f"loaded for {day} (ecb_fx), so no USD price")
+        rate = fx_rates.get(currency)
+        if rate is None or not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
+            raise _Quarantined("no_fx_rate", f"currency {currency}: the reference rates of {day} "
+                               "have no rate for it, so no USD price")
+        usd_per_unit = float(rate)
 
     count_f = _field(rec, "gpu_count")
     if count_f is None and basis == "per_instance":
@@ -217,11 +228,12 @@ def _offer_from_record(
     if price <= 0:
         raise _Quarantined("non_positive_price", f"price {price}")
     divisor = gpu_count if basis == "per_instance" else 1
-    per_gpu = round(price / divisor, 6)  # rounding removes float noise (0.36979999999999996)
+    # rounding removes float noise (0.36979999999999996); usd_per_unit is 1.0 for USD (exact)
+    per_gpu = round(price * usd_per_unit / divisor, 6)
     pmin = _field(rec, "price_min")
     pmax = _field(rec, "price_max")
-    per_gpu_min = round(pmin / divisor, 6) if pmin is not None else per_gpu
-    per_gpu_max = round(pmax / divisor, 6) if pmax is not None else per_gpu
+    per_gpu_min = round(pmin * usd_per_unit / divisor, 6) if pmin is not None else per_gpu
+    per_gpu_max = round(pmax * usd_per_unit / divisor, 6) if pmax is not None else per_gpu
     lo, hi = price_bounds(match.gpu_family)
     for label, value in (("price", per_gpu), ("price_min", per_gpu_min), ("price_max", per_gpu_max)):
         if not (lo <= value <= hi):
@@ -442,14 +454,15 @@ def _quarantine_row(rec: Mapping[str, Any], source: str, day: dt.date, reason: s
 
 
 def _normalise_one_by_one(
-    recs: list[Mapping[str, Any]], source: str, day: dt.date, fetched_at: dt.datetime | None
+    recs: list[Mapping[str, Any]], source: str, day: dt.date, fetched_at: dt.datetime | None,
+    fx_rates: Mapping[str, float] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``normalise_offers`` for a small batch: ``_offer_from_record`` on each record."""
     offers: list[dict[str, Any]] = []
     quarantined: list[dict[str, Any]] = []
     for rec in recs:
         try:
-            offers.append(_offer_from_record(rec, source, day, fetched_at))
+            offers.append(_offer_from_record(rec, source, day, fetched_at, fx_rates))
         except _Quarantined as q:
             quarantined.append(_quarantine_row(rec, source, day, q.reason, q.detail))
     return (
@@ -464,8 +477,15 @@ def normalise_offers(
     source: str,
     day: dt.date,
     fetched_at: dt.datetime | None = None,
+    fx_rates: Mapping[str, float] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Candidate records -> (offers, quarantine). Every record lands in exactly one of them.
+
+    ``fx_rates``: USD per one unit of each currency, from the reference rates of ``day``
+    (``pipelines.lib.sources.ecb_fx.usd_rates_for_day``). A non-USD record is converted with
+    its currency's rate (``price_original`` and ``currency`` stay the original ones); with no
+    rates (``None``) it is quarantined ``non_usd_currency``, with rates lacking its currency
+    ``no_fx_rate``. USD records are untouched by it.
 
     Vectorised: the checks of ``_offer_from_record`` run as polars expressions, GPU names and
     providers are resolved once per distinct value. Records the vectorised checks reject go
@@ -478,13 +498,13 @@ def normalise_offers(
     if isinstance(records, pl.DataFrame):
         if records.height < SMALL_BATCH:
             return _normalise_one_by_one(_FrameRows(records).rows(list(range(records.height))),
-                                         source, day, fetched_at)
+                                         source, day, fetched_at, fx_rates)
         recs: _Rows = _FrameRows(records)
         candidates = _candidate_frame_from_polars(records, day)
     else:
         recs = records if isinstance(records, list) else list(records)
         if len(recs) < SMALL_BATCH:
-            return _normalise_one_by_one(recs, source, day, fetched_at)
+            return _normalise_one_by_one(recs, source, day, fetched_at, fx_rates)
         candidates = _candidate_frame(recs, day)
 
     f = candidates.with_columns(
@@ -589,7 +609,7 @@ def normalise_offers(
     other_recs = recs.rows(other_idx) if isinstance(recs, _FrameRows) else [recs[i] for i in other_idx]
     for i, rec in zip(other_idx, other_recs, strict=True):
         try:
-            offers_late.append({"_i": i, **_offer_from_record(rec, source, day, fetched_at)})
+            offers_late.append({"_i": i, **_offer_from_record(rec, source, day, fetched_at, fx_rates)})
         except _Quarantined as q:
             quarantined.append({"_i": i, **_quarantine_row(rec, source, day, q.reason, q.detail)})
     if offers_late:
