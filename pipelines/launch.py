@@ -286,11 +286,13 @@ def holder_state(tags: Mapping[str, str], last_event: tuple[int, float] | None =
 
 
 def _run_state(instance, run) -> str:
-    from dagster._core.storage.dagster_run import FINISHED_STATUSES
+    from dagster._core.storage.dagster_run import FINISHED_STATUSES, DagsterRunStatus
 
     if run is None or run.status in FINISHED_STATUSES:
         return "ended"
     last_event = None
+    if PID_TAG not in run.tags and run.status != DagsterRunStatus.STARTED:
+        return "unknown"  # queued or starting: its last event may be the launcher's, not a worker's
     if PID_TAG not in run.tags:
         records = instance.get_records_for_run(run.run_id, limit=1, ascending=False).records
         if records:
