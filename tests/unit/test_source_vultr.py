@@ -66,7 +66,7 @@ def test_empty_locations_is_unavailable_not_dropped(payloads):
 def test_unknown_card_has_no_gpu_count(payloads):
     doc = json.loads(payloads[vultr.PLANS])
     doc["plans"][1]["gpu_type"] = "NVIDIA_B200"
-    offers, quarantine = _normalised(vultr.PLANS, json.dumps(doc).encode())
+    _, quarantine = _normalised(vultr.PLANS, json.dumps(doc).encode())
     assert "unknown_gpu_count" in quarantine["reason"].to_list()
 
 
