@@ -22,6 +22,7 @@ def build_definitions() -> dg.Definitions:
     from pipelines.defs.market import market_marts
     from pipelines.defs.models import build_model_assets
     from pipelines.defs.resources import TrackerResource
+    from pipelines.defs.serving import serving_cost_daily
     from pipelines.defs.sources import build_market_source_assets, build_source_assets
     from pipelines.lib.redact import install_log_redaction
 
@@ -29,7 +30,7 @@ def build_definitions() -> dg.Definitions:
 
     return dg.Definitions(
         assets=[*build_source_assets(), *build_market_source_assets(), build_model_assets(), polars_marts,
-                market_marts, published_daily],
+                market_marts, serving_cost_daily, published_daily],
         jobs=[daily_sources_job, models_job, alerts_job],
         schedules=[build_daily_schedule()],
         sensors=[build_models_after_sources_success, build_models_after_sources_failure,

@@ -169,7 +169,9 @@ def polars_marts(context: dg.AssetExecutionContext, tracker: TrackerResource):
 
 @dg.asset(
     key=dg.AssetKey(["published", "daily"]),
-    deps=[PRICE_DAILY, *(mart_key(n) for n in MART_DEPS)],
+    # every published mart: the report and files are written after all of them are built
+    deps=[PRICE_DAILY, *(mart_key(n) for n in MART_DEPS), mart_key("api_price_families"),
+          mart_key("serving_cost_daily")],
     group_name=MODELS_GROUP,
     kinds={"parquet", "csv", "html"},
     description="The newest day's marts as Parquet and CSV plus the static HTML report, under "

@@ -237,8 +237,8 @@ def daily_summary(prices: pl.DataFrame, index: pl.DataFrame | None = None) -> pl
         pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
     )
     return summary.select(
-        "date", "gpu_model", "gpu_family", "pricing", "market_median", "p25_price", "p75_price",
-        "lowest_price", "lowest_provider", "change_1d_pct", "change_7d_pct", "change_30d_pct",
+        "date", "gpu_model", "gpu_family", "pricing", "market_median", "market_level_like_for_like",
+        "p25_price", "p75_price", "lowest_price", "lowest_provider", "change_1d_pct", "change_7d_pct", "change_30d_pct",
         "change_1d_like_for_like_pct", "change_7d_like_for_like_pct", "change_30d_like_for_like_pct",
         "n_providers", "n_providers_index", "n_offers", "available_gpus",
         "n_providers_reporting_availability", "n_providers_window", "coverage", "confidence",
@@ -252,7 +252,8 @@ def _like_for_like(summary: pl.DataFrame, index: pl.DataFrame | None) -> pl.Data
     cols = [f"change_{h}d_like_for_like_pct" for h in CHANGE_HORIZONS]
     if index is None or index.height == 0:
         return summary.with_columns(*(pl.lit(None, dtype=pl.Float64).alias(c) for c in cols),
-                                    pl.lit(None, dtype=pl.Int64).alias("n_providers_index"))
+                                    pl.lit(None, dtype=pl.Int64).alias("n_providers_index"),
+                                    pl.lit(None, dtype=pl.Float64).alias("market_level_like_for_like"))
     idx = index.filter(pl.col("segment") == "all")
     for horizon, tolerance in CHANGE_HORIZONS.items():
         if horizon == 1:
@@ -262,7 +263,10 @@ def _like_for_like(summary: pl.DataFrame, index: pl.DataFrame | None) -> pl.Data
         else:
             ch = market_index.index_change(idx, horizon, tolerance).drop("segment")
         summary = summary.join(ch, on=MARKET_KEYS, how="left")
-    counts = idx.select(*MARKET_KEYS, pl.col("n_providers").cast(pl.Int64).alias("n_providers_index"))
+    level = (pl.col("level_usd_per_gpu_hour") if "level_usd_per_gpu_hour" in idx.columns
+             else pl.lit(None, dtype=pl.Float64))
+    counts = idx.select(*MARKET_KEYS, pl.col("n_providers").cast(pl.Int64).alias("n_providers_index"),
+                        level.alias("market_level_like_for_like"))
     return summary.join(counts, on=MARKET_KEYS, how="left")
 
 

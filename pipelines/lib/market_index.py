@@ -369,12 +369,19 @@ def gpu_price_index(constituents: pl.DataFrame) -> pl.DataFrame:
         (INDEX_BASE_LEVEL * pl.col("_step").cum_sum().over(SERIES_KEYS).exp()).alias("index_level"),
     )
     f = f.with_columns(confidence_expr())
+    # The index in USD: the series' first-date median of included votes, moved only by the
+    # chained like-for-like links (a panel change never moves it). This is the day's
+    # "like-for-like market level" that prices a GPU-hour (serving cost, estimates).
+    f = f.with_columns(
+        (pl.col("median_price").first().over(SERIES_KEYS, order_by="date")
+         * pl.col("index_level") / INDEX_BASE_LEVEL).alias("level_usd_per_gpu_hour"),
+    )
     return f.select(
         "date", "gpu_model", "pricing", "segment", "index_level", "change_1d_pct", "n_providers",
         "n_providers_matched", "confidence", pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
         "prev_date", "link_status", "min_relative", "max_relative", "relative_spread_log",
         pl.col("n_panel").alias("n_panel_providers"), "panel_coverage",
-        pl.col("median_price").alias("median_price_included"),
+        pl.col("median_price").alias("median_price_included"), "level_usd_per_gpu_hour",
     ).sort(INDEX_KEYS)
 
 

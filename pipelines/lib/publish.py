@@ -39,7 +39,7 @@ import polars as pl
 from pipelines.lib import registry
 
 PUBLISHED_TABLES = ("gpu_price_daily", "daily_summary", "provider_spreads", "cost_per_flop", "price_changes",
-                    "api_price_families", "gpu_price_index", "index_constituents")
+                    "api_price_families", "gpu_price_index", "index_constituents", "serving_cost_daily")
 
 
 def read_marts(con: duckdb.DuckDBPyConnection, tables=PUBLISHED_TABLES) -> dict[str, pl.DataFrame]:

@@ -28,11 +28,11 @@ When a round was loaded on several dates, the rows of its latest load are used.
 **The daily mart** (``serving_cost_daily``): one row per date x model x gpu_model x pricing of
 ``marts.daily_summary``, for every model x GPU with a benchmark:
 
-* ``usd_per_gpu_hour`` is the day's market level, ``MARKET_LEVEL`` -- the one place that says
-  which mart column it is. Today ``daily_summary.market_median`` (the median of providers'
-  lowest prices). The like-for-like USD level of ``marts.gpu_price_index`` is its
-  ``median_price_included`` (``index_level`` is a unitless index, 100 at the base date, and
-  cannot price a token); switch ``MARKET_LEVEL`` to it once that mart is in every build;
+* ``usd_per_gpu_hour`` is the day's like-for-like market level, ``MARKET_LEVEL`` -- the one
+  place that says which mart column it is: ``daily_summary.market_level_like_for_like``, the
+  chained index of ``marts.gpu_price_index`` (segment ``all``) in USD per GPU-hour (its
+  ``level_usd_per_gpu_hour``: the series' first-date median of included votes moved only by
+  like-for-like links, so a provider joining or leaving never moves the cost per token);
 * ``usd_per_gpu_hour_cheapest`` / ``usd_per_million_output_tokens_cheapest``: the same with the
   cheapest provider of the day (``lowest_price``, ``lowest_provider``);
 * ``api_output_usd_per_mtok``: the cheapest *paid* output price of the same ``model_key`` in
@@ -63,7 +63,7 @@ from pipelines.lib.model_keys import benchmark_model, model_key
 DEFAULT_SOURCE = "mlperf_inference"
 DEFAULT_SCENARIO = "Offline"
 # The day's market level per GPU-hour: (mart, column). The one place to switch it.
-MARKET_LEVEL: tuple[str, str] = ("marts.daily_summary", "market_median")
+MARKET_LEVEL: tuple[str, str] = ("marts.daily_summary", "market_level_like_for_like")
 CHEAPEST_LEVEL: tuple[str, str] = ("marts.daily_summary", "lowest_price")
 API_MAX_AGE_DAYS = 31
 MART_KEYS = ["date", "model", "gpu_model", "pricing"]

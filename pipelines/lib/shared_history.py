@@ -12,7 +12,8 @@ would have stored). Nothing is copied into the repository: the archive goes wher
 Dates: LiteLLM -- the PyPI upload date in the file name; tokencost copies -- their commit
 date; OpenRouter -- the capture date in the file name; SEC -- the newest ``filed`` date in
 the excerpt (the earliest day a live fetch could have returned it); Epoch -- its download
-date; Hub excerpt -- 2025-11-05 (its README's capture date).
+date; Hub excerpt -- 2025-11-05 (its README's capture date); MLPerf Inference summaries --
+the round's publication date (``MLPERF_ROUND_DATES``), or the staging day where none is recorded.
 """
 
 from __future__ import annotations
@@ -35,6 +36,15 @@ class Staged:
     origin: Path
 
 
+# MLPerf Inference rounds: the publication date recorded in serving_benchmarks/README.md.
+# A round without one (v6.1) is staged under the staging day, as a live fetch would store it.
+MLPERF_ROUND_DATES = {
+    "v4.1": dt.date(2024, 8, 28),
+    "v5.1": dt.date(2025, 9, 9),
+    "v6.0": dt.date(2026, 3, 26),
+}
+
+
 def _date_in(path: Path) -> dt.date:
     match = _DATE.search(path.name)
     if not match:
@@ -46,7 +56,7 @@ def _read(path: Path) -> bytes:
     return gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
 
 
-def plan(shared_data: Path) -> list[Staged]:
+def plan(shared_data: Path, today: dt.date | None = None) -> list[Staged]:
     """What would be staged, from what is present (missing folders are simply absent)."""
     d = Path(shared_data)
     out: list[Staged] = []
@@ -65,6 +75,10 @@ def plan(shared_data: Path) -> list[Staged]:
     for path in sorted((d / "nvidia_financials").glob("sec_companyfacts_CIK*_excerpt.json")):
         cik = re.search(r"CIK(\d{10})", path.name).group(1)
         out.append(Staged("sec_edgar", _newest_filed(path), f"companyfacts_{cik}.json", path))
+    for path in sorted((d / "serving_benchmarks").glob("mlperf_inference_v*_summary*")):
+        round_id = re.search(r"_(v\d+\.\d+)_", path.name).group(1)
+        day = MLPERF_ROUND_DATES.get(round_id, today or dt.datetime.now(dt.UTC).date())
+        out.append(Staged("mlperf_inference", day, path.name, path))
     # two captures of one source on one date: keep the first (sorted by path) and say so
     seen: dict[tuple[str, dt.date], Staged] = {}
     for item in out:

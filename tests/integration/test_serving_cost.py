@@ -79,7 +79,7 @@ def test_serving_cost_on_the_real_price_history(loaded, capsys):
     assert [c.passed for c in checks] == [True]
 
     # one real row by hand: H200 SXM on-demand on 2026-06-01, llama2-70b (Dell XE9680, v5.1)
-    median, lowest, provider = _rows(db, "select market_median, lowest_price, lowest_provider from "
+    median, lowest, provider = _rows(db, "select market_level_like_for_like, lowest_price, lowest_provider from "
                                          "marts.daily_summary where date = '2026-06-01' and "
                                          "gpu_model = 'H200-SXM-141GB' and pricing = 'on_demand'")[0]
     row = _rows(db, "select usd_per_gpu_hour, tokens_per_second_per_gpu, usd_per_million_output_tokens, "
@@ -92,6 +92,12 @@ def test_serving_cost_on_the_real_price_history(loaded, capsys):
     (price, tps, cost, cheap, cheap_provider, cheap_cost, src, rnd, system, scenario, api, api_date,
      margin) = row[0]
     assert price == pytest.approx(median) and cheap == pytest.approx(lowest) and cheap_provider == provider
+    # the like-for-like level is the chained index in USD: base-date median x index / 100
+    base, level, index = _rows(db, "select first(median_price_included order by date), "
+                                   "last(level_usd_per_gpu_hour order by date), last(index_level order by date) "
+                                   "from marts.gpu_price_index where gpu_model = 'H200-SXM-141GB' and "
+                                   "pricing = 'on_demand' and segment = 'all' and date <= '2026-06-01'")[0]
+    assert level == pytest.approx(price) and level == pytest.approx(base * index / 100)
     assert tps == pytest.approx(35316.7 / 8)
     assert cost == pytest.approx(median / (tps * 3600) * 1e6)
     assert cheap_cost == pytest.approx(lowest / (tps * 3600) * 1e6)
