@@ -284,6 +284,10 @@ def build_market_source_asset(source_id: str) -> dg.AssetsDefinition:
         check_specs=[dg.AssetCheckSpec(name, asset=key, description=desc)
                      for name, (_, desc) in MARKET_CHECKS.items()],
         metadata={"tables": ", ".join(MARKET_KEYS), "partition_expr": "date", "source": source_id},
+        # reference rates first: GPU sources priced in EUR (scaleway, ovhcloud) convert with the
+        # rates archived for the date, so ecb_fx runs before them without a hard dependency
+        # (a failed rate fetch must not skip them; their offers are then quarantined instead)
+        op_tags=({"dagster/priority": "10"} if "raw.fx_rates" in module.SPEC.raw_tables else None),
     )
     def _market_asset(context: dg.AssetExecutionContext, tracker: TrackerResource):
         config = tracker.load()
