@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import gzip
 import http.server
 import io
 import socket
 import threading
+import time
 from typing import ClassVar
 
 import duckdb
@@ -55,12 +57,26 @@ class _Server(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body) if not r.get("short") else len(body) * 2))
         self.end_headers()
         try:
-            self.wfile.write(body)
+            if r.get("drip"):  # one byte per r["drip"] seconds: each read is quick, the body never ends
+                for i in range(len(body)):
+                    self.wfile.write(body[i:i + 1])
+                    self.wfile.flush()
+                    time.sleep(r["drip"])
+            else:
+                self.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
 
     def log_message(self, *args):
         pass
+
+
+def _refused_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()  # nothing listens there now: connecting is refused
+    return port
 
 
 @pytest.fixture
@@ -76,9 +92,12 @@ def fault_env(tmp_path, monkeypatch, shared_data):
         f'published = "{wh / "published"}"\ndagster_home = "{wh / "dagster_home"}"\n'
         "[schedule]\nfetch_retries = 0\n"
         "[http]\ntimeout_seconds = 1\nmax_retries = 1\nbackoff_seconds = 0.01\nmax_backoff_seconds = 2\n"
-        "min_interval_seconds = 0\n"
+        "min_interval_seconds = 0\ndeadline_seconds = 3\n"
         f'[sources.skypilot_catalog]\nbase_url = "{base}/sky"\nfallback_url = ""\nclouds = ["lambda"]\n'
         f'[sources.openrouter]\nbase_url = "{base}/openrouter/models"\n'
+        # unreachable hosts (#13.5): a loopback port nothing listens on, a name that never resolves
+        f'[sources.lambda_pricing]\nbase_url = "http://127.0.0.1:{_refused_port()}/pricing"\n'
+        '[sources.coreweave_pricing]\nbase_url = "https://gpu-tracker-fault.invalid/pricing"\n'
     )
     monkeypatch.setenv("GPU_TRACKER_CONFIG", str(cfg))
     monkeypatch.setenv("DAGSTER_HOME", str(wh / "dagster_home"))
@@ -155,6 +174,12 @@ def test_fault_suite(fault_env, capsys):
             catalog, lambda h, r: _set_price(h, r[:2], "99999") + r[2:])}]}, "ok"),
         ("unknown GPU names", {"plan": [{"body": _mangle(catalog, _rename_gpu)}]}, "ok"),
         ("every price absurd", {"plan": [{"body": _mangle(catalog, lambda h, r: _set_price(h, r, "99999"))}]}, "fail"),
+        # issue #10 items 11 and 6: a total deadline while streaming; a decompressed-size cap
+        ("drip: one byte every 0.5 s (per-read timeout 1 s, deadline 3 s)",
+         {"plan": [{"body": catalog, "drip": 0.5}]}, "fail"),
+        ("gzip bomb (Content-Encoding gzip, inflates past the 64 MiB cap)",
+         {"plan": [{"body": gzip.compress(b"\0" * (64 << 20) + b"\0", compresslevel=1),
+                    "headers": {"Content-Encoding": "gzip"}}]}, "fail"),
     ]
     table = []
     for name, spec, expected in faults:
@@ -213,6 +238,41 @@ def test_fault_suite(fault_env, capsys):
     table.append(("malformed JSON (openrouter)", code, "failed", "unparseable_payload=1", "previous rows kept",
                   False, 0))
     capsys.readouterr()
+
+    # issue #13 item 5: unreachable hosts are not retried; when none is reachable the run stops
+    # before Dagster with one line, a partial outage goes on and the sources on dead hosts fail
+    errors = str(_q(db, "select error from raw.load_log where source = 'skypilot_catalog'"))
+    assert "deadline of 3s passed while reading the body" in errors
+    assert "Content-Encoding gzip: compressed body of" in errors and "inflates beyond the 67108864-byte" in errors
+    network = [
+        ("no source host reachable (refused + unresolvable)", "lambda_pricing,coreweave_pricing"),
+        ("partial outage: refused and unresolvable hosts beside a reachable one",
+         "skypilot_catalog,lambda_pricing,coreweave_pricing"),
+    ]
+    for name, sources in network:
+        _serve_csv(catalog)
+        started = time.monotonic()
+        code = cli(["run", "--date", D1, "--sources", sources])
+        err = capsys.readouterr().err
+        after = _snapshot(db, D1)
+        dupes = _q(db, f"select count(*) from (select {KEY} from raw.gpu_offers group by all having count(*) > 1)")
+        assert _snapshot(db, D0) == d0 and dupes == [(0,)], name
+        if "skypilot_catalog" not in sources:
+            assert code == 2 and time.monotonic() - started < 30, name
+            assert "network unreachable: none of the 2 source host(s) answered" in err, err
+            assert err.strip().endswith("replay with --from-archive DIR") and after == good_d1, err
+            table.append((name, code, "not started", "-", "previous rows kept", False, 0))
+            continue
+        assert code == 1, name
+        for source, kind in (("lambda_pricing", "refused"), ("coreweave_pricing", "unresolvable")):
+            status, error = _q(db, "select status, error from raw.load_log where source = ? and date = ? "
+                                   "order by loaded_at desc limit 1", [source, D1])[0]
+            assert status == "failed" and f"host {kind}" in error and "not retried" in error, (source, error)
+        status = _q(db, "select status from raw.load_log where source = 'skypilot_catalog' and date = ? "
+                        "order by loaded_at desc limit 1", [D1])[0][0]
+        assert status == "ok" and after == good_d1, name
+        table.append((name, code, "skypilot_catalog ok; lambda_pricing, coreweave_pricing failed", "-",
+                      "previous rows kept", False, 0))
 
     lines = ["| fault | exit | load_log | quarantine | rows of the date | D0 lost | duplicate keys |",
              "|---|---|---|---|---|---|---|"]
