@@ -25,7 +25,7 @@ import dagster as dg
 
 from pipelines.defs.resources import TrackerResource
 from pipelines.lib import archive, warehouse
-from pipelines.lib.http import FetchError
+from pipelines.lib.http import UNREACHABLE_KINDS, FetchError
 from pipelines.lib.ingest import (
     GPU_SOURCES,
     MARKET_SOURCES,
@@ -173,7 +173,8 @@ def build_source_asset(source_id: str) -> dg.AssetsDefinition:
                 quarantined_total += quarantine.height
                 context.log.error(redact(f"{source_id} {day}: {_failure_text(exc)}"))
                 failures.append(redact(_failure_text(exc)))
-                retryable = retryable or (isinstance(exc, FetchError) and replay_dir is None)
+                retryable = retryable or (isinstance(exc, FetchError) and replay_dir is None
+                                             and exc.kind not in UNREACHABLE_KINDS)
                 continue
             warehouse.load_source_day(
                 db_path, source=source_id, days=[day], offers=result.offers,
@@ -313,7 +314,8 @@ def build_market_source_asset(source_id: str) -> dg.AssetsDefinition:
                 quarantined_total += quarantine.height
                 context.log.error(redact(f"{source_id} {day}: {_failure_text(exc)}"))
                 failures.append(redact(_failure_text(exc)))
-                retryable = retryable or (isinstance(exc, FetchError) and replay_dir is None)
+                retryable = retryable or (isinstance(exc, FetchError) and replay_dir is None
+                                             and exc.kind not in UNREACHABLE_KINDS)
                 continue
             warehouse.load_market_day(
                 db_path, source=source_id, days=[day], tables=result.tables,

@@ -35,6 +35,8 @@ DEFAULTS: dict[str, Any] = {
         "max_backoff_seconds": 60.0,
         "min_interval_seconds": 1.0,  # per host
         "max_response_bytes": 64 * 1024 * 1024,
+        "deadline_seconds": 120,  # wall clock per fetch (attempts, waits and body)
+        "preflight_seconds": 10,  # reachability check of the source hosts before a live run
     },
     "schedule": {"cron": "0 6 * * *", "timezone": "UTC"},
     "estimate": {"mfu": 0.4, "precision": "bf16"},
