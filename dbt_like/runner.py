@@ -82,6 +82,12 @@ def _relation_type(con, name: str) -> str | None:
     return "view" if row[0] == "VIEW" else "table"
 
 
+def _on_ducklake(con) -> bool:
+    row = con.execute("select type from duckdb_databases() where database_name = current_database()"
+                      ).fetchone()
+    return bool(row) and row[0] == "ducklake"
+
+
 def materialize(con, model: Model) -> int | None:
     """Create or replace one model in one transaction; return its row count (tables)."""
     con.execute("begin transaction")
@@ -141,8 +147,11 @@ def materialize_incremental(con, model: Model, lineage: str, full_refresh: bool 
     try:
         con.execute(f"create schema if not exists {model.schema}")
         con.execute("create schema if not exists _dbt_like")
+        # DuckLake has no PRIMARY KEY constraints; the delete-then-insert below keeps one row
+        # per model either way
+        key = "" if _on_ducklake(con) else " primary key"
         con.execute(f"create table if not exists {STATE_TABLE} "
-                    "(model varchar primary key, lineage varchar, watermark varchar, built_at timestamptz)")
+                    f"(model varchar{key}, lineage varchar, watermark varchar, built_at timestamptz)")
         existing = _relation_type(con, model.name)
         state = con.execute(f"select lineage, watermark from {STATE_TABLE} where model = ?",
                             [model.name]).fetchone()

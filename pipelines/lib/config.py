@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipelines.lib import lake
 from pipelines.lib.redact import register
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -110,13 +111,13 @@ def load_config(path: Path | None = None) -> Config:
                 raise ValueError(f"config {path}: {exc}") from exc
     base_dir = path.parent if path is not None else REPO_ROOT
     paths = data.get("paths", {})
-    warehouse = Path(
-        os.environ.get("GPU_TRACKER_WAREHOUSE")
-        or paths.get("warehouse")
-        or base_dir / "warehouse" / "gpu_market.duckdb"
+    # a file path, or ducklake:<catalog> (pipelines.lib.lake: the lake's local anchor path)
+    warehouse = lake.resolve_warehouse(
+        str(os.environ.get("GPU_TRACKER_WAREHOUSE")
+            or paths.get("warehouse")
+            or base_dir / "warehouse" / "gpu_market.duckdb"),
+        base_dir,
     )
-    if not warehouse.is_absolute():
-        warehouse = base_dir / warehouse
     wdir = warehouse.parent
 
     def _path(key: str, default: Path) -> Path:

@@ -56,7 +56,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from pipelines.lib import warehouse
+from pipelines.lib import lake, warehouse
 
 DEFAULT_TIMEOUT_SECONDS = 60.0
 DEFAULT_MEMORY_LIMIT = "2GB"
@@ -146,6 +146,10 @@ def sandbox(con: duckdb.DuckDBPyConnection, limit: str | None = None) -> None:
         con.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
     except duckdb.Error as exc:
         raise SqlConsoleError(f"bad memory limit {limit!r} ({MEMORY_ENV}): {_first_line(exc)}") from None
+    # a DuckLake warehouse may read its data path (and a local one needs the local file system)
+    lake_settings, keep_local_fs = lake.sandbox_settings(con)
+    for setting in lake_settings:
+        con.execute(setting)
     for setting in (
         "SET temp_directory = ''",  # never spill: past the memory limit a query fails (OOM)
         "SET enable_external_access = false",
@@ -156,6 +160,8 @@ def sandbox(con: duckdb.DuckDBPyConnection, limit: str | None = None) -> None:
         "SET disabled_filesystems = 'LocalFileSystem'",
         "SET lock_configuration = true",
     ):
+        if keep_local_fs and "disabled_filesystems" in setting:
+            continue
         con.execute(setting)
 
 

@@ -39,6 +39,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from pipelines.lib import lake
 from pipelines.lib.families import FAMILY_SCHEMAS
 from pipelines.lib.offers import OFFER_SCHEMA, QUARANTINE_SCHEMA
 
@@ -91,12 +92,19 @@ RAW_TABLES: dict[str, dict[str, pl.DataType]] = {
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """Create schemas and raw tables if missing (idempotent)."""
-    for schema in ("raw", "staging", "intermediate", "marts"):
-        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    for table, schema in RAW_TABLES.items():
-        con.execute(ddl_for(table, schema))
-    con.execute(LOAD_LOG_DDL)
+    """Create schemas and raw tables if missing (idempotent). On a lake, in one transaction
+    retried on a commit conflict (writers starting at once on a new lake all create them)."""
+    def create() -> None:
+        for schema in ("raw", "staging", "intermediate", "marts"):
+            con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        for table, schema in RAW_TABLES.items():
+            con.execute(ddl_for(table, schema))
+        con.execute(LOAD_LOG_DDL)
+
+    if lake.is_lake_connection(con):
+        in_transaction(con, create, what="creating the raw schema")
+    else:
+        create()
 
 
 @contextlib.contextmanager
@@ -170,6 +178,11 @@ def duckdb_settings() -> dict[str, str]:
 
 
 def _connect(db_path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    # a DuckLake warehouse (GPU_TRACKER_WAREHOUSE=ducklake:...): attached as the default
+    # database of an in-memory DuckDB, so the same names resolve (see pipelines.lib.lake)
+    target = lake.target_for(db_path)
+    if target is not None:
+        return lake.connect(target, read_only=read_only, settings=duckdb_settings())
     # DuckDB draws a progress bar on *stdout* for queries over 2 s: it would corrupt
     # `gpu-tracker sql --format csv > file` and fill logs, so it is off for every connection
     con = duckdb.connect(str(db_path), read_only=read_only, config=duckdb_settings())
@@ -195,7 +208,7 @@ class WarehouseWriteError(RuntimeError):
 
     def __init__(self, message: str, kind: str):
         super().__init__(message)
-        self.kind = kind  # disk_full | read_only | busy
+        self.kind = kind  # disk_full | read_only | busy | conflict
 
 
 WRITE_WAIT_SECONDS = 60  # how long a writer waits for other processes to let go of the file
@@ -256,8 +269,13 @@ def open_for_write(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     backup's checkpoint). Disk full, read-only files and a file held too long by another
     process raise ``WarehouseWriteError`` (one line)."""
     db_path = Path(db_path)
+    target = lake.target_for(db_path)
     try:
-        with writer_lock(db_path), write_intent(db_path):
+        # a Postgres-catalog lake has no file to lock: DuckLake's optimistic concurrency lets
+        # writers of any process or machine commit at once (conflicts: ``in_transaction``).
+        # A DuckDB-catalog lake is one DuckDB file, single-writer like the file backend.
+        with (contextlib.nullcontext() if target is not None and target.postgres
+              else _file_locks(db_path)):
             con = connect_retrying(db_path, read_only=False, wait_seconds=write_wait_seconds())
             try:
                 yield con
@@ -272,6 +290,39 @@ def open_for_write(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @contextlib.contextmanager
+def _file_locks(db_path: Path) -> Iterator[None]:
+    with writer_lock(db_path), write_intent(db_path):
+        yield
+
+
+def in_transaction(con: duckdb.DuckDBPyConnection, body, *, what: str) -> None:
+    """Run ``body()`` between BEGIN and COMMIT. On a lake, a commit that loses a race with
+    another writer (DuckLake's optimistic concurrency) is rolled back and the whole body run
+    again, up to ``lake.COMMIT_ATTEMPTS`` times with a jittered pause; then one
+    ``WarehouseWriteError`` (kind ``conflict``). Either way nothing of a failed attempt is
+    committed. On the file backend writers are serialised by the lock: one attempt."""
+    attempts = lake.COMMIT_ATTEMPTS if lake.is_lake_connection(con) else 1
+    for attempt in range(1, attempts + 1):
+        con.execute("BEGIN TRANSACTION")
+        try:
+            body()
+            con.execute("COMMIT")
+            return
+        except BaseException as exc:
+            rollback(con)
+            if attempts == 1 or not lake.is_conflict(exc):
+                raise
+            if attempt == attempts:
+                raise WarehouseWriteError(
+                    f"warehouse lake: {what} lost {attempts} commit races in a row to other "
+                    f"writers ({' '.join(str(exc).split())[:200]}); nothing was written -- "
+                    "re-run", "conflict") from exc
+            log.info("lake commit conflict while %s (attempt %d of %d), retrying",
+                     what, attempt, attempts)
+            lake.sleep_before_retry(attempt)
+
+
+@contextlib.contextmanager
 def writer(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
     """``open_for_write`` with the tracker's raw schema ensured."""
     with open_for_write(db_path) as con:
@@ -283,7 +334,7 @@ def writer(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
 def reader(db_path: Path, wait_seconds: float = 60) -> Iterator[duckdb.DuckDBPyConnection]:
     """A read-only connection; waits while a writer wants the file or has it open."""
     db_path = Path(db_path)
-    if not db_path.exists():
+    if lake.target_for(db_path) is None and not db_path.exists():  # a lake: checked on ATTACH
         raise FileNotFoundError(
             f"warehouse {db_path} does not exist yet: run `gpu-tracker run` or `gpu-tracker import` first"
         )
@@ -323,9 +374,8 @@ def replace_partition(
             raise ValueError(f"{bad.height} rows outside partition {source} {list(dates)[:3]}...")
     columns = list(RAW_TABLES[table]) if table in RAW_TABLES else frame.columns
     frame = frame.select(columns)
-    if own_transaction:
-        con.execute("BEGIN TRANSACTION")
-    try:
+
+    def body() -> None:
         con.execute(
             f"DELETE FROM {table} WHERE source = ? AND date IN (SELECT unnest(?::DATE[]))",
             [source, list(dates)],
@@ -334,12 +384,11 @@ def replace_partition(
             con.register("_incoming", frame.to_arrow())
             con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM _incoming")
             con.unregister("_incoming")
-        if own_transaction:
-            con.execute("COMMIT")
-    except BaseException:
-        if own_transaction:
-            rollback(con)
-        raise
+
+    if own_transaction:
+        in_transaction(con, body, what=f"replacing {table} {source} {list(dates)[:1]}")
+    else:
+        body()
     return frame.height
 
 
@@ -377,26 +426,23 @@ def load_source_day(
 ) -> None:
     """Write one source's offers + quarantine for some dates, and log the load, in ONE
     transaction: a crash or error leaves the previous rows of those dates untouched."""
+    def body() -> None:
+        replace_partition(con, "raw.gpu_offers", offers, source=source, dates=days,
+                          own_transaction=False)
+        replace_partition(con, "raw.quarantine", quarantine, source=source, dates=days,
+                          own_transaction=False)
+        n_off = dict(offers.group_by("date").len().iter_rows()) if offers.height else {}
+        n_q = dict(quarantine.group_by("date").len().iter_rows()) if quarantine.height else {}
+        for day in days:
+            record_load(
+                con, source=source, day=day,
+                status=status or ("ok" if n_off.get(day) else "empty"),
+                rows_loaded=n_off.get(day, 0), rows_quarantined=n_q.get(day, 0),
+                payloads=payloads, error=error, mode=mode,
+            )
+
     with writer(db_path) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            replace_partition(con, "raw.gpu_offers", offers, source=source, dates=days,
-                              own_transaction=False)
-            replace_partition(con, "raw.quarantine", quarantine, source=source, dates=days,
-                              own_transaction=False)
-            n_off = dict(offers.group_by("date").len().iter_rows()) if offers.height else {}
-            n_q = dict(quarantine.group_by("date").len().iter_rows()) if quarantine.height else {}
-            for day in days:
-                record_load(
-                    con, source=source, day=day,
-                    status=status or ("ok" if n_off.get(day) else "empty"),
-                    rows_loaded=n_off.get(day, 0), rows_quarantined=n_q.get(day, 0),
-                    payloads=payloads, error=error, mode=mode,
-                )
-            con.execute("COMMIT")
-        except BaseException:
-            rollback(con)
-            raise
+        in_transaction(con, body, what=f"loading {source} {list(days)[:1]}")
 
 
 def load_market_day(
@@ -417,30 +463,27 @@ def load_market_day(
     unknown = set(tables) - set(FAMILY_SCHEMAS)
     if unknown:
         raise ValueError(f"{source}: no raw table(s) {sorted(unknown)}")
+    def body() -> None:
+        rows_by_day: dict[dt.date, int] = {}
+        for table, schema in FAMILY_SCHEMAS.items():
+            frame = tables.get(table, pl.DataFrame(schema=schema))
+            replace_partition(con, table, frame, source=source, dates=days, own_transaction=False)
+            if frame.height:
+                for day, n in frame.group_by("date").len().iter_rows():
+                    rows_by_day[day] = rows_by_day.get(day, 0) + n
+        replace_partition(con, "raw.quarantine", quarantine, source=source, dates=days,
+                          own_transaction=False)
+        n_q = dict(quarantine.group_by("date").len().iter_rows()) if quarantine.height else {}
+        for day in days:
+            record_load(
+                con, source=source, day=day,
+                status=status or ("ok" if rows_by_day.get(day) else "empty"),
+                rows_loaded=rows_by_day.get(day, 0), rows_quarantined=n_q.get(day, 0),
+                payloads=payloads, error=error, mode=mode,
+            )
+
     with writer(db_path) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            rows_by_day: dict[dt.date, int] = {}
-            for table, schema in FAMILY_SCHEMAS.items():
-                frame = tables.get(table, pl.DataFrame(schema=schema))
-                replace_partition(con, table, frame, source=source, dates=days, own_transaction=False)
-                if frame.height:
-                    for day, n in frame.group_by("date").len().iter_rows():
-                        rows_by_day[day] = rows_by_day.get(day, 0) + n
-            replace_partition(con, "raw.quarantine", quarantine, source=source, dates=days,
-                              own_transaction=False)
-            n_q = dict(quarantine.group_by("date").len().iter_rows()) if quarantine.height else {}
-            for day in days:
-                record_load(
-                    con, source=source, day=day,
-                    status=status or ("ok" if rows_by_day.get(day) else "empty"),
-                    rows_loaded=rows_by_day.get(day, 0), rows_quarantined=n_q.get(day, 0),
-                    payloads=payloads, error=error, mode=mode,
-                )
-            con.execute("COMMIT")
-        except BaseException:
-            rollback(con)
-            raise
+        in_transaction(con, body, what=f"loading {source} {list(days)[:1]}")
 
 
 def record_failure(
@@ -456,37 +499,32 @@ def record_failure(
     """A failed load of (source, day): log it and keep its quarantined payloads, but leave the
     rows a previous good load stored for that date untouched -- a failed re-run never deletes
     data. Quarantine rows of the same payload names are replaced (no duplicates on retries)."""
+    def body() -> None:
+        names = sorted(set(quarantine["payload_name"].to_list())) if quarantine.height else []
+        if names:
+            con.execute("DELETE FROM raw.quarantine WHERE source = ? AND date = ? AND payload_name IN "
+                        "(SELECT unnest(?::VARCHAR[]))", [source, day, names])
+            cols = list(QUARANTINE_SCHEMA)
+            con.register("_failed_q", quarantine.select(cols).to_arrow())
+            con.execute(f"INSERT INTO raw.quarantine ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _failed_q")
+            con.unregister("_failed_q")
+        record_load(con, source=source, day=day, status="failed", rows_loaded=0,
+                    rows_quarantined=quarantine.height, payloads=payloads, error=error, mode=mode)
+
     with writer(db_path) as con:
-        con.execute("BEGIN TRANSACTION")
-        try:
-            names = sorted(set(quarantine["payload_name"].to_list())) if quarantine.height else []
-            if names:
-                con.execute("DELETE FROM raw.quarantine WHERE source = ? AND date = ? AND payload_name IN "
-                            "(SELECT unnest(?::VARCHAR[]))", [source, day, names])
-                cols = list(QUARANTINE_SCHEMA)
-                con.register("_failed_q", quarantine.select(cols).to_arrow())
-                con.execute(f"INSERT INTO raw.quarantine ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _failed_q")
-                con.unregister("_failed_q")
-            record_load(con, source=source, day=day, status="failed", rows_loaded=0,
-                        rows_quarantined=quarantine.height, payloads=payloads, error=error, mode=mode)
-            con.execute("COMMIT")
-        except BaseException:
-            rollback(con)
-            raise
+        in_transaction(con, body, what=f"recording the failed load of {source} {day}")
 
 
 def replace_table(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
     """Replace a whole derived table (a polars-computed mart) with ``frame`` in one transaction:
     readers see the old table or the new one, never a half-written one."""
     schema = table.split(".")[0]
-    con.execute("BEGIN TRANSACTION")
-    try:
+
+    def body() -> None:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         con.register("_mart_frame", frame.to_arrow())
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM _mart_frame")
         con.unregister("_mart_frame")
-        con.execute("COMMIT")
-    except BaseException:
-        rollback(con)
-        raise
+
+    in_transaction(con, body, what=f"replacing {table}")
     return frame.height
