@@ -10,6 +10,7 @@
   from what did arrive (ARCHITECTURE.md, "Isolation").
 """
 
+import os
 
 import dagster as dg
 
@@ -18,10 +19,28 @@ from pipelines.lib.config import load_config
 
 MODELS_GROUP = "models"
 
+def sources_executor() -> dg.ExecutorDefinition:
+    """In-process on the DuckDB file (its writers run one after another anyway); on a DuckLake
+    warehouse (``GPU_TRACKER_WAREHOUSE=ducklake:...``) the multiprocess executor, so sources
+    fetch, parse and load in parallel processes (at most ``GPU_TRACKER_SOURCE_PROCESSES``,
+    default 4; the ``duckdb_warehouse`` pool limit of the instance still applies -- see
+    deploy/dagster_postgres.yaml)."""
+    from pipelines.lib import lake
+
+    try:
+        on_lake = lake.target_for(load_config().warehouse_path) is not None
+    except (lake.LakeError, OSError, ValueError):
+        on_lake = False  # a broken target fails, with its one line, when a step connects
+    if not on_lake:
+        return dg.in_process_executor
+    processes = int(os.environ.get("GPU_TRACKER_SOURCE_PROCESSES", "") or 4)
+    return dg.multiprocess_executor.configured({"max_concurrent": processes})
+
+
 daily_sources_job = dg.define_asset_job(
     name="daily_sources_job",
     selection=dg.AssetSelection.groups(SOURCE_GROUP, MARKET_GROUP),
-    executor_def=dg.in_process_executor,
+    executor_def=sources_executor(),
     description="Fetch (or replay), archive, parse and load every source (GPU offers, model catalogs, "
                 "API prices, SEC facts) for one date.",
 )

@@ -373,3 +373,95 @@ def test_shared_history_import_gives_the_same_daily_mart(kind, tmp_path, file_im
                                                                       "csv").stdout
     finally:
         drop_backend(env)
+
+
+# ---------------------------------------------------------------- Dagster on Postgres
+
+def _lake_load_op(part: int):
+    import dagster as dg
+
+    @dg.op(name=f"load_part_{part}")
+    def _load() -> int:
+        from pipelines.lib.config import load_config
+
+        day = dt.date(2026, 6, 1) + dt.timedelta(days=part)
+        warehouse.load_source_day(load_config().warehouse_path, source="obs_log", days=[day],
+                                  offers=_offers("obs_log", day, [2.0 + part, 3.0 + part]),
+                                  quarantine=pl.DataFrame(schema=warehouse.QUARANTINE_SCHEMA),
+                                  payloads=[f"part{part}.csv"], mode="import")
+        return os.getpid()
+
+    return _load
+
+
+def lake_parallel_job():
+    """Two ops loading different partitions of the lake, each in its own process."""
+    import dagster as dg
+
+    ops = [_lake_load_op(0), _lake_load_op(1)]
+
+    @dg.job(executor_def=dg.multiprocess_executor.configured({"max_concurrent": 2}))
+    def lake_parallel():
+        for op in ops:
+            op()
+
+    return lake_parallel
+
+
+def test_dagster_postgres_storage_and_multiprocess_run(tmp_path, monkeypatch):
+    """deploy/dagster_postgres.yaml as DAGSTER_HOME's dagster.yaml against the test Postgres:
+    the instance uses Postgres storages, and a multiprocess run loading the Postgres+S3 lake
+    is recorded there (run, step events) with its rows in the lake."""
+    import dagster as dg
+
+    env = make_backend("lake_pg_s3", tmp_path / "lake")  # skips without the services
+    dagster_db = f"dagster_{uuid.uuid4().hex[:10]}"
+    _pg_admin(f"CREATE DATABASE {dagster_db}")
+    try:
+        for key, value in env.items():
+            monkeypatch.setenv(key, value)
+        home = tmp_path / "dagster_home"
+        home.mkdir()
+        (home / "dagster.yaml").write_text((REPO_ROOT / "deploy" / "dagster_postgres.yaml").read_text())
+        params = dict(p.split("=", 1) for p in os.environ[PG_ENV].split())
+        monkeypatch.setenv("DAGSTER_POSTGRES_URL", f"postgresql+psycopg2://{params.get('user', 'postgres')}@"
+                           f"{params['host']}:{params.get('port', '5432')}/{dagster_db}")
+        monkeypatch.setenv("DAGSTER_HOME", str(home))
+        with dg.DagsterInstance.get() as instance:
+            assert type(instance.run_storage).__name__ == "PostgresRunStorage"
+            assert type(instance.event_log_storage).__name__ == "PostgresEventLogStorage"
+            assert type(instance.schedule_storage).__name__ == "PostgresScheduleStorage"
+            with dg.execute_job(dg.reconstructable(lake_parallel_job), instance=instance) as result:
+                assert result.success
+                pids = {result.output_for_node(f"load_part_{i}") for i in (0, 1)}
+            runs = instance.get_runs()
+            assert [(r.job_name, r.status) for r in runs] == [("lake_parallel", dg.DagsterRunStatus.SUCCESS)]
+            steps = instance.get_records_for_run(runs[0].run_id, of_type=dg.DagsterEventType.STEP_SUCCESS)
+            assert len(steps.records) == 2
+        assert len(pids) == 2 and os.getpid() not in pids  # two worker processes, not this one
+        from pipelines.lib.config import load_config
+
+        with warehouse.reader(load_config().warehouse_path) as con:
+            assert con.execute("SELECT date, price_usd_per_gpu_hour FROM raw.gpu_offers ORDER BY ALL"
+                               ).fetchall() == [(dt.date(2026, 6, 1), 2.0), (dt.date(2026, 6, 1), 3.0),
+                                                (dt.date(2026, 6, 2), 3.0), (dt.date(2026, 6, 2), 4.0)]
+    finally:
+        _pg_admin(f"DROP DATABASE IF EXISTS {dagster_db} WITH (FORCE)")
+        drop_backend(env)
+
+
+def test_sources_job_executor_follows_the_backend(tmp_path, monkeypatch):
+    from pipelines.defs import jobs
+
+    monkeypatch.setenv("GPU_TRACKER_WAREHOUSE", str(tmp_path / "w.duckdb"))
+    assert jobs.sources_executor() is dg_in_process()
+    monkeypatch.setenv("GPU_TRACKER_WAREHOUSE", f"ducklake:{tmp_path / 'c.ducklake'}")
+    monkeypatch.setenv("GPU_TRACKER_SOURCE_PROCESSES", "3")
+    executor = jobs.sources_executor()
+    assert executor.name == "multiprocess"
+
+
+def dg_in_process():
+    import dagster as dg
+
+    return dg.in_process_executor
