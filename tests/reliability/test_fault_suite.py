@@ -15,6 +15,7 @@ import datetime as dt
 import gzip
 import http.server
 import io
+import os
 import socket
 import threading
 import time
@@ -143,10 +144,33 @@ def _rename_gpu(header, rows):
     return [[*r[:i], "Z9000", *r[i + 1:]] for r in rows[:3]] + rows[3:]
 
 
-def test_fault_suite(fault_env, capsys):
+def _outcome(db, name, code, source, d0, good_d1=None):
+    """One row of the table for the newest load of ``source`` on D1."""
+    status = _q(db, "select status from raw.load_log where source = ? and date = ? order by loaded_at desc limit 1",
+                [source, D1])[0][0]
+    reasons = _q(db, "select reason, count(*) from raw.quarantine where source = ? and date = ? group by 1 "
+                     "order by 1", [source, D1])
+    dupes = _q(db, f"select count(*) from (select {KEY} from raw.gpu_offers group by all having count(*) > 1)")
+    if good_d1 is None:
+        kept = "previous rows kept" if status == "failed" else "-"
+    else:
+        after = _snapshot(db, D1)
+        kept = "previous rows kept" if after == good_d1 else f"{len(after)} rows now"
+    return (name, code, status, ", ".join(f"{r}={n}" for r, n in reasons) or "-", kept, _snapshot(db, D0) != d0,
+            dupes[0][0])
+
+
+@pytest.mark.slow  # ~40 CLI runs through Dagster: minutes on a shared machine
+def test_fault_suite(fault_env, capsys, tmp_path, monkeypatch):
+    import pipelines.cli as cli_module
+
     db, catalog = fault_env["db"], fault_env["csv"]
+    # a live run stores today's prices under today only: the suite's "today" is D0, then D1
+    today = {"date": D0}
+    monkeypatch.setattr(cli_module, "_today", lambda: dt.date.fromisoformat(today["date"]))
     _serve_csv(catalog)
     assert cli(["run", "--date", D0, "--sources", "skypilot_catalog"]) == 0
+    today["date"] = D1
     assert cli(["run", "--date", D1, "--sources", "skypilot_catalog"]) == 0
     capsys.readouterr()
     d0 = _snapshot(db, D0)
@@ -174,6 +198,13 @@ def test_fault_suite(fault_env, capsys):
             catalog, lambda h, r: _set_price(h, r[:2], "99999") + r[2:])}]}, "ok"),
         ("unknown GPU names", {"plan": [{"body": _mangle(catalog, _rename_gpu)}]}, "ok"),
         ("every price absurd", {"plan": [{"body": _mangle(catalog, lambda h, r: _set_price(h, r, "99999"))}]}, "fail"),
+        # issue #10 item 7: separators the reader does not positively understand
+        ("decimal-comma prices (2,49; was read as 249)", {"plan": [{"body": _mangle(
+            catalog, lambda h, r: _set_price(h, r[:2], "2,49") + r[2:])}]}, "ok"),
+        ("underscore prices (1_0; float() reads 10)", {"plan": [{"body": _mangle(
+            catalog, lambda h, r: _set_price(h, r[:2], "1_0") + r[2:])}]}, "ok"),
+        # issue #10 item 5: a CSV the csv module cannot read (a 200 kB field: csv.Error)
+        ("oversized CSV field (csv.Error)", {"plan": [{"body": b'"' + b"x" * 200_000 + b'"\n' + catalog}]}, "fail"),
         # issue #10 items 11 and 6: a total deadline while streaming; a decompressed-size cap
         ("drip: one byte every 0.5 s (per-read timeout 1 s, deadline 3 s)",
          {"plan": [{"body": catalog, "drip": 0.5}]}, "fail"),
@@ -220,9 +251,12 @@ def test_fault_suite(fault_env, capsys):
     assert "unknown_gpu=3" in by_name["unknown GPU names"][3]
     assert "unparseable_payload=1" in by_name["wrong content type (an HTML page)"][3]
     assert by_name["429 with Retry-After: 1, then 200"][4] == "previous rows kept"  # same data again
+    assert "ambiguous_number=2" in by_name["decimal-comma prices (2,49; was read as 249)"][3]
+    assert "ambiguous_number=2" in by_name["underscore prices (1_0; float() reads 10)"][3]
+    assert by_name["oversized CSV field (csv.Error)"][3] == "unparseable_payload=1"
 
     # dates from the future are refused before anything runs
-    future = (dt.datetime.now(dt.UTC).date() + dt.timedelta(days=5)).isoformat()
+    future = (dt.date.fromisoformat(D1) + dt.timedelta(days=5)).isoformat()
     assert cli(["run", "--date", future, "--sources", "skypilot_catalog"]) == 2
     table.append(("run --date 5 days in the future", 2, "refused", "-", "previous rows kept", False, 0))
 
@@ -239,6 +273,63 @@ def test_fault_suite(fault_env, capsys):
                   False, 0))
     capsys.readouterr()
 
+    # issue #10 item 5: JSON values a parser did not foresee -- caught per payload, named by class
+    hostile_json = [
+        ("deeply nested JSON (openrouter: RecursionError)", b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+         "RecursionError: "),
+        ("5000-digit integer (openrouter: ValueError)",
+         b'{"data": [{"id": "x/y", "created": ' + b"9" * 5000 + b"}]}", "ValueError: "),
+    ]
+    for name, body, exception_class in hostile_json:
+        _Server.script["/openrouter/models"] = [{"body": body, "type": "application/json"}]
+        _Server.hits.clear()
+        code = cli(["run", "--date", D1, "--sources", "openrouter"])
+        capsys.readouterr()
+        table.append(_outcome(db, name, code, "openrouter", d0))
+        assert code == 1 and table[-1][2] == "failed", name
+        assert _q(db, "select count(*) from raw.api_prices where source = 'openrouter'") == before, name
+        assert _q(db, "select starts_with(detail, ?) from raw.quarantine where source = 'openrouter' and date = ?",
+                  [exception_class, D1]) == [(True,)], name
+
+    # issue #10 item 9: replay refuses what is not a regular file inside the archive
+    outside = tmp_path / "outside.txt"
+    outside.write_text("root:x:0:0:outside-the-archive\n")
+    replays = []
+    arch = tmp_path / "archive_link"
+    (arch / "skypilot_catalog" / D1).mkdir(parents=True)
+    (arch / "skypilot_catalog" / D1 / "lambda.csv").write_bytes(catalog)
+    (arch / "skypilot_catalog" / D1 / "verda.csv").symlink_to(outside)
+    replays.append(("replay: symlinked payload beside the real one", arch, "ok"))
+    arch = tmp_path / "archive_fifo"
+    (arch / "skypilot_catalog" / D1).mkdir(parents=True)
+    (arch / "skypilot_catalog" / D1 / "lambda.csv").write_bytes(catalog)
+    os.mkfifo(arch / "skypilot_catalog" / D1 / "verda.csv")
+    replays.append(("replay: FIFO beside the real payload (no hang)", arch, "ok"))
+    arch = tmp_path / "archive_dirlink"
+    (arch / "skypilot_catalog").mkdir(parents=True)
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "lambda.csv").write_bytes(outside.read_bytes())
+    (arch / "skypilot_catalog" / D1).symlink_to(tmp_path / "elsewhere")
+    replays.append(("replay: symlinked date folder", arch, "fail"))
+    arch = tmp_path / "archive_empty"
+    (arch / "skypilot_catalog" / D0).mkdir(parents=True)
+    replays.append(("replay: no payloads for the date (--sources given)", arch, "fail"))
+    for name, arch, expected in replays:
+        _serve_csv(catalog)
+        assert cli(["run", "--date", D1, "--sources", "skypilot_catalog"]) == 0
+        capsys.readouterr()
+        code = cli(["run", "--date", D1, "--from-archive", str(arch), "--sources", "skypilot_catalog"])
+        capsys.readouterr()
+        table.append(_outcome(db, name, code, "skypilot_catalog", d0, good_d1))
+        assert not table[-1][5] and table[-1][6] == 0, name
+        assert table[-1][4] == "previous rows kept", name  # the same real catalog, or nothing replaced
+        assert (code, table[-1][2]) == ((0, "partial") if expected == "ok" else (1, "failed")), name
+        leaked = _q(db, "select count(*) from raw.quarantine where detail like '%outside-the-archive%'")
+        assert leaked == [(0,)], name
+        assert "outside-the-archive" not in str(_q(db, "select error from raw.load_log"))
+    by_name = {row[0]: row for row in table}
+    assert by_name["replay: symlinked payload beside the real one"][3].endswith("refused_archive_entry=1")
+    assert by_name["replay: FIFO beside the real payload (no hang)"][3].endswith("refused_archive_entry=1")
     # issue #13 item 5: unreachable hosts are not retried; when none is reachable the run stops
     # before Dagster with one line, a partial outage goes on and the sources on dead hosts fail
     errors = str(_q(db, "select error from raw.load_log where source = 'skypilot_catalog'"))
@@ -273,6 +364,9 @@ def test_fault_suite(fault_env, capsys):
         assert status == "ok" and after == good_d1, name
         table.append((name, code, "skypilot_catalog ok; lambda_pricing, coreweave_pricing failed", "-",
                       "previous rows kept", False, 0))
+
+    names = [row[0] for row in table]
+    assert len(names) == len(set(names)) == len(faults) + 1 + 1 + len(hostile_json) + len(replays) + len(network)
 
     lines = ["| fault | exit | load_log | quarantine | rows of the date | D0 lost | duplicate keys |",
              "|---|---|---|---|---|---|---|"]
