@@ -159,3 +159,13 @@ def test_runpod_reads_text_prices_strictly(shared_data):
     assert 10.0 not in offers["price_original"].to_list()
     assert quarantine.filter(quarantine["reason"] == "ambiguous_number")["detail"].to_list() == [
         f"price: '1_0' {UNCLEAR}"]
+
+
+def test_market_sources_do_not_read_underscores_as_digits():
+    """Epoch, Hugging Face and SEC parse numbers with float(), which reads "1_0" as 10."""
+    from pipelines.lib.sources import epoch_models, huggingface, sec_edgar
+
+    assert epoch_models._number("1_000") == (None, False) and epoch_models._number("1.5e+24") == (1.5e24, True)
+    assert huggingface._count("1_0") == (None, False) and huggingface._count("10") == (10.0, True)
+    assert sec_edgar._number("1_0") == (None, "unparseable_number") and sec_edgar._number(10) == (10.0, None)
+    assert sec_edgar._int("2_024") is None and sec_edgar._int(2024) == 2024

@@ -144,6 +144,8 @@ def _number(text: str | None) -> tuple[float | None, bool]:
     """(value, ok): blank -> (None, True); not one finite number -> (None, False)."""
     if text is None or not text.strip():
         return None, True
+    if "_" in text:  # float() reads "1_0" as 10: a number is not guessed (issue #10)
+        return None, False
     try:
         value = float(text.strip())
     except ValueError:

@@ -209,7 +209,7 @@ def _count(value: Any) -> tuple[float | None, bool]:
     """(number, ok) of a count field; ok is False for a present non-number."""
     if value is None:
         return None, True
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, str) and "_" in value):  # float("1_0") is 10
         return None, False
     try:
         num = float(value)

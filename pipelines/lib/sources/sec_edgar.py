@@ -184,7 +184,7 @@ def _date(value: Any) -> tuple[dt.date | None, bool]:
 def _number(value: Any) -> tuple[float | None, str | None]:
     if value is None:
         return None, "missing_value"
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, str) and "_" in value):  # float("1_0") is 10
         return None, "unparseable_number"
     try:
         num = float(value)
@@ -194,7 +194,7 @@ def _number(value: Any) -> tuple[float | None, str | None]:
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool):
+    if isinstance(value, bool) or (isinstance(value, str) and "_" in value):
         return None
     try:
         num = float(value)
