@@ -42,11 +42,30 @@ def _connect(db: Path, read_only: bool):
         yield con
 
 
+def _warehouse_path(text: str) -> Path:
+    """``--db`` as the tracker reads GPU_TRACKER_WAREHOUSE: a file, or ``ducklake:<catalog>``
+    (the lake's anchor path, see pipelines.lib.lake); a plain path outside the tracker."""
+    try:
+        from pipelines.lib import lake
+    except ImportError:
+        return Path(text)
+    return lake.resolve_warehouse(text, Path.cwd())
+
+
+def _is_lake(db: Path) -> bool:
+    try:
+        from pipelines.lib import lake
+    except ImportError:
+        return False
+    return lake.target_for(db) is not None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dbt_like", description=__doc__.split("\n\n")[0])
     parser.add_argument("--project-dir", default="sql", help="folder with the models (default: sql)")
     parser.add_argument("--db", default=os.environ.get("GPU_TRACKER_WAREHOUSE", "warehouse/gpu_market.duckdb"),
-                        help="DuckDB file (default: $GPU_TRACKER_WAREHOUSE or warehouse/gpu_market.duckdb)")
+                        help="DuckDB file or ducklake:<catalog> (default: $GPU_TRACKER_WAREHOUSE or "
+                             "warehouse/gpu_market.duckdb)")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_ in (("ls", "list models"), ("build", "build models and run tests"),
                         ("run", "build models without tests"), ("test", "run data tests")):
@@ -73,17 +92,21 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name:45s} {m.materialized:6s} {len(m.tests):3d} tests  <- {deps}")
         return 0
 
-    db = Path(args.db)
-    if args.command == "test" and not db.exists():
+    db = _warehouse_path(args.db)
+    if args.command == "test" and not _is_lake(db) and not db.exists():
         print(f"warehouse {db} does not exist", file=sys.stderr)
         return 2
     log = logging.getLogger("dbt_like")
-    with _connect(db, read_only=args.command == "test") as con:
-        if args.command == "test":
-            result = project.test(con, args.select, args.exclude, log=log)
-        else:
-            result = project.build(con, args.select, args.exclude,
-                                   run_tests=args.command == "build", log=log, full_refresh=args.full_refresh)
+    try:
+        with _connect(db, read_only=args.command == "test") as con:
+            if args.command == "test":
+                result = project.test(con, args.select, args.exclude, log=log)
+            else:
+                result = project.build(con, args.select, args.exclude, run_tests=args.command == "build",
+                                       log=log, full_refresh=args.full_refresh)
+    except FileNotFoundError as err:  # a DuckLake warehouse not created yet (checked on ATTACH)
+        print(err, file=sys.stderr)
+        return 2
     print(result.summary())
     return 0 if result.ok else 1
 

@@ -62,6 +62,8 @@ DATA_VARIABLE = "gpu_tracker_lake_data"  # DuckDB variable holding the connectio
 COMMIT_ATTEMPTS = 8
 CONFLICT_BACKOFF_SECONDS = 0.25
 
+INIT_ATTEMPTS = 5  # attaching a new Postgres catalog that another process is creating
+
 # extension name -> the PyPI package whose wheel ships <package>/extensions/v<duckdb>/<name>
 EXTENSION_PACKAGES = {
     "ducklake": "duckdb-extension-ducklake",
@@ -307,7 +309,19 @@ def connect(target: LakeTarget, read_only: bool, settings: dict[str, str] | None
         if not read_only and not target.s3:
             Path(target.data_path).mkdir(parents=True, exist_ok=True)
         options = [f"DATA_PATH '{_sql_str(target.data_path)}'"] + (["READ_ONLY"] if read_only else [])
-        con.execute(f"ATTACH '{_sql_str(PREFIX + target.catalog)}' AS {ALIAS} ({', '.join(options)})")
+        attach = f"ATTACH '{_sql_str(PREFIX + target.catalog)}' AS {ALIAS} ({', '.join(options)})"
+        for attempt in range(1, INIT_ATTEMPTS + 1):
+            try:
+                con.execute(attach)
+                break
+            except duckdb.Error as exc:
+                # two processes attaching a new Postgres catalog at once both create its
+                # metadata tables; the loser fails (duplicate key in pg_type) and, once the
+                # winner has committed, attaches to the catalog it created
+                if not (target.postgres and "Failed to initialize DuckLake" in str(exc)) \
+                        or attempt == INIT_ATTEMPTS:
+                    raise
+                sleep_before_retry(attempt)
         con.execute(f"USE {ALIAS}")
         con.execute(f"SET VARIABLE {DATA_VARIABLE} = '{_sql_str(target.data_path)}'")
     except duckdb.IOException as exc:

@@ -163,3 +163,37 @@ def _run(env: dict[str, str], tmp_path: Path, offers: pl.DataFrame, monkeypatch)
     assert dict(stored.group_by("date").len().iter_rows()) == expected
     assert _row_hashes(stored.select(offers.columns)) == _row_hashes(offers)
     assert log == [(d, "ok", 2) for d in days]
+
+
+FIRST_ATTACH = r"""
+import sys, time
+from pathlib import Path
+from pipelines.lib import warehouse
+from pipelines.lib.config import load_config
+while not Path(sys.argv[1]).exists():  # start together: the race is the point
+    time.sleep(0.002)
+with warehouse.writer(load_config().warehouse_path) as con:
+    print(con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw'"
+                      ).fetchone()[0])
+"""
+
+
+def test_writers_attaching_a_new_postgres_lake_at_once(tmp_path):
+    """Three processes open a Postgres lake nobody created yet at the same moment: all of them
+    create (or find) the catalog and the raw schema; none fails. Without the bounded retry in
+    lake.connect the losers failed with Postgres' duplicate key in pg_type_typname_nsp_index."""
+    env = make_backend("lake_pg_s3", tmp_path / "lake")
+    try:
+        start = tmp_path / "start"
+        procs = [subprocess.Popen([sys.executable, "-c", FIRST_ATTACH, str(start)], cwd=REPO_ROOT,
+                                  env={**os.environ, **env}, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        time.sleep(4)  # every process imported and waiting
+        start.touch()
+        results = [(p.returncode, out, err) for p in procs for out, err in [p.communicate(timeout=120)]]
+        n_raw = len(warehouse.RAW_TABLES) + 1  # + raw.load_log
+        for code, out, err in results:
+            assert code == 0, err[-1500:]
+            assert out.strip() == str(n_raw)
+    finally:
+        drop_backend(env)
