@@ -369,12 +369,17 @@ def gpu_price_index(constituents: pl.DataFrame) -> pl.DataFrame:
         (INDEX_BASE_LEVEL * pl.col("_step").cum_sum().over(SERIES_KEYS).exp()).alias("index_level"),
     )
     f = f.with_columns(confidence_expr())
-    # The index in USD: the series' first-date median of included votes, moved only by the
-    # chained like-for-like links (a panel change never moves it). This is the day's
-    # "like-for-like market level" that prices a GPU-hour (serving cost, estimates).
+    # The index in USD, anchored at the series' newest date: there it equals that day's median
+    # of included votes (a price someone pays today), and every earlier value differs from it
+    # only by the chained like-for-like links, so a panel change never moves it. Anchoring at
+    # the base date instead would carry the base day's panel forever (L40S on the real log:
+    # $1.81 against a $0.85 median today). The anchor moves as dates arrive; the index does
+    # not, so this is a re-expression, not a restatement. It prices a GPU-hour in the serving
+    # cost mart ("the day's like-for-like market level").
     f = f.with_columns(
-        (pl.col("median_price").first().over(SERIES_KEYS, order_by="date")
-         * pl.col("index_level") / INDEX_BASE_LEVEL).alias("level_usd_per_gpu_hour"),
+        (pl.col("median_price").last().over(SERIES_KEYS, order_by="date")
+         * pl.col("index_level") / pl.col("index_level").last().over(SERIES_KEYS, order_by="date"))
+        .alias("level_usd_per_gpu_hour"),
     )
     return f.select(
         "date", "gpu_model", "pricing", "segment", "index_level", "change_1d_pct", "n_providers",

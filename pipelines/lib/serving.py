@@ -31,8 +31,9 @@ When a round was loaded on several dates, the rows of its latest load are used.
 * ``usd_per_gpu_hour`` is the day's like-for-like market level, ``MARKET_LEVEL`` -- the one
   place that says which mart column it is: ``daily_summary.market_level_like_for_like``, the
   chained index of ``marts.gpu_price_index`` (segment ``all``) in USD per GPU-hour (its
-  ``level_usd_per_gpu_hour``: the series' first-date median of included votes moved only by
-  like-for-like links, so a provider joining or leaving never moves the cost per token);
+  ``level_usd_per_gpu_hour``: anchored at the newest date's median of included votes, moved
+  back in time only by like-for-like links, so a provider joining or leaving never moves the
+  cost per token);
 * ``usd_per_gpu_hour_cheapest`` / ``usd_per_million_output_tokens_cheapest``: the same with the
   cheapest provider of the day (``lowest_price``, ``lowest_provider``);
 * ``api_output_usd_per_mtok``: the cheapest *paid* output price of the same ``model_key`` in

@@ -92,12 +92,15 @@ def test_serving_cost_on_the_real_price_history(loaded, capsys):
     (price, tps, cost, cheap, cheap_provider, cheap_cost, src, rnd, system, scenario, api, api_date,
      margin) = row[0]
     assert price == pytest.approx(median) and cheap == pytest.approx(lowest) and cheap_provider == provider
-    # the like-for-like level is the chained index in USD: base-date median x index / 100
-    base, level, index = _rows(db, "select first(median_price_included order by date), "
-                                   "last(level_usd_per_gpu_hour order by date), last(index_level order by date) "
-                                   "from marts.gpu_price_index where gpu_model = 'H200-SXM-141GB' and "
-                                   "pricing = 'on_demand' and segment = 'all' and date <= '2026-06-01'")[0]
-    assert level == pytest.approx(price) and level == pytest.approx(base * index / 100)
+    # the like-for-like level is the chained index in USD, anchored at the newest date's median
+    # of included votes: level(d) = median(newest) x index(d) / index(newest)
+    anchor, anchor_index = _rows(db, "select last(median_price_included order by date), "
+                                     "last(index_level order by date) from marts.gpu_price_index where "
+                                     "gpu_model = 'H200-SXM-141GB' and pricing = 'on_demand' and segment = 'all'")[0]
+    level, index = _rows(db, "select level_usd_per_gpu_hour, index_level from marts.gpu_price_index where "
+                             "gpu_model = 'H200-SXM-141GB' and pricing = 'on_demand' and segment = 'all' "
+                             "and date = '2026-06-01'")[0]
+    assert level == pytest.approx(price) and level == pytest.approx(anchor * index / anchor_index)
     assert tps == pytest.approx(35316.7 / 8)
     assert cost == pytest.approx(median / (tps * 3600) * 1e6)
     assert cheap_cost == pytest.approx(lowest / (tps * 3600) * 1e6)
