@@ -27,6 +27,15 @@ manifest) before anything is swapped. Only then, under the writer lock, it moves
 warehouse's WAL aside (a WAL must never be replayed onto another file), keeps the previous
 warehouse as ``<db>.pre-restore`` (a hard link: no copy) and renames the verified copy into
 place. A failed verification leaves the warehouse byte for byte as it was.
+
+A DuckLake warehouse (``GPU_TRACKER_WAREHOUSE=ducklake:...``) has no file to copy: its
+backup is ``lake.duckdb``, a self-contained DuckDB database that ``COPY FROM DATABASE``
+fills from ONE snapshot of the lake (a read-only connection; writers are not held up), with
+the same manifest (sha256, row counts; ``backend: ducklake``, the catalog without its
+password). Restoring it into a lake verifies the file first, then drops every table and view
+of the lake and copies the backup in, in one transaction: readers see the old lake or the
+restored one. The lake's own history (DuckLake snapshots, old Parquet files) is not part of
+the backup.
 """
 
 from __future__ import annotations
@@ -42,6 +51,7 @@ from typing import Any
 
 import duckdb
 
+from pipelines.lib import lake, warehouse
 from pipelines.lib.warehouse import connect_retrying, write_intent, writer_lock
 
 POINTER = "CURRENT"
@@ -147,6 +157,9 @@ def backup(db_path: Path, out_dir: Path) -> dict:
     """Copy the warehouse into a new folder of ``out_dir`` and make it the current backup;
     returns its manifest (with ``folder``, the backup's folder name in ``out_dir``)."""
     db_path, out_dir = Path(db_path), Path(out_dir)
+    target = lake.target_for(db_path)
+    if target is not None:
+        return _backup_lake(db_path, target, out_dir)
     if not db_path.exists():
         raise BackupError(f"warehouse {db_path} does not exist")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -173,6 +186,79 @@ def backup(db_path: Path, out_dir: Path) -> dict:
         _write_manifest(folder, manifest)
         _switch_pointer(out_dir, folder.name)
         _prune(out_dir, folder.name)
+    return manifest
+
+
+LAKE_FILE = "lake.duckdb"
+_BACKUP_ALIAS = "gpu_tracker_backup"
+
+
+def _backup_lake(db_path: Path, target: lake.LakeTarget, out_dir: Path) -> dict:
+    """One snapshot of the lake exported into a DuckDB file in a new backup folder."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as stack:
+        try:
+            con = stack.enter_context(warehouse.reader(db_path))
+        except FileNotFoundError as exc:
+            raise BackupError(str(exc)) from None
+        folder = _new_folder(out_dir)
+        file = folder / LAKE_FILE
+        tmp = file.with_name(file.name + ".partial")
+        try:
+            path = str(tmp).replace("'", "''")
+            con.execute(f"ATTACH '{path}' AS {_BACKUP_ALIAS}")
+            con.execute("BEGIN TRANSACTION")  # one snapshot of every table
+            con.execute(f"COPY FROM DATABASE {lake.ALIAS} TO {_BACKUP_ALIAS}")
+            con.execute("COMMIT")
+            con.execute(f"DETACH {_BACKUP_ALIAS}")
+        except duckdb.Error as exc:
+            raise BackupError(f"backup of {target.describe()} failed: {str(exc).splitlines()[0]}") from None
+    _fsync(tmp)
+    os.replace(tmp, file)
+    manifest = {
+        "source": target.describe(),
+        "backend": "ducklake",
+        "folder": folder.name,
+        "file": file.name,
+        "sha256": _sha256(file),
+        "bytes": file.stat().st_size,
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "tables": _row_counts(file),
+    }
+    _write_manifest(folder, manifest)
+    _switch_pointer(out_dir, folder.name)
+    _prune(out_dir, folder.name)
+    return manifest
+
+
+def _restore_lake(source: Path, manifest: dict, db_path: Path) -> dict:
+    """Verify the backup file, then replace the lake's tables and views with it in one
+    transaction (retried on a commit conflict like every lake write)."""
+    verify(source, manifest)
+    with warehouse.open_for_write(db_path) as con:
+        path = str(source).replace("'", "''")
+        con.execute(f"ATTACH '{path}' AS {_BACKUP_ALIAS} (READ_ONLY)")
+
+        def body() -> None:
+            for schema, view in con.execute(
+                    "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = ? "
+                    "AND NOT internal", [lake.ALIAS]).fetchall():
+                con.execute(f'DROP VIEW "{schema}"."{view}"')
+            for schema, table in con.execute(
+                    "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?",
+                    [lake.ALIAS]).fetchall():
+                con.execute(f'DROP TABLE "{schema}"."{table}"')
+            for (schema,) in con.execute(
+                    "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? AND NOT internal "
+                    "AND schema_name <> 'main'", [lake.ALIAS]).fetchall():
+                con.execute(f'DROP SCHEMA "{schema}"')
+            con.execute(f"COPY FROM DATABASE {_BACKUP_ALIAS} TO {lake.ALIAS}")
+
+        try:
+            warehouse.in_transaction(con, body, what="restoring a backup")
+        finally:
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"DETACH {_BACKUP_ALIAS}")
     return manifest
 
 
@@ -236,6 +322,8 @@ def restore(backup_dir: Path, db_path: Path) -> dict:
     source = folder / manifest["file"]
     if source.is_symlink() or not source.is_file():
         raise BackupError(f"{source}: missing or not a regular file; nothing restored")
+    if lake.target_for(db_path) is not None:  # a lake: loaded from the verified file
+        return _restore_lake(source, manifest, db_path)
     db_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = db_path.with_name(db_path.name + ".restoring")
     with writer_lock(db_path):
