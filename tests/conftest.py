@@ -96,3 +96,31 @@ def tracker_env(tmp_path, monkeypatch):
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     return warehouse_dir
+
+
+# ------------------------------------------------------------ #10 fault kinds, with outcomes
+_fault_outcomes: dict[str, list[str]] = {}
+
+
+def pytest_runtest_logreport(report):
+    from tests.fault_ledger import kind_of
+
+    kind = kind_of(report.nodeid)
+    if kind is None or (report.when != "call" and report.passed):
+        return
+    if report.when == "call" or report.failed:
+        _fault_outcomes.setdefault(kind, []).append("passed" if report.passed else report.outcome)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Print the fault kinds of tests/fault_ledger.py that ran, each with its tests' outcome."""
+    if not _fault_outcomes:
+        return
+    lines = ["| fault | tests | outcome | rows lost / duplicated |", "|---|---|---|---|"]
+    for kind, outcomes in _fault_outcomes.items():
+        ok = all(o == "passed" for o in outcomes)
+        lines.append(f"| {kind} | {len(outcomes)} | {'handled' if ok else 'FAILED'} | "
+                     f"{'none (asserted)' if ok else 'see the failure'} |")
+    terminalreporter.write_line("\nFault kinds tested outside the live-path suite (#10):")
+    for line in lines:
+        terminalreporter.write_line(line)
