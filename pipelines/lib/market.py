@@ -19,6 +19,8 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.lib.market_index import METHODOLOGY_VERSION
+
 HOURS_PER_YEAR = 8760.0
 
 ECONOMICS_DEFAULTS: dict[str, Any] = {
@@ -174,12 +176,14 @@ def cheapest_by_family(api_daily: pl.DataFrame, families: dict[str, str]) -> pl.
             ))
     if not parts:
         return pl.DataFrame(schema=FAMILY_SCHEMA)
-    return pl.concat(parts).select(list(FAMILY_SCHEMA)).cast(FAMILY_SCHEMA).sort(["family", "date"])
+    return (pl.concat(parts).with_columns(pl.lit(METHODOLOGY_VERSION).alias("methodology_version"))
+            .select(list(FAMILY_SCHEMA)).cast(FAMILY_SCHEMA).sort(["family", "date"]))
 
 
 FAMILY_SCHEMA: dict[str, pl.DataType] = {
     "family": pl.Utf8, "date": pl.Date, "cheapest_output_usd_per_mtok": pl.Float64,
     "cheapest_input_usd_per_mtok": pl.Float64, "cheapest_model_id": pl.Utf8, "cheapest_source": pl.Utf8,
+    "methodology_version": pl.Utf8,
 }
 
 
@@ -192,6 +196,7 @@ INDICATOR_SCHEMA: dict[str, pl.DataType] = {
     # methodology 2.0: 'low' where a ratio rests on fewer than two providers on a side; null
     # where the indicator does not assess it
     "confidence": pl.Utf8,
+    "methodology_version": pl.Utf8,
 }
 _CONFIDENCE_RANK = {"low": 0, "medium": 1, "high": 2}
 
@@ -204,6 +209,7 @@ def _rows(frame: pl.DataFrame, indicator: str, unit: str, formula: str, assumpti
         "value", pl.lit(unit).alias("unit"), "numerator", "denominator",
         pl.lit(formula).alias("formula"), pl.lit(json.dumps(assumptions, sort_keys=True)).alias("assumptions"),
         pl.col("confidence") if "confidence" in frame.columns else pl.lit(None, pl.Utf8).alias("confidence"),
+        pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
     ).cast(INDICATOR_SCHEMA)
 
 

@@ -59,6 +59,7 @@ from typing import Any
 
 import polars as pl
 
+from pipelines.lib.market_index import METHODOLOGY_VERSION
 from pipelines.lib.model_keys import benchmark_model, model_key
 
 DEFAULT_SOURCE = "mlperf_inference"
@@ -95,6 +96,7 @@ MART_SCHEMA: dict[str, pl.DataType] = {
     "precision": pl.Utf8,
     "accelerators": pl.Int64,
     "market_level_column": pl.Utf8,
+    "methodology_version": pl.Utf8,
 }
 
 
@@ -305,4 +307,5 @@ def serving_cost_daily(bench: pl.DataFrame, summary: pl.DataFrame,
         (pl.col("api_output_usd_per_mtok") / pl.col("usd_per_million_output_tokens"))
         .alias("serving_margin"),
     )
+    out = out.with_columns(pl.lit(METHODOLOGY_VERSION).alias("methodology_version"))
     return out.select([pl.col(c).cast(t) for c, t in MART_SCHEMA.items()]).sort(MART_KEYS)
