@@ -60,6 +60,7 @@ from urllib.parse import urlsplit
 
 import polars as pl
 
+from pipelines.lib import lake
 from pipelines.lib.redact import install_log_redaction, redact, register_login
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,12 @@ DETAILS = {"provider_price_move": "marts.price_changes, report.html#moves",
            "market_price_move": "marts.daily_summary, report.html#market",
            "availability": "marts.gpu_price_daily", "new": "marts.gpu_price_daily / marts.model_releases",
            "source_health": "raw.load_log", "serving_cost_move": "marts.serving_cost_daily, report.html#serving", "run_failure": "Dagster run history (gpu-tracker ui)"}
+
+
+def _alerts_ddl(con) -> str:
+    """The outbox DDL; DuckLake has no PRIMARY KEY constraints (``record`` skips known ids
+    itself there)."""
+    return ALERTS_DDL.replace(" PRIMARY KEY", "") if lake.is_lake_connection(con) else ALERTS_DDL
 
 
 def alert_config(config: dict[str, Any] | None) -> dict[str, Any]:
@@ -409,15 +416,19 @@ def _tables(con) -> dict[str, pl.DataFrame]:
 def record(con, alerts: pl.DataFrame, now: dt.datetime) -> int:
     """Insert alerts not in the outbox yet; returns how many were new."""
     con.execute("create schema if not exists marts")
-    con.execute(ALERTS_DDL)
+    con.execute(_alerts_ddl(con))
     if alerts.height == 0:
         return 0
     before = con.execute("select count(*) from marts.alerts").fetchone()[0]
     con.register("_new_alerts", alerts.to_arrow())
+    # on a lake (no primary key, writers under the pool) the ids already stored are skipped
+    # explicitly; the file keeps its key and ON CONFLICT
+    skip = ("where alert_id not in (select alert_id from marts.alerts)" if lake.is_lake_connection(con)
+            else "on conflict (alert_id) do nothing")
     con.execute("insert into marts.alerts (alert_id, date, rule, subject, severity, message, payload, "
                 "created_at, delivered_at, attempts, last_error, channels_delivered) "
                 "select alert_id, date, rule, subject, severity, message, payload, "
-                "?::timestamptz, null, 0, null, '' from _new_alerts on conflict (alert_id) do nothing", [now])
+                f"?::timestamptz, null, 0, null, '' from _new_alerts {skip}", [now])
     con.unregister("_new_alerts")
     return con.execute("select count(*) from marts.alerts").fetchone()[0] - before
 
@@ -615,7 +626,7 @@ def claim_pending(con, cfg) -> list[dict]:
     deliverer that died while sending: its alerts may have gone out, so their undelivered
     webhook/e-mail channels become "unknown" instead of being sent again."""
     con.execute("create schema if not exists marts")
-    con.execute(ALERTS_DDL)
+    con.execute(_alerts_ddl(con))
     for column, kind in ALERTS_ADDED_COLUMNS:
         con.execute(f"alter table marts.alerts add column if not exists {column} {kind}")
     now = dt.datetime.now(dt.UTC)

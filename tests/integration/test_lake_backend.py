@@ -371,6 +371,12 @@ def test_shared_history_import_gives_the_same_daily_mart(kind, tmp_path, file_im
              "and pricing = 'on_demand' and date = '2026-06-01' order by price_min limit 3")
         assert _cli(env, "sql", q, "--format", "csv").stdout == _cli(file_import, "sql", q, "--format",
                                                                       "csv").stdout
+        # alerts: the outbox on the lake (no primary key there) records each alert once
+        first, again = _cli(env, "alerts"), _cli(env, "alerts")
+        assert first.returncode == 0 and again.returncode == 0, first.stderr + again.stderr
+        n_raised = first.stdout.split(" raised")[0].rsplit(" ", 1)[1]
+        assert int(n_raised) > 0 and f"{n_raised} raised, {n_raised} new" in first.stdout
+        assert f"{n_raised} raised, 0 new" in again.stdout
     finally:
         drop_backend(env)
 
