@@ -247,7 +247,7 @@ def test_secrets_never_leak(env, caplog, capfd, monkeypatch):
     assert code == 1  # vastai (401) and openrouter (error object) fail, the others load (some partially)
     # --- alert delivery: webhook answers 500 and SMTP refuses the login, both echoing what they got
     assert cli(["alerts", "--date", DAY]) == 1
-    # --- the webhook on a closed port: requests' error quotes the full URL (token path included)
+    # --- the webhook on a closed port: a connection error that must not quote the URL's token path
     closed = values["GPU_TRACKER_WEBHOOK_URL"].replace(env["base"], f"http://127.0.0.1:{_closed_port()}")
     monkeypatch.setenv("GPU_TRACKER_WEBHOOK_URL", closed)
     assert cli(["alerts", "--date", DAY]) == 1
@@ -285,7 +285,7 @@ def test_secrets_never_leak(env, caplog, capfd, monkeypatch):
     assert "<redacted>" in errors["openrouter"] + errors["runpod"] + errors["huggingface"]  # ... scrubbed
     assert "HTTP 500" in errors["huggingface"] and "HTTP 403" in errors["sec_edgar"]
     assert any(e and "webhook" in e and "email" in e for e in last_errors)
-    assert any(e and "ConnectionError" in e for e in last_errors)
+    assert any(e and "ConnectionRefusedError" in e for e in last_errors)  # the closed-port delivery
 
     # the echoed payloads were archived with the secret scrubbed (and say so), and the errors
     # quoting them reached the alert channels (source_health alerts carry load_log's error)
