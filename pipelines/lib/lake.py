@@ -30,6 +30,13 @@ writer, without passwords). ``resolve_warehouse`` maps the configured text to it
 remembers the target; ``target_for`` maps an anchor back. Folders derived from the
 warehouse's folder (archive, published files, ``dagster_home``) derive from the anchor's.
 
+``gpu-tracker sql`` on a lake keeps its two layers (one SELECT; a locked, read-only
+connection), with the lake's data path as the only allowed directory. What a statement can
+still reach: the lake's own files (``read_parquet('<data path>/...')``, and for a DuckDB
+catalog the catalog file itself) and, for a Postgres catalog, read-only queries against the
+catalog database (``postgres_query``; writes fail in the reader's READ ONLY transaction, which
+is tested). Give the catalog a database of its own, and readers a role that can only read it.
+
 Extensions come from their PyPI wheels (``duckdb-extension-ducklake``, ``-postgres_scanner``,
 ``-httpfs``), which must be built for the running DuckDB; they are loaded by path with
 autoinstall and autoload off, so nothing is ever downloaded at run time. A missing wheel, or a
