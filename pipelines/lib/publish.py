@@ -46,7 +46,7 @@ def read_marts(con: duckdb.DuckDBPyConnection, tables=PUBLISHED_TABLES) -> dict[
     """Every published mart that exists in the warehouse, full history."""
     existing = {r[0] for r in con.execute(
         "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
-    return {t: con.sql(f"select * from marts.{t}").pl() for t in tables if t in existing}
+    return {t: con.sql(f"select * from marts.{t} order by all").pl() for t in tables if t in existing}
 
 
 def latest_date(frames: dict[str, pl.DataFrame]) -> dt.date | None:
