@@ -45,7 +45,8 @@ from typing import Any
 
 from bs4 import BeautifulSoup, Tag
 
-from pipelines.lib.http import FetchError, PoliteClient
+from pipelines.lib.http import PoliteClient
+from pipelines.lib.sources._page import fetch_page
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 from pipelines.lib.sources.nebius_pricing import cell_text, is_contact
 
@@ -81,12 +82,7 @@ _HGX = re.compile(r"\bHGX\b", re.IGNORECASE)
 
 def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload | FetchFailure]:
     """One GET of the pricing page; a failure becomes a FetchFailure entry."""
-    url = source_cfg["base_url"]
-    try:
-        resp = client.get(url, headers={"Accept": ACCEPT_HTML})
-    except FetchError as exc:
-        return [FetchFailure(PAYLOAD_NAME, url, str(exc))]
-    return [Payload(PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at)]
+    return fetch_page(client, source_cfg["base_url"], PAYLOAD_NAME, ACCEPT_HTML)
 
 
 def _heading_row(lst: Tag) -> list[str]:

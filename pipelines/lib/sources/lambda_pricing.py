@@ -100,7 +100,8 @@ from typing import Any
 
 from bs4 import BeautifulSoup, NavigableString, Tag
 
-from pipelines.lib.http import FetchError, PoliteClient
+from pipelines.lib.http import PoliteClient
+from pipelines.lib.sources._page import fetch_page
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "lambda_pricing"
@@ -179,12 +180,7 @@ _HIDDEN = ("script", "style", "template")
 
 def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload | FetchFailure]:
     """One GET of the pricing page; a failure becomes a FetchFailure entry."""
-    url = source_cfg["base_url"]
-    try:
-        resp = client.get(url, headers={"Accept": ACCEPT_HTML})
-    except FetchError as exc:
-        return [FetchFailure(PAYLOAD_NAME, url, str(exc))]
-    return [Payload(PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at)]
+    return fetch_page(client, source_cfg["base_url"], PAYLOAD_NAME, ACCEPT_HTML)
 
 
 class ParsedPage(list):
