@@ -64,7 +64,8 @@ SPEC = SourceSpec(
     id=SOURCE_ID,
     kind="gpu_offers",
     providers=(PROVIDER,),
-    defaults={"enabled": True, "base_url": DEFAULT_BASE_URL},
+    # off by default: the parser has only seen a hand-written fixture (gpu_tracker.toml says why)
+    defaults={"enabled": False, "base_url": DEFAULT_BASE_URL},
     secrets=("LIUM_API_KEY",),
     terms=Terms(
         url="https://lium.io/terms",

@@ -52,7 +52,8 @@ SPEC = SourceSpec(
     id=SOURCE_ID,
     kind="gpu_offers",
     providers=(PROVIDER,),
-    defaults={"enabled": True, "base_url": DEFAULT_BASE_URL},
+    # off by default: the parser has only seen a hand-written fixture (gpu_tracker.toml says why)
+    defaults={"enabled": False, "base_url": DEFAULT_BASE_URL},
     terms=Terms(
         url="https://www.voltagepark.com/terms-of-service",
         verdict="unknown",
