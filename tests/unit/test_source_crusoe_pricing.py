@@ -13,6 +13,7 @@ import pytest
 from pipelines.lib.offers import normalise_offers
 from pipelines.lib.sources import crusoe_pricing
 from pipelines.lib.sources.base import ParseError
+from tests.local_server import polite_client, serve
 
 CAPTURE = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pricing_pages" / "crusoe"
            / "undated_ewyluda_078a789_crusoe.html")
@@ -102,56 +103,23 @@ def test_spec():
 
 # --- fetch against a local server ------------------------------------------------------------
 
-def _serve(status: int, body: bytes):
-    """A 127.0.0.1 server answering every GET with (status, body); returns (server, url, paths)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    paths: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            paths.append(self.path)
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/pricing", paths
-
-
-def _client():
-    import requests
-
-    from pipelines.lib.http import PoliteClient
-
-    session = requests.Session()
-    session.trust_env = False  # no proxy from the environment for 127.0.0.1
-    return PoliteClient(user_agent="test", session=session, max_retries=0,
-                        min_interval_seconds=0, sleep=lambda s: None)
 
 
 def test_fetch_archives_the_page_and_it_parses():
     from pipelines.lib.sources.base import FetchFailure, Payload
 
     content = _capture()
-    httpd, url, paths = _serve(200, content)
+    httpd, url, paths = serve(200, content)
     try:
-        out = crusoe_pricing.fetch(_client(), {"base_url": url}, DAY)
+        out = crusoe_pricing.fetch(polite_client(), {"base_url": url}, DAY)
     finally:
         httpd.shutdown()
         httpd.server_close()
     assert [type(p) for p in out] == [Payload] and out[0].name == "pricing.html" and paths == ["/pricing"]
     assert len(crusoe_pricing.parse(out[0].name, out[0].content)) == 6
-    httpd, url, _ = _serve(503, b"busy")
+    httpd, url, _ = serve(503, b"busy")
     try:
-        failed = crusoe_pricing.fetch(_client(), {"base_url": url}, DAY)
+        failed = crusoe_pricing.fetch(polite_client(), {"base_url": url}, DAY)
     finally:
         httpd.shutdown()
         httpd.server_close()

@@ -18,6 +18,7 @@ from pipelines.lib.ingest import _parse_one
 from pipelines.lib.offers import normalise_offers
 from pipelines.lib.sources import nebius_pricing
 from pipelines.lib.sources.base import ParseError
+from tests.local_server import polite_client, serve
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pricing_pages" / "nebius"
 CAPTURES = ["2026-10-08_ewyluda_75b04a0_nebius_prices.html", "undated_ewyluda_eb72cc6_nebius.html"]
@@ -139,57 +140,24 @@ def test_unrecognised_pages_fail_loudly(page, message):
 
 # --- fetch against a local server ------------------------------------------------------------
 
-def _serve(status: int, body: bytes):
-    """A 127.0.0.1 server answering every GET with (status, body); returns (server, url, paths)."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-    paths: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):
-            paths.append(self.path)
-            self.send_response(status)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}/pricing", paths
-
-
-def _client():
-    import requests
-
-    from pipelines.lib.http import PoliteClient
-
-    session = requests.Session()
-    session.trust_env = False  # no proxy from the environment for 127.0.0.1
-    return PoliteClient(user_agent="test", session=session, max_retries=0,
-                        min_interval_seconds=0, sleep=lambda s: None)
 
 
 def test_fetch_archives_the_page_and_it_parses():
     from pipelines.lib.sources.base import FetchFailure, Payload
 
     content = _content(CAPTURES[0])
-    httpd, url, paths = _serve(200, content)
+    httpd, url, paths = serve(200, content)
     try:
-        out = nebius_pricing.fetch(_client(), {"base_url": url}, AFTER)
+        out = nebius_pricing.fetch(polite_client(), {"base_url": url}, AFTER)
     finally:
         httpd.shutdown()
         httpd.server_close()
     assert [type(p) for p in out] == [Payload] and out[0].name == "prices.html" and paths == ["/pricing"]
     assert out[0].content == content
     assert len(nebius_pricing.parse(out[0].name, out[0].content, AFTER)) == 14
-    httpd, url, _ = _serve(500, b"oops")
+    httpd, url, _ = serve(500, b"oops")
     try:
-        failed = nebius_pricing.fetch(_client(), {"base_url": url}, AFTER)
+        failed = nebius_pricing.fetch(polite_client(), {"base_url": url}, AFTER)
     finally:
         httpd.shutdown()
         httpd.server_close()
