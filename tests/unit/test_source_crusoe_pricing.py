@@ -104,7 +104,6 @@ def test_spec():
 # --- fetch against a local server ------------------------------------------------------------
 
 
-
 def test_fetch_archives_the_page_and_it_parses():
     from pipelines.lib.sources.base import FetchFailure, Payload
 

@@ -141,7 +141,6 @@ def test_unrecognised_pages_fail_loudly(page, message):
 # --- fetch against a local server ------------------------------------------------------------
 
 
-
 def test_fetch_archives_the_page_and_it_parses():
     from pipelines.lib.sources.base import FetchFailure, Payload
 
