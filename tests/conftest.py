@@ -57,7 +57,25 @@ def _guarded_create_connection(address, *args, **kwargs):
     return _real_create_connection(address, *args, **kwargs)
 
 
+_real_getaddrinfo = socket.getaddrinfo
+_OWN_NAMES = {"localhost", socket.gethostname()}
+
+
+def _guarded_getaddrinfo(host, *args, **kwargs):
+    """Name resolution stays on the machine too: any name but localhost / this host / an IP
+    literal "does not resolve" (EAI_NONAME) without a DNS query leaving the machine -- which
+    is also what the offline fast-fail tests expect of their ``.invalid`` names."""
+    name = host.decode() if isinstance(host, bytes) else host
+    if name is not None and name not in _OWN_NAMES:
+        try:
+            ipaddress.ip_address(name.strip("[]"))
+        except ValueError:
+            raise socket.gaierror(socket.EAI_NONAME, f"name resolution of {name!r} is blocked in tests") from None
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
 def pytest_configure(config):
+    socket.getaddrinfo = _guarded_getaddrinfo
     socket.socket.connect = _guarded_connect
     socket.socket.connect_ex = _guarded_connect_ex
     socket.create_connection = _guarded_create_connection

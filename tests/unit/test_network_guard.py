@@ -26,3 +26,10 @@ def test_loopback_is_allowed():
     client = socket.create_connection(("127.0.0.1", port), timeout=1)
     client.close()
     server.close()
+
+
+def test_name_resolution_never_leaves_the_machine():
+    with pytest.raises(socket.gaierror):
+        socket.getaddrinfo("example.com", 443)
+    assert socket.getaddrinfo("127.0.0.1", 80)  # literals and localhost still work
+    assert socket.getaddrinfo("localhost", 80)
