@@ -39,8 +39,14 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
-OBS_LOG = (REPO_ROOT.parent / "shared" / "data" / "price_history" / "cherielilili_gpu_pricing_tracker"
-           / "observations_2026-02-11_to_2026-06-15.csv")
+OBS_LOG = (
+    REPO_ROOT.parent
+    / "shared"
+    / "data"
+    / "price_history"
+    / "cherielilili_gpu_pricing_tracker"
+    / "observations_2026-02-11_to_2026-06-15.csv"
+)
 PG_ENV, S3_ENV = "GPU_TRACKER_TEST_PG_DSN", "GPU_TRACKER_TEST_S3_ENDPOINT"
 
 WRITER = r"""
@@ -88,8 +94,11 @@ def backend_env(kind: str, root: Path) -> tuple[dict[str, str], str | None]:
     (root / "dh").mkdir()
     (root / "dh" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GPU_TRACKER_", "AWS_"))}
-    env.update(GPU_TRACKER_CONFIG=str(config), DAGSTER_HOME=str(root / "dh"),
-               GPU_TRACKER_PUBLISHED=str(root / "published"))
+    env.update(
+        GPU_TRACKER_CONFIG=str(config),
+        DAGSTER_HOME=str(root / "dh"),
+        GPU_TRACKER_PUBLISHED=str(root / "published"),
+    )
     if kind == "file":
         env["GPU_TRACKER_WAREHOUSE"] = str(root / "gpu_market.duckdb")
         return env, None
@@ -101,14 +110,22 @@ def backend_env(kind: str, root: Path) -> tuple[dict[str, str], str | None]:
 
     name = f"bench_{uuid.uuid4().hex[:10]}"
     _pg_admin(f"CREATE DATABASE {name}")
-    boto3.client("s3", endpoint_url=os.environ[S3_ENV], region_name="us-east-1",
-                 aws_access_key_id="bench", aws_secret_access_key="bench"
-                 ).create_bucket(Bucket=name.replace("_", "-"))
+    boto3.client(
+        "s3",
+        endpoint_url=os.environ[S3_ENV],
+        region_name="us-east-1",
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",
+    ).create_bucket(Bucket=name.replace("_", "-"))
     dsn = " ".join(p for p in os.environ[PG_ENV].split() if not p.startswith("dbname="))
-    env.update(GPU_TRACKER_WAREHOUSE=f"ducklake:postgres:{dsn} dbname={name}",
-               GPU_TRACKER_LAKE_DATA=f"s3://{name.replace('_', '-')}/gpu_market",
-               AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_REGION="us-east-1",
-               AWS_ENDPOINT_URL=os.environ[S3_ENV])
+    env.update(
+        GPU_TRACKER_WAREHOUSE=f"ducklake:postgres:{dsn} dbname={name}",
+        GPU_TRACKER_LAKE_DATA=f"s3://{name.replace('_', '-')}/gpu_market",
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_REGION="us-east-1",
+        AWS_ENDPOINT_URL=os.environ[S3_ENV],
+    )
     return env, name
 
 
@@ -116,12 +133,20 @@ def bench_import(kind: str, tmp: Path) -> float:
     env, pg_db = backend_env(kind, tmp / f"import_{kind}_{uuid.uuid4().hex[:6]}")
     try:
         started = time.monotonic()
-        out = subprocess.run([sys.executable, "-m", "pipelines.cli", "import", str(OBS_LOG), "--format",
-                              "obs-log"], env=env, cwd=REPO_ROOT, capture_output=True, text=True,
-                             timeout=900, check=False)
+        out = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "import", str(OBS_LOG), "--format", "obs-log"],
+            env=env,
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
         wall = time.monotonic() - started
         if out.returncode != 0 or "import ok" not in out.stdout:
-            raise SystemExit(f"import on {kind} failed: {(out.stderr or out.stdout).strip()[-300:]}")
+            raise SystemExit(
+                f"import on {kind} failed: {(out.stderr or out.stdout).strip()[-300:]}"
+            )
         return wall
     finally:
         if pg_db:
@@ -136,7 +161,9 @@ def real_offers(n_dates: int):
 
     batch = importers.read_obs_log(OBS_LOG)
     days = sorted(batch.records_by_date)[:n_dates]
-    return pl.concat([normalise_offers(batch.records_by_date[d], source="obs_log", day=d)[0] for d in days])
+    return pl.concat(
+        [normalise_offers(batch.records_by_date[d], source="obs_log", day=d)[0] for d in days]
+    )
 
 
 def bench_writers(kind: str, tmp: Path, offers, writers: int, per_writer: int) -> tuple[float, int]:
@@ -150,15 +177,26 @@ def bench_writers(kind: str, tmp: Path, offers, writers: int, per_writer: int) -
         procs = []
         for i in range(writers):
             part = root / f"w{i}.parquet"
-            offers.filter(pl.col("date").is_in(days[i * per_writer:(i + 1) * per_writer])).write_parquet(part)
-            procs.append(subprocess.Popen([sys.executable, "-c", WRITER, str(part), str(start),
-                                           str(root / f"ready{i}")], env=env, cwd=REPO_ROOT,
-                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+            offers.filter(
+                pl.col("date").is_in(days[i * per_writer : (i + 1) * per_writer])
+            ).write_parquet(part)
+            procs.append(
+                subprocess.Popen(
+                    [sys.executable, "-c", WRITER, str(part), str(start), str(root / f"ready{i}")],
+                    env=env,
+                    cwd=REPO_ROOT,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
         deadline = time.monotonic() + 300
         while not all((root / f"ready{i}").exists() for i in range(writers)):
             if time.monotonic() > deadline or any(p.poll() not in (None, 0) for p in procs):
-                raise SystemExit(f"{kind}: writers did not get ready: "
-                                 f"{[p.communicate()[1][-300:] for p in procs if p.poll()]}")
+                raise SystemExit(
+                    f"{kind}: writers did not get ready: "
+                    f"{[p.communicate()[1][-300:] for p in procs if p.poll()]}"
+                )
             time.sleep(0.05)
         started = time.time()
         start.touch()
@@ -193,32 +231,46 @@ def main(argv: list[str] | None = None) -> int:
     retries: dict[str, list[int]] = {k: [] for k in kinds}
     with tempfile.TemporaryDirectory(prefix="bench_lake_") as tmp_name:
         tmp = Path(tmp_name)
-        for rep in range(args.repeat):  # interleaved, so load on the machine hits every backend alike
+        for rep in range(
+            args.repeat
+        ):  # interleaved, so load on the machine hits every backend alike
             for kind in kinds:
                 imports[kind].append(bench_import(kind, tmp))
                 wall, n = bench_writers(kind, tmp, offers, args.writers, args.dates_per_writer)
                 loads[kind].append(wall)
                 retries[kind].append(n)
-                print(f"  rep {rep + 1} {kind}: import {imports[kind][-1]:.1f}s, "
-                      f"{args.writers} writers {wall:.1f}s ({n} conflict retries)", file=sys.stderr)
+                print(
+                    f"  rep {rep + 1} {kind}: import {imports[kind][-1]:.1f}s, "
+                    f"{args.writers} writers {wall:.1f}s ({n} conflict retries)",
+                    file=sys.stderr,
+                )
 
-    names = {"file": "DuckDB file", "lake_local": "DuckLake, DuckDB catalog + local dir",
-             "lake_pg_s3": "DuckLake, Postgres catalog + S3 (moto)"}
+    names = {
+        "file": "DuckDB file",
+        "lake_local": "DuckLake, DuckDB catalog + local dir",
+        "lake_pg_s3": "DuckLake, Postgres catalog + S3 (moto)",
+    }
     base_i, base_l = statistics.median(imports["file"]), statistics.median(loads["file"])
     n_parts = args.writers * args.dates_per_writer
     lines = [
-        (f"## lake backends -- {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC -- {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, repeat={args.repeat}"),
+        (
+            f"## lake backends -- {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC -- {platform.machine()}, "
+            f"{os.cpu_count()} cores, Python {platform.python_version()}, repeat={args.repeat}"
+        ),
         "",
-        (f"Written by `python bench/bench_lake.py --write`. Import: `gpu-tracker import` of the shared "
-        f"125-day observation log (26,254 offers) incl. model build and publish, fresh process. "
-        f"Writers: {args.writers} processes x {args.dates_per_writer} dates ({n_parts} partitions, "
-        f"{offers.height:,} real offers of the same log), one transaction per source x date, started "
-        "together. Ratios against the DuckDB file in the same run; Postgres and moto run on the same "
-        "2 cores (shared with other work), so absolute figures are pessimistic."),
+        (
+            f"Written by `python bench/bench_lake.py --write`. Import: `gpu-tracker import` of the shared "
+            f"125-day observation log (26,254 offers) incl. model build and publish, fresh process. "
+            f"Writers: {args.writers} processes x {args.dates_per_writer} dates ({n_parts} partitions, "
+            f"{offers.height:,} real offers of the same log), one transaction per source x date, started "
+            "together. Ratios against the DuckDB file in the same run; Postgres and moto run on the same "
+            "2 cores (shared with other work), so absolute figures are pessimistic."
+        ),
         "",
-        ("| backend | import median (s) | import runs (s) | vs file | writers median (s) | writer runs (s) "
-        "| vs file | rows/s (writers) | conflict retries per run |"),
+        (
+            "| backend | import median (s) | import runs (s) | vs file | writers median (s) | writer runs (s) "
+            "| vs file | rows/s (writers) | conflict retries per run |"
+        ),
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for kind in kinds:
@@ -226,7 +278,8 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(
             f"| {names[kind]} | {mi:.1f} | {', '.join(f'{x:.1f}' for x in imports[kind])} | "
             f"{mi / base_i:.2f}x | {ml:.1f} | {', '.join(f'{x:.1f}' for x in loads[kind])} | "
-            f"{ml / base_l:.2f}x | {offers.height / ml:,.0f} | {', '.join(map(str, retries[kind]))} |")
+            f"{ml / base_l:.2f}x | {offers.height / ml:,.0f} | {', '.join(map(str, retries[kind]))} |"
+        )
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:

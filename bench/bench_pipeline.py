@@ -28,7 +28,10 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
-OBS_LOG = SHARED / "price_history/cherielilili_gpu_pricing_tracker/observations_2026-02-11_to_2026-06-15.csv"
+OBS_LOG = (
+    SHARED
+    / "price_history/cherielilili_gpu_pricing_tracker/observations_2026-02-11_to_2026-06-15.csv"
+)
 REPLAY_DAY = "2026-05-24"
 
 
@@ -54,14 +57,16 @@ def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
         proc.returncode = os.waitstatus_to_exitcode(status)
         if proc.returncode not in (0, 1):
             err.seek(0)
-            raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.read()[-2000:].decode()}")
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed ({proc.returncode}):\n{err.read()[-2000:].decode()}"
+            )
     return wall, usage.ru_maxrss / 1024
 
 
 def bench_baseline() -> float:
     code = (
         "import duckdb,time;t=time.perf_counter();"
-        f"duckdb.sql(\"select date, provider, gpu_model, rental_type, min(price_min_usd), sum(n_offers) "
+        f'duckdb.sql("select date, provider, gpu_model, rental_type, min(price_min_usd), sum(n_offers) '
         f"from read_csv('{OBS_LOG}') group by all\").fetchall();print(time.perf_counter()-t)"
     )
     start = time.perf_counter()
@@ -79,8 +84,10 @@ def build_replay_archive(root: Path) -> list[str]:
             shutil.copy(newest[-1], day / f"{folder.name}.csv")
     rp = root / "runpod" / REPLAY_DAY
     rp.mkdir(parents=True)
-    shutil.copy(SHARED / "provider_payloads/runpod/gpuport_runpod_sample_2025-11-14_0cb9709.json",
-                rp / "gpu_types_secure.json")
+    shutil.copy(
+        SHARED / "provider_payloads/runpod/gpuport_runpod_sample_2025-11-14_0cb9709.json",
+        rp / "gpu_types_secure.json",
+    )
     fixtures = REPO / "tests" / "fixtures"
     for source, pattern, name in (
         ("vastai", "vastai/bundles_handwritten.json", "bundles.json"),
@@ -91,7 +98,11 @@ def build_replay_archive(root: Path) -> list[str]:
         if src.exists():
             (root / source / REPLAY_DAY).mkdir(parents=True)
             shutil.copy(src, root / source / REPLAY_DAY / name)
-    for page in sorted((fixtures / "azure_retail").glob("*.json")) if (fixtures / "azure_retail").exists() else []:
+    for page in (
+        sorted((fixtures / "azure_retail").glob("*.json"))
+        if (fixtures / "azure_retail").exists()
+        else []
+    ):
         (root / "azure_retail" / REPLAY_DAY).mkdir(parents=True, exist_ok=True)
         shutil.copy(page, root / "azure_retail" / REPLAY_DAY / page.name)
     return sorted(p.name for p in root.iterdir())
@@ -103,7 +114,12 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="append results to bench/RESULTS.md")
     args = parser.parse_args()
     exe = shutil.which("gpu-tracker") or "gpu-tracker"
-    runs: dict[str, list[tuple[float, float]]] = {"import": [], "models": [], "dbt_like": [], "replay": []}
+    runs: dict[str, list[tuple[float, float]]] = {
+        "import": [],
+        "models": [],
+        "dbt_like": [],
+        "replay": [],
+    }
     baseline = []
     sources: list[str] = []
     for i in range(args.repeat):
@@ -115,43 +131,82 @@ def main() -> None:
             runs["import"].append(_run([exe, "import", str(OBS_LOG), "--format", "obs-log"], env))
             # the full model build again on the imported history: dbt_like + polars marts + publish
             runs["models"].append(_run([exe, "build-models"], env))
-            runs["dbt_like"].append(_run([sys.executable, "-m", "dbt_like", "--project-dir", str(REPO / "sql"),
-                                          "--db", str(tmp / "w.duckdb"), "build"], env))
+            runs["dbt_like"].append(
+                _run(
+                    [
+                        sys.executable,
+                        "-m",
+                        "dbt_like",
+                        "--project-dir",
+                        str(REPO / "sql"),
+                        "--db",
+                        str(tmp / "w.duckdb"),
+                        "build",
+                    ],
+                    env,
+                )
+            )
         with tempfile.TemporaryDirectory() as tmp:
             tmp = Path(tmp)
             sources = build_replay_archive(tmp / "archive")
-            runs["replay"].append(_run([exe, "run", "--date", REPLAY_DAY, "--from-archive", str(tmp / "archive")],
-                                       _env(tmp)))
+            runs["replay"].append(
+                _run(
+                    [exe, "run", "--date", REPLAY_DAY, "--from-archive", str(tmp / "archive")],
+                    _env(tmp),
+                )
+            )
     med_b = statistics.median(baseline)
 
     def row(label: str, key: str, target: str) -> str:
         walls = [w for w, _ in runs[key]]
         med = statistics.median(walls)
         peak = max(p for _, p in runs[key])
-        return (f"| {label} | {med:.2f} | {', '.join(f'{x:.2f}' for x in walls)} | {peak:.0f} | "
-                f"{med / med_b:.1f}x | {target} |")
+        return (
+            f"| {label} | {med:.2f} | {', '.join(f'{x:.2f}' for x in walls)} | {peak:.0f} | "
+            f"{med / med_b:.1f}x | {target} |"
+        )
 
     lines = [
-        (f"## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} -- {platform.machine()}, "
-        f"{os.cpu_count()} cores, Python {platform.python_version()}, repeat={args.repeat}"),
+        (
+            f"## {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} -- {platform.machine()}, "
+            f"{os.cpu_count()} cores, Python {platform.python_version()}, repeat={args.repeat}"
+        ),
         "",
         "| measurement | median wall (s) | runs (s) | peak RSS (MB) | vs baseline | target |",
         "|---|---|---|---|---|---|",
-        (f"| baseline: bare DuckDB aggregation of the obs-log CSV (fresh interpreter) | {med_b:.2f} | "
-        f"{', '.join(f'{x:.2f}' for x in baseline)} | - | 1.0x | - |"),
-        row("`gpu-tracker import` 125-day obs-log (26,282 rows) incl. full model build", "import",
-            "<= 30 s, <= 1.5 GB"),
-        row("`gpu-tracker build-models` over that history (SQL models + polars marts + publish, via Dagster)",
-            "models", "<= 10 s"),
-        row("`python -m dbt_like build` alone over that history (SQL models + data tests)", "dbt_like", "-"),
-        row(f"`gpu-tracker run --from-archive` one day, sources: {', '.join(sources)}", "replay", "<= 10 s"),
+        (
+            f"| baseline: bare DuckDB aggregation of the obs-log CSV (fresh interpreter) | {med_b:.2f} | "
+            f"{', '.join(f'{x:.2f}' for x in baseline)} | - | 1.0x | - |"
+        ),
+        row(
+            "`gpu-tracker import` 125-day obs-log (26,282 rows) incl. full model build",
+            "import",
+            "<= 30 s, <= 1.5 GB",
+        ),
+        row(
+            "`gpu-tracker build-models` over that history (SQL models + polars marts + publish, via Dagster)",
+            "models",
+            "<= 10 s",
+        ),
+        row(
+            "`python -m dbt_like build` alone over that history (SQL models + data tests)",
+            "dbt_like",
+            "-",
+        ),
+        row(
+            f"`gpu-tracker run --from-archive` one day, sources: {', '.join(sources)}",
+            "replay",
+            "<= 10 s",
+        ),
         "",
     ]
     print("\n".join(lines))
     if args.write:
         results = REPO / "bench" / "RESULTS.md"
         if not results.exists():
-            results.write_text("# Benchmark results\n\nWritten by `python bench/bench_pipeline.py --write`.\n\n")
+            results.write_text(
+                "# Benchmark results\n\nWritten by `python bench/bench_pipeline.py --write`.\n\n"
+            )
         with results.open("a") as fh:
             fh.write("\n".join(lines) + "\n")
 

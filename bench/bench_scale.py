@@ -83,7 +83,10 @@ def vast_payload(n_offers, day_index):
     return b'{"offers": ' + offers.write_json().encode() + b"}"
 
 # ---- SkyPilot catalogs: real rows, resampled
-COLS = ["InstanceType", "AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB", "Price", "Region", "GpuInfo", "SpotPrice"]
+COLS = [
+    "InstanceType", "AcceleratorName", "AcceleratorCount", "vCPUs", "MemoryGiB",
+    "Price", "Region", "GpuInfo", "SpotPrice",
+]
 templates = {}
 for cloud in ("nebius", "lambda", "verda", "hyperstack"):
     path = sorted((shared / "skypilot_catalog" / cloud).glob("v8_*.csv"))[-1]
@@ -92,7 +95,9 @@ for cloud in ("nebius", "lambda", "verda", "hyperstack"):
         if c not in t.columns:
             t = t.with_columns(pl.lit(None, dtype=pl.Utf8).alias(c))
     t = t.select(COLS).filter(pl.col("AcceleratorName").is_not_null() & pl.col("Price").is_not_null())
-    templates[cloud] = t.with_columns(pl.col("Price").cast(pl.Float64), pl.col("SpotPrice").cast(pl.Float64, strict=False))
+    templates[cloud] = t.with_columns(
+        pl.col("Price").cast(pl.Float64), pl.col("SpotPrice").cast(pl.Float64, strict=False)
+    )
 
 def sky_payloads(n_rows):
     out, per_cloud = {}, n_rows // len(templates)
@@ -173,9 +178,20 @@ def run_volume(n: int, days: int, memory_limit: str | None) -> dict:
         print(f"{n:,} offers/day x {days} days ...", file=sys.stderr, flush=True)
         t = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(Path(tmp) / "w.duckdb"), str(n), str(days),
-             str(REPO / "sql"), str(SHARED)],
-            stdout=subprocess.PIPE, text=True, cwd=REPO, check=True,
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                str(Path(tmp) / "w.duckdb"),
+                str(n),
+                str(days),
+                str(REPO / "sql"),
+                str(SHARED),
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+            check=True,
             env={**os.environ, "GPU_TRACKER_DUCKDB_MEMORY_LIMIT": memory_limit or ""},
         )
         r = json.loads(out.stdout.strip().splitlines()[-1])
@@ -194,22 +210,29 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--sizes", default="10000,100000,1000000")
-    parser.add_argument("--memory-limit", help="DuckDB memory_limit for the run, e.g. 4GB (default: DuckDB's 80%% of RAM)")
+    parser.add_argument(
+        "--memory-limit",
+        help="DuckDB memory_limit for the run, e.g. 4GB (default: DuckDB's 80%% of RAM)",
+    )
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     results = [run_volume(n, args.days, args.memory_limit) for n in sizes]
     b = results[0]
     lines = [
-        (f"## scale: parse + normalise + load + build -- {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} -- "
-         f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {args.days} days, "
-         f"DuckDB memory_limit {args.memory_limit or 'default (80% of RAM)'}"),
+        (
+            f"## scale: parse + normalise + load + build -- {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} -- "
+            f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, {args.days} days, "
+            f"DuckDB memory_limit {args.memory_limit or 'default (80% of RAM)'}"
+        ),
         "",
         "Per-day figures are medians over the days. Ratios are against the smallest volume in the same run.",
         "",
-        ("| offers/day | records/day (median) | quarantined/day | parse+normalise s/day | records/s | "
-         "load s/day | rows/s | load first 10 d / last 10 d | rows in warehouse | full model build s | "
-         "daily (incremental) build s | peak RSS MB | warehouse MB | data tests |"),
+        (
+            "| offers/day | records/day (median) | quarantined/day | parse+normalise s/day | records/s | "
+            "load s/day | rows/s | load first 10 d / last 10 d | rows in warehouse | full model build s | "
+            "daily (incremental) build s | peak RSS MB | warehouse MB | data tests |"
+        ),
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for n, r in zip(sizes, results, strict=True):
@@ -220,8 +243,14 @@ def main() -> None:
             f"{r['inc_build_s']:.1f} | "
             f"{r['rss_mb']:,.0f} | {r['db_mb']:,.0f} | {'pass' if r['ok'] else 'FAIL'} |"
         )
-    lines += ["", ("| offers/day | rows vs smallest | parse+normalise time vs smallest | load time vs smallest | "
-                   "full build time vs smallest | daily build time vs smallest | wall (s) |"), "|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        (
+            "| offers/day | rows vs smallest | parse+normalise time vs smallest | load time vs smallest | "
+            "full build time vs smallest | daily build time vs smallest | wall (s) |"
+        ),
+        "|---|---|---|---|---|---|---|",
+    ]
     for n, r in zip(sizes, results, strict=True):
         lines.append(
             f"| {n:,} | {r['records_day'] / b['records_day']:.1f}x | {r['parse_s'] / b['parse_s']:.1f}x | "

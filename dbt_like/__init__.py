@@ -14,6 +14,15 @@ from dbt_like.project import Model, Project, ProjectError, Source
 from dbt_like.runner import BuildResult, ModelOutcome, TestOutcome
 
 __all__ = [
-    "BuildResult", "DataTest", "Model", "ModelOutcome", "Project", "ProjectError", "Source",
-    "SqlError", "TestDeclarationError", "TestOutcome", "relations_read",
+    "BuildResult",
+    "DataTest",
+    "Model",
+    "ModelOutcome",
+    "Project",
+    "ProjectError",
+    "Source",
+    "SqlError",
+    "TestDeclarationError",
+    "TestOutcome",
+    "relations_read",
 ]

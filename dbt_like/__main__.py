@@ -38,7 +38,7 @@ def _connect(db: Path, read_only: bool):
         finally:
             con.close()
         return
-    with (reader(db) if read_only else open_for_write(db)) as con:
+    with reader(db) if read_only else open_for_write(db) as con:
         yield con
 
 
@@ -61,20 +61,39 @@ def _is_lake(db: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m dbt_like", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--project-dir", default="sql", help="folder with the models (default: sql)")
-    parser.add_argument("--db", default=os.environ.get("GPU_TRACKER_WAREHOUSE", "warehouse/gpu_market.duckdb"),
-                        help="DuckDB file or ducklake:<catalog> (default: $GPU_TRACKER_WAREHOUSE or "
-                             "warehouse/gpu_market.duckdb)")
+    parser = argparse.ArgumentParser(
+        prog="python -m dbt_like", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--project-dir", default="sql", help="folder with the models (default: sql)"
+    )
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("GPU_TRACKER_WAREHOUSE", "warehouse/gpu_market.duckdb"),
+        help="DuckDB file or ducklake:<catalog> (default: $GPU_TRACKER_WAREHOUSE or "
+        "warehouse/gpu_market.duckdb)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, help_ in (("ls", "list models"), ("build", "build models and run tests"),
-                        ("run", "build models without tests"), ("test", "run data tests")):
+    for name, help_ in (
+        ("ls", "list models"),
+        ("build", "build models and run tests"),
+        ("run", "build models without tests"),
+        ("test", "run data tests"),
+    ):
         p = sub.add_parser(name, help=help_)
-        p.add_argument("--select", "-s", nargs="+", help="name, schema.name, glob, +name (ancestors), name+ (descendants)")
+        p.add_argument(
+            "--select",
+            "-s",
+            nargs="+",
+            help="name, schema.name, glob, +name (ancestors), name+ (descendants)",
+        )
         p.add_argument("--exclude", nargs="+")
         if name in ("build", "run"):
-            p.add_argument("--full-refresh", action="store_true",
-                           help="rebuild incremental models from scratch")
+            p.add_argument(
+                "--full-refresh",
+                action="store_true",
+                help="rebuild incremental models from scratch",
+            )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
 
@@ -102,8 +121,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "test":
                 result = project.test(con, args.select, args.exclude, log=log)
             else:
-                result = project.build(con, args.select, args.exclude, run_tests=args.command == "build",
-                                       log=log, full_refresh=args.full_refresh)
+                result = project.build(
+                    con,
+                    args.select,
+                    args.exclude,
+                    run_tests=args.command == "build",
+                    log=log,
+                    full_refresh=args.full_refresh,
+                )
     except FileNotFoundError as err:  # a DuckLake warehouse not created yet (checked on ATTACH)
         print(err, file=sys.stderr)
         return 2

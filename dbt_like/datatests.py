@@ -81,7 +81,9 @@ def parse_declaration(decl: Any) -> tuple[str, dict[str, Any]]:
         if args is None:
             args = {}
         if not isinstance(args, dict):
-            raise TestDeclarationError(f"arguments of test {kind!r} must be a mapping, got {args!r}")
+            raise TestDeclarationError(
+                f"arguments of test {kind!r} must be a mapping, got {args!r}"
+            )
         return str(kind), dict(args)
     raise TestDeclarationError(f"cannot read test declaration {decl!r}")
 
@@ -103,38 +105,54 @@ def compile_generic(
 
     def need(key: str) -> Any:
         if key not in args:
-            raise TestDeclarationError(f"{path}: test {kind} on {model}{'.' + column if column else ''} needs {key!r}")
+            raise TestDeclarationError(
+                f"{path}: test {kind} on {model}{'.' + column if column else ''} needs {key!r}"
+            )
         return args.pop(key)
 
     if kind == "not_null":
         if not col:
-            raise TestDeclarationError(f"{path}: not_null on {model} must be declared under a column")
+            raise TestDeclarationError(
+                f"{path}: not_null on {model} must be declared under a column"
+            )
         sql = f"select * from {relation} as t where {col} is null"
         name = f"not_null_{short}_{column}"
     elif kind == "unique":
         cols = args.pop("columns", None) or ([column] if column else None)
         if not cols:
-            raise TestDeclarationError(f"{path}: unique on {model} needs a column or columns: [...]")
+            raise TestDeclarationError(
+                f"{path}: unique on {model} needs a column or columns: [...]"
+            )
         cols_sql = ", ".join(_quote_ident(c) for c in cols)
-        sql = (f"select {cols_sql}, count(*) as n_records from {relation} as t "
-               f"group by {cols_sql} having count(*) > 1")
+        sql = (
+            f"select {cols_sql}, count(*) as n_records from {relation} as t "
+            f"group by {cols_sql} having count(*) > 1"
+        )
         name = f"unique_{short}_{'__'.join(cols)}"
     elif kind == "accepted_values":
         values = need("values")
         if not col or not isinstance(values, list) or not values:
-            raise TestDeclarationError(f"{path}: accepted_values on {model} needs a column and values: [...]")
+            raise TestDeclarationError(
+                f"{path}: accepted_values on {model} needs a column and values: [...]"
+            )
         in_list = ", ".join(_literal(v) for v in values)
-        sql = (f"select {col} as value, count(*) as n_records from {relation} as t "
-               f"where {col} is not null and {col} not in ({in_list}) group by {col}")
+        sql = (
+            f"select {col} as value, count(*) as n_records from {relation} as t "
+            f"where {col} is not null and {col} not in ({in_list}) group by {col}"
+        )
         name = f"accepted_values_{short}_{column}"
     elif kind == "relationships":
         to, to_field = need("to"), need("field")
         if not col:
-            raise TestDeclarationError(f"{path}: relationships on {model} must be declared under a column")
-        sql = (f"select child.{col} as value, count(*) as n_records from {relation} as child "
-               f"left join {to} as parent on child.{col} = parent.{_quote_ident(to_field)} "
-               f"where child.{col} is not null and parent.{_quote_ident(to_field)} is null "
-               f"group by child.{col}")
+            raise TestDeclarationError(
+                f"{path}: relationships on {model} must be declared under a column"
+            )
+        sql = (
+            f"select child.{col} as value, count(*) as n_records from {relation} as child "
+            f"left join {to} as parent on child.{col} = parent.{_quote_ident(to_field)} "
+            f"where child.{col} is not null and parent.{_quote_ident(to_field)} is null "
+            f"group by child.{col}"
+        )
         depends.add(str(to).lower())
         name = f"relationships_{short}_{column}__{_slug(str(to))}_{to_field}"
     elif kind == "expression_is_true":
@@ -143,31 +161,49 @@ def compile_generic(
         name = f"expression_is_true_{short}_{_slug(expression)[:60]}_{_short_hash(expression)}"
     elif kind == "accepted_range":
         if not col:
-            raise TestDeclarationError(f"{path}: accepted_range on {model} must be declared under a column")
+            raise TestDeclarationError(
+                f"{path}: accepted_range on {model} must be declared under a column"
+            )
         inclusive = bool(args.pop("inclusive", True))
         lo, hi = args.pop("min_value", None), args.pop("max_value", None)
         if lo is None and hi is None:
-            raise TestDeclarationError(f"{path}: accepted_range on {model}.{column} needs min_value or max_value")
+            raise TestDeclarationError(
+                f"{path}: accepted_range on {model}.{column} needs min_value or max_value"
+            )
         ge, le = (">=", "<=") if inclusive else (">", "<")
         conds = []
         if lo is not None:
             conds.append(f"{col} {ge} {_literal(lo)}")
         if hi is not None:
             conds.append(f"{col} {le} {_literal(hi)}")
-        sql = f"select * from {relation} as t where {col} is not null and not ({' and '.join(conds)})"
+        sql = (
+            f"select * from {relation} as t where {col} is not null and not ({' and '.join(conds)})"
+        )
         name = f"accepted_range_{short}_{column}"
     elif kind == "not_empty":
         sql = f"select 'no rows' as problem where not exists (select 1 from {relation} as t)"
         name = f"not_empty_{short}"
     else:
-        raise TestDeclarationError(f"{path}: unknown test {kind!r} on {model} (known: not_null, unique, "
-                                   "accepted_values, relationships, expression_is_true, accepted_range, not_empty)")
+        raise TestDeclarationError(
+            f"{path}: unknown test {kind!r} on {model} (known: not_null, unique, "
+            "accepted_values, relationships, expression_is_true, accepted_range, not_empty)"
+        )
     if args:
-        raise TestDeclarationError(f"{path}: test {kind} on {model}: unknown argument(s) {sorted(args)}")
+        raise TestDeclarationError(
+            f"{path}: test {kind} on {model}: unknown argument(s) {sorted(args)}"
+        )
     if condition:
         name += f"__where_{_short_hash(str(condition))}"
-    return DataTest(name=name, model=model, kind=kind, sql=sql, severity=severity,
-                    column=column, depends_on=depends, path=path)
+    return DataTest(
+        name=name,
+        model=model,
+        kind=kind,
+        sql=sql,
+        severity=severity,
+        column=column,
+        depends_on=depends,
+        path=path,
+    )
 
 
 _SEVERITY_COMMENT = re.compile(r"^\s*--\s*severity\s*:\s*(\w+)", re.IGNORECASE | re.MULTILINE)

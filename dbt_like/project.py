@@ -15,7 +15,8 @@ views, every other layer to tables; ``config: {materialized: view|table|incremen
 the YAML overrides. An ``incremental`` model (config ``partition_by``, ``watermark``,
 ``changed_partitions``, ``full_refresh_above``: see ``Incremental``) rebuilds only the
 partitions loaded since its last build, and in full when its SQL or any upstream model
-changes, on ``--full-refresh``, or when many partitions changed. A model's SQL is one SELECT with schema-qualified names (``staging.x``); its
+changes, on ``--full-refresh``, or when many partitions changed. A model's SQL is one SELECT
+with schema-qualified names (``staging.x``); its
 dependencies are what sqlglot finds it reading. A bare name resolves to the one model or
 declared source of that name. Reading a relation that is neither is an error naming the
 file, as is a dependency cycle.
@@ -122,8 +123,13 @@ def _hash(data: bytes) -> str:
 class Project:
     """Load with ``Project.load(sql_dir)``; build with ``project.build(con, select=...)``."""
 
-    def __init__(self, root: Path, models: dict[str, Model], sources: dict[str, Source],
-                 singular_tests: list[DataTest]):
+    def __init__(
+        self,
+        root: Path,
+        models: dict[str, Model],
+        sources: dict[str, Source],
+        singular_tests: list[DataTest],
+    ):
         self.root = root
         self.sources = sources
         self.singular_tests = singular_tests
@@ -144,7 +150,9 @@ class Project:
             if rel.parts[0] == TESTS_DIR:
                 continue
             if len(rel.parts) < 2:
-                errors.append(f"{path}: a model must live in a layer folder (staging/, marts/, ...)")
+                errors.append(
+                    f"{path}: a model must live in a layer folder (staging/, marts/, ...)"
+                )
                 continue
             schema, name = rel.parts[0].lower(), path.stem.lower()
             full = f"{schema}.{name}"
@@ -153,14 +161,23 @@ class Project:
                 continue
             text = path.read_text()
             models[full] = Model(
-                name=full, path=path, sql=text.strip().rstrip(";").strip(),
+                name=full,
+                path=path,
+                sql=text.strip().rstrip(";").strip(),
                 materialized="view" if schema in VIEW_LAYERS else "table",
                 code_version=_hash(text.encode()),
             )
-        for path in sorted((root / SEED_SCHEMA).glob("*.csv")) if (root / SEED_SCHEMA).is_dir() else []:
+        for path in (
+            sorted((root / SEED_SCHEMA).glob("*.csv")) if (root / SEED_SCHEMA).is_dir() else []
+        ):
             full = f"{SEED_SCHEMA}.{path.stem.lower()}"
-            models[full] = Model(name=full, path=path, sql="", materialized="seed",
-                                 code_version=_hash(path.read_bytes()))
+            models[full] = Model(
+                name=full,
+                path=path,
+                sql="",
+                materialized="seed",
+                code_version=_hash(path.read_bytes()),
+            )
 
         sources: dict[str, Source] = {}
         declarations: list[tuple[Path, str, dict[str, Any]]] = []
@@ -193,8 +210,10 @@ class Project:
                 for ref in test.depends_on:
                     target = cls._resolve(ref, models, sources)
                     if target is None:
-                        errors.append(f"{test.path}: test {test.name} reads {ref}, which is neither "
-                                      "a model nor a declared source")
+                        errors.append(
+                            f"{test.path}: test {test.name} reads {ref}, which is neither "
+                            "a model nor a declared source"
+                        )
                     else:
                         resolved.add(target)
                         if target != ref:
@@ -225,8 +244,9 @@ class Project:
         return candidates[0] if len(candidates) == 1 else None
 
     @classmethod
-    def _resolve_dependencies(cls, root: Path, models: dict[str, Model],
-                              sources: dict[str, Source], errors: list[str]) -> None:
+    def _resolve_dependencies(
+        cls, root: Path, models: dict[str, Model], sources: dict[str, Source], errors: list[str]
+    ) -> None:
         for model in models.values():
             if model.materialized == "seed":
                 continue
@@ -240,7 +260,8 @@ class Project:
                 if target is None:
                     errors.append(
                         f"{model.path}: reads {ref}, which is neither a model in {root} nor a "
-                        "source declared in a YAML 'sources:' block")
+                        "source declared in a YAML 'sources:' block"
+                    )
                 elif target == model.name:
                     errors.append(f"{model.path}: model {model.name} reads itself")
                 elif target in models:
@@ -249,8 +270,9 @@ class Project:
                     model.sources.add(target)
 
     @classmethod
-    def _apply_yaml(cls, root: Path, path: Path, kind: str, entry: dict[str, Any],
-                    models: dict[str, Model]) -> None:
+    def _apply_yaml(
+        cls, root: Path, path: Path, kind: str, entry: dict[str, Any], models: dict[str, Model]
+    ) -> None:
         if not isinstance(entry, dict) or "name" not in entry:
             raise ProjectError(f"{path}: every {kind} entry needs a name")
         name = str(entry["name"]).lower()
@@ -260,20 +282,27 @@ class Project:
             name = f"{schema}.{name}"
         model = models.get(name)
         if model is None:
-            raise ProjectError(f"{path}: documents {kind[:-1]} {entry['name']!r}, but no {name} exists")
+            raise ProjectError(
+                f"{path}: documents {kind[:-1]} {entry['name']!r}, but no {name} exists"
+            )
         model.description = str(entry.get("description") or "").strip()
         config = entry.get("config") or {}
         materialized = config.get("materialized")
         if materialized:
             if model.materialized == "seed" or materialized not in ("view", "table", "incremental"):
-                raise ProjectError(f"{path}: {name}: materialized must be view|table|incremental (seeds are tables)")
+                raise ProjectError(
+                    f"{path}: {name}: materialized must be view|table|incremental (seeds are tables)"
+                )
             model.materialized = materialized
         if model.materialized == "incremental":
-            missing = [k for k in ("partition_by", "watermark", "changed_partitions") if not config.get(k)]
+            missing = [
+                k for k in ("partition_by", "watermark", "changed_partitions") if not config.get(k)
+            ]
             if missing:
                 raise ProjectError(f"{path}: {name}: an incremental model needs config {missing}")
             model.incremental = Incremental(
-                partition_by=str(config["partition_by"]), watermark=str(config["watermark"]),
+                partition_by=str(config["partition_by"]),
+                watermark=str(config["watermark"]),
                 changed_partitions=str(config["changed_partitions"]),
                 full_refresh_above=int(config.get("full_refresh_above", 31)),
             )
@@ -289,7 +318,9 @@ class Project:
                 model.tests.append(compile_generic(test_kind, args, name, cname, str(path)))
 
     @classmethod
-    def _singular_test(cls, path: Path, models: dict[str, Model], sources: dict[str, Source]) -> DataTest:
+    def _singular_test(
+        cls, path: Path, models: dict[str, Model], sources: dict[str, Source]
+    ) -> DataTest:
         text = path.read_text()
         sql = text.strip().rstrip(";").strip()
         reads = set()
@@ -304,8 +335,15 @@ class Project:
         # attach to the model built last among those it reads (a leaf of the subgraph)
         order = {n: i for i, n in enumerate(cls._toposort(models))}
         model = max(attached, key=order.__getitem__)
-        return DataTest(name=f"singular_{path.stem}", model=model, kind="singular", sql=sql,
-                        severity=singular_severity(text, str(path)), depends_on=reads, path=str(path))
+        return DataTest(
+            name=f"singular_{path.stem}",
+            model=model,
+            kind="singular",
+            sql=sql,
+            severity=singular_severity(text, str(path)),
+            depends_on=reads,
+            path=str(path),
+        )
 
     @staticmethod
     def _toposort(models: dict[str, Model]) -> list[str]:
@@ -347,7 +385,9 @@ class Project:
                 stack.extend(children[n])
         return seen
 
-    def select(self, selectors: list[str] | None = None, exclude: list[str] | None = None) -> list[str]:
+    def select(
+        self, selectors: list[str] | None = None, exclude: list[str] | None = None
+    ) -> list[str]:
         """Model names in build order matching dbt-style selectors.
 
         ``name`` / ``schema.name`` / glob (``marts.*``, ``stg_*``); ``+name`` adds its
@@ -369,10 +409,15 @@ class Project:
             target = (Path.cwd() / pattern[5:]).resolve()
             base = {n for n, m in self.models.items() if m.path.resolve().is_relative_to(target)}
         else:
-            base = {n for n in self.models
-                    if fnmatch.fnmatchcase(n, pattern) or fnmatch.fnmatchcase(n.split(".")[1], pattern)}
+            base = {
+                n
+                for n in self.models
+                if fnmatch.fnmatchcase(n, pattern) or fnmatch.fnmatchcase(n.split(".")[1], pattern)
+            }
         if not base:
-            raise ProjectError(f"selector {selector!r} matches no model (models: {', '.join(self.models)})")
+            raise ProjectError(
+                f"selector {selector!r} matches no model (models: {', '.join(self.models)})"
+            )
         out = set(base)
         for n in base:
             if up:
@@ -382,12 +427,25 @@ class Project:
         return out
 
     # ------------------------------------------------------------------ running
-    def build(self, con, select: list[str] | None = None, exclude: list[str] | None = None,
-              run_tests: bool = True, log=None, full_refresh: bool = False):
+    def build(
+        self,
+        con,
+        select: list[str] | None = None,
+        exclude: list[str] | None = None,
+        run_tests: bool = True,
+        log=None,
+        full_refresh: bool = False,
+    ):
         from dbt_like.runner import build
 
-        return build(self, con, self.select(select, exclude), run_tests=run_tests, log=log,
-                     full_refresh=full_refresh)
+        return build(
+            self,
+            con,
+            self.select(select, exclude),
+            run_tests=run_tests,
+            log=log,
+            full_refresh=full_refresh,
+        )
 
     def lineage_version(self, name: str) -> str:
         """A hash of the model's SQL and of every model upstream of it: when it changes, an
@@ -395,7 +453,9 @@ class Project:
         names = sorted(self.upstream(name) | {name})
         return _hash("\n".join(f"{n}:{self.models[n].code_version}" for n in names).encode())
 
-    def test(self, con, select: list[str] | None = None, exclude: list[str] | None = None, log=None):
+    def test(
+        self, con, select: list[str] | None = None, exclude: list[str] | None = None, log=None
+    ):
         from dbt_like.runner import run_tests_only
 
         return run_tests_only(self, con, self.select(select, exclude), log=log)

@@ -60,15 +60,20 @@ class BuildResult:
     @property
     def ok(self) -> bool:
         """True when every model built and no error-severity test failed."""
-        return (all(m.status == "success" for m in self.models.values())
-                and not any(t.blocks for t in self.tests))
+        return all(m.status == "success" for m in self.models.values()) and not any(
+            t.blocks for t in self.tests
+        )
 
     def summary(self) -> str:
-        by = lambda items, s: sum(1 for i in items if i.status == s)
+        def by(items, s):
+            return sum(1 for i in items if i.status == s)
+
         ms, ts = list(self.models.values()), self.tests
-        return (f"models: {by(ms, 'success')} built, {by(ms, 'error')} failed, {by(ms, 'skipped')} skipped; "
-                f"tests: {by(ts, 'pass')} passed, {by(ts, 'fail')} failed, {by(ts, 'warn')} warned, "
-                f"{by(ts, 'error')} errored, {by(ts, 'skipped')} skipped")
+        return (
+            f"models: {by(ms, 'success')} built, {by(ms, 'error')} failed, {by(ms, 'skipped')} skipped; "
+            f"tests: {by(ts, 'pass')} passed, {by(ts, 'fail')} failed, {by(ts, 'warn')} warned, "
+            f"{by(ts, 'error')} errored, {by(ts, 'skipped')} skipped"
+        )
 
 
 def _relation_type(con, name: str) -> str | None:
@@ -83,8 +88,9 @@ def _relation_type(con, name: str) -> str | None:
 
 
 def _on_ducklake(con) -> bool:
-    row = con.execute("select type from duckdb_databases() where database_name = current_database()"
-                      ).fetchone()
+    row = con.execute(
+        "select type from duckdb_databases() where database_name = current_database()"
+    ).fetchone()
     return bool(row) and row[0] == "ducklake"
 
 
@@ -130,13 +136,19 @@ def _literal(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, dt.datetime):
-        return f"TIMESTAMPTZ '{value.isoformat()}'" if value.tzinfo else f"TIMESTAMP '{value.isoformat()}'"
+        return (
+            f"TIMESTAMPTZ '{value.isoformat()}'"
+            if value.tzinfo
+            else f"TIMESTAMP '{value.isoformat()}'"
+        )
     if isinstance(value, dt.date):
         return f"DATE '{value.isoformat()}'"
     return "'" + str(value).replace("'", "''") + "'"
 
 
-def materialize_incremental(con, model: Model, lineage: str, full_refresh: bool = False) -> tuple[int, str]:
+def materialize_incremental(
+    con, model: Model, lineage: str, full_refresh: bool = False
+) -> tuple[int, str]:
     """Build an incremental model in one transaction: in full the first time, when its SQL or
     anything upstream changed (``lineage``), on ``full_refresh``, or when more partitions
     changed than ``full_refresh_above``; otherwise delete and re-insert only the partitions
@@ -150,15 +162,26 @@ def materialize_incremental(con, model: Model, lineage: str, full_refresh: bool 
         # DuckLake has no PRIMARY KEY constraints; the delete-then-insert below keeps one row
         # per model either way
         key = "" if _on_ducklake(con) else " primary key"
-        con.execute(f"create table if not exists {STATE_TABLE} "
-                    f"(model varchar{key}, lineage varchar, watermark varchar, built_at timestamptz)")
+        con.execute(
+            f"create table if not exists {STATE_TABLE} "
+            f"(model varchar{key}, lineage varchar, watermark varchar, built_at timestamptz)"
+        )
         existing = _relation_type(con, model.name)
-        state = con.execute(f"select lineage, watermark from {STATE_TABLE} where model = ?",
-                            [model.name]).fetchone()
+        state = con.execute(
+            f"select lineage, watermark from {STATE_TABLE} where model = ?", [model.name]
+        ).fetchone()
         new_watermark = con.execute(inc.watermark).fetchone()[0]
-        why_full = ("full refresh asked" if full_refresh else "first build" if existing != "table" or state is None
-                    else "its SQL or an upstream model changed" if state[0] != lineage
-                    else "no watermark stored" if state[1] is None else "")
+        why_full = (
+            "full refresh asked"
+            if full_refresh
+            else "first build"
+            if existing != "table" or state is None
+            else "its SQL or an upstream model changed"
+            if state[0] != lineage
+            else "no watermark stored"
+            if state[1] is None
+            else ""
+        )
         changed: list = []
         if not why_full:
             changed = [r[0] for r in con.execute(inc.changed_partitions, [state[1]]).fetchall()]
@@ -174,11 +197,15 @@ def materialize_incremental(con, model: Model, lineage: str, full_refresh: bool 
             for value in changed:
                 cond = f"{col} is null" if value is None else f"{col} = {_literal(value)}"
                 con.execute(f"delete from {model.name} where {cond}")
-                con.execute(f"insert into {model.name} select * from (\n{model.sql}\n) as m where {cond}")
+                con.execute(
+                    f"insert into {model.name} select * from (\n{model.sql}\n) as m where {cond}"
+                )
             done = f"incremental: {len(changed)} {col} partition(s) rebuilt"
         con.execute(f"delete from {STATE_TABLE} where model = ?", [model.name])
-        con.execute(f"insert into {STATE_TABLE} values (?, ?, ?, now())",
-                    [model.name, lineage, None if new_watermark is None else str(new_watermark)])
+        con.execute(
+            f"insert into {STATE_TABLE} values (?, ?, ?, now())",
+            [model.name, lineage, None if new_watermark is None else str(new_watermark)],
+        )
         rows = con.execute(f"select count(*) from {model.name}").fetchone()[0]
         con.execute("commit")
         return rows, done
@@ -198,15 +225,28 @@ def run_test(con, test: DataTest) -> TestOutcome:
             rows = cur.fetchall()
             sample = "; ".join(", ".join(f"{c}={v!r}" for c, v in zip(cols, r)) for r in rows)
     except duckdb.Error as err:  # the test's SQL itself failed: report, counts as failing
-        return TestOutcome(test.name, test.model, test.severity, "error",
-                           message=f"{test.path}: {err}", seconds=time.perf_counter() - start)
+        return TestOutcome(
+            test.name,
+            test.model,
+            test.severity,
+            "error",
+            message=f"{test.path}: {err}",
+            seconds=time.perf_counter() - start,
+        )
     if failures == 0:
         status = "pass"
     else:
         status = "fail" if test.severity == "error" else "warn"
     message = f"{failures} failing row(s): {sample}" if failures else ""
-    return TestOutcome(test.name, test.model, test.severity, status, int(failures), message,
-                       time.perf_counter() - start)
+    return TestOutcome(
+        test.name,
+        test.model,
+        test.severity,
+        status,
+        int(failures),
+        message,
+        time.perf_counter() - start,
+    )
 
 
 def _log(log, level: int, msg: str) -> None:
@@ -214,59 +254,100 @@ def _log(log, level: int, msg: str) -> None:
     (log or logger).log(level, msg)
 
 
-def build(project: Project, con, selected: list[str], run_tests: bool = True, log=None,
-          full_refresh: bool = False) -> BuildResult:
+def build(
+    project: Project,
+    con,
+    selected: list[str],
+    run_tests: bool = True,
+    log=None,
+    full_refresh: bool = False,
+) -> BuildResult:
     result = BuildResult()
     blocked_by: dict[str, str] = {}  # model -> why its dependants must not build
     selected_set = set(selected)
     total = len(selected)
     for i, name in enumerate(selected, 1):
         model = project.models[name]
-        upstream_problems = [f"{d} ({blocked_by[d]})" for d in sorted(model.depends_on) if d in blocked_by]
+        upstream_problems = [
+            f"{d} ({blocked_by[d]})" for d in sorted(model.depends_on) if d in blocked_by
+        ]
         if upstream_problems:
-            result.models[name] = ModelOutcome(name, "skipped", message="upstream: " + "; ".join(upstream_problems))
+            result.models[name] = ModelOutcome(
+                name, "skipped", message="upstream: " + "; ".join(upstream_problems)
+            )
             blocked_by[name] = "skipped"
             for test in model.tests:
-                result.tests.append(TestOutcome(test.name, name, test.severity, "skipped",
-                                                message="model skipped"))
+                result.tests.append(
+                    TestOutcome(test.name, name, test.severity, "skipped", message="model skipped")
+                )
             _log(log, logging.WARNING, f"[{i}/{total}] SKIP {name}: {result.models[name].message}")
             continue
         start = time.perf_counter()
         done = ""
         try:
             if model.materialized == "incremental":
-                rows, done = materialize_incremental(con, model, project.lineage_version(name), full_refresh)
+                rows, done = materialize_incremental(
+                    con, model, project.lineage_version(name), full_refresh
+                )
             else:
                 rows = materialize(con, model)
         except duckdb.Error as err:
-            outcome = ModelOutcome(name, "error", time.perf_counter() - start,
-                                   message=f"{model.path}: {err}")
+            outcome = ModelOutcome(
+                name, "error", time.perf_counter() - start, message=f"{model.path}: {err}"
+            )
             result.models[name] = outcome
             blocked_by[name] = "failed"
             _log(log, logging.ERROR, f"[{i}/{total}] ERROR {name}: {outcome.message}")
             for test in model.tests:
-                result.tests.append(TestOutcome(test.name, name, test.severity, "skipped",
-                                                message="model failed"))
+                result.tests.append(
+                    TestOutcome(test.name, name, test.severity, "skipped", message="model failed")
+                )
             continue
         outcome = ModelOutcome(name, "success", time.perf_counter() - start, rows, message=done)
         result.models[name] = outcome
-        _log(log, logging.INFO, f"[{i}/{total}] OK {model.materialized} {name}"
-             f"{'' if rows is None else f' ({rows} rows)'}{f', {done}' if done else ''} in {outcome.seconds:.2f}s")
+        _log(
+            log,
+            logging.INFO,
+            f"[{i}/{total}] OK {model.materialized} {name}"
+            f"{'' if rows is None else f' ({rows} rows)'}{f', {done}' if done else ''} in {outcome.seconds:.2f}s",
+        )
         if not run_tests:
             continue
         for test in model.tests:
-            missing = [d for d in test.depends_on
-                       if d in selected_set and d != name and result.models.get(d, None) is not None
-                       and result.models[d].status != "success"]
+            missing = [
+                d
+                for d in test.depends_on
+                if d in selected_set
+                and d != name
+                and result.models.get(d, None) is not None
+                and result.models[d].status != "success"
+            ]
             if missing:
-                result.tests.append(TestOutcome(test.name, name, test.severity, "skipped",
-                                                message=f"needs {', '.join(missing)}"))
+                result.tests.append(
+                    TestOutcome(
+                        test.name,
+                        name,
+                        test.severity,
+                        "skipped",
+                        message=f"needs {', '.join(missing)}",
+                    )
+                )
                 continue
             t = run_test(con, test)
             result.tests.append(t)
-            level = logging.INFO if t.status == "pass" else logging.WARNING if t.status == "warn" else logging.ERROR
-            _log(log, level, f"    test {t.status.upper()} {t.name}"
-                 f"{'' if t.status == 'pass' else ': ' + t.message}")
+            level = (
+                logging.INFO
+                if t.status == "pass"
+                else logging.WARNING
+                if t.status == "warn"
+                else logging.ERROR
+            )
+            _log(
+                log,
+                level,
+                f"    test {t.status.upper()} {t.name}"
+                f"{'' if t.status == 'pass' else ': ' + t.message}",
+            )
             if t.blocks:
                 blocked_by[name] = f"test {t.name} failed"
     return result
@@ -278,6 +359,16 @@ def run_tests_only(project: Project, con, selected: list[str], log=None) -> Buil
         for test in project.models[name].tests:
             t = run_test(con, test)
             result.tests.append(t)
-            level = logging.INFO if t.status == "pass" else logging.WARNING if t.status == "warn" else logging.ERROR
-            _log(log, level, f"test {t.status.upper()} {t.name}{'' if t.status == 'pass' else ': ' + t.message}")
+            level = (
+                logging.INFO
+                if t.status == "pass"
+                else logging.WARNING
+                if t.status == "warn"
+                else logging.ERROR
+            )
+            _log(
+                log,
+                level,
+                f"test {t.status.upper()} {t.name}{'' if t.status == 'pass' else ': ' + t.message}",
+            )
     return result

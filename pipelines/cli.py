@@ -26,6 +26,7 @@ from pathlib import Path
 
 log = logging.getLogger("gpu_tracker")
 
+
 class CliError(Exception):
     """An error reported as one line, exit code 2."""
 
@@ -52,8 +53,10 @@ def _check_partition_date(flag: str, day: dt.date) -> None:
     if day < PARTITION_START:
         raise CliError(f"{flag} {day} is before the first partition {PARTITION_START}")
     if day > last:
-        raise CliError(f"{flag} {day} is in the future: the last partition is {last} (today UTC + "
-                       f"{PARTITION_END_OFFSET_DAYS})")
+        raise CliError(
+            f"{flag} {day} is in the future: the last partition is {last} (today UTC + "
+            f"{PARTITION_END_OFFSET_DAYS})"
+        )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -107,24 +110,39 @@ def _run_sources(days: list[dt.date], from_archive: Path | None, sources: list[s
         tags = {}
         partition_key = days[0].isoformat()
     else:
-        tags = {"dagster/asset_partition_range_start": days[0].isoformat(),
-                "dagster/asset_partition_range_end": days[-1].isoformat()}
+        tags = {
+            "dagster/asset_partition_range_start": days[0].isoformat(),
+            "dagster/asset_partition_range_end": days[-1].isoformat(),
+        }
         partition_key = None
     started = time.monotonic()
-    launch.progress(f"loading {len(sources)} source(s) for {days[0]}"
-                    + (f"..{days[-1]} ({len(days)} dates)" if len(days) > 1 else "")
-                    + (f" from archive {from_archive}" if from_archive else " live"))
+    launch.progress(
+        f"loading {len(sources)} source(s) for {days[0]}"
+        + (f"..{days[-1]} ({len(days)} dates)" if len(days) > 1 else "")
+        + (f" from archive {from_archive}" if from_archive else " live")
+    )
     outcome = launch.run_job(
-        "daily_sources_job", run_config=run_config, partition_key=partition_key, tags=tags,
-        asset_selection=[source_asset_key(s) for s in sources], what="gpu-tracker run/backfill",
+        "daily_sources_job",
+        run_config=run_config,
+        partition_key=partition_key,
+        tags=tags,
+        asset_selection=[source_asset_key(s) for s in sources],
+        what="gpu-tracker run/backfill",
     )
     full = [f for f in outcome.failed_steps if "disk full (" in f or "file size limit reached" in f]
     if full:  # the models could not be written either: say it once, not once per step
-        raise CliError(f"{full[0][full[0].find('warehouse '):]} ({len(full)} of {len(sources)} source step(s) "
-                       "failed on it; models not built)")
+        raise CliError(
+            f"{full[0][full[0].find('warehouse ') :]} ({len(full)} of {len(sources)} source step(s) "
+            "failed on it; models not built)"
+        )
     models = _build_models()
-    return {"sources": sources, "failed": outcome.failed_steps, "models": models,
-            "run_id": outcome.run_id, "seconds": round(time.monotonic() - started, 1)}
+    return {
+        "sources": sources,
+        "failed": outcome.failed_steps,
+        "models": models,
+        "run_id": outcome.run_id,
+        "seconds": round(time.monotonic() - started, 1),
+    }
 
 
 def _preflight(config, sources: list[str]) -> None:
@@ -139,8 +157,12 @@ def _preflight(config, sources: list[str]) -> None:
         raise CliError(str(exc)) from None
     for check in checks:
         if not check.ok:
-            print(f"  {check.host}:{check.port} unreachable ({check.error}): "
-                  f"{', '.join(check.sources)} will fail", file=sys.stderr, flush=True)
+            print(
+                f"  {check.host}:{check.port} unreachable ({check.error}): "
+                f"{', '.join(check.sources)} will fail",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _build_models(full_refresh: bool = False) -> dict:
@@ -148,10 +170,15 @@ def _build_models(full_refresh: bool = False) -> dict:
     from pipelines import launch
 
     launch.progress("building models")
-    run_config = {"ops": {"sql_models": {"config": {"full_refresh": True}}}} if full_refresh else None
+    run_config = (
+        {"ops": {"sql_models": {"config": {"full_refresh": True}}}} if full_refresh else None
+    )
     outcome = launch.run_job("models_job", run_config=run_config, what="gpu-tracker build-models")
-    return {"success": outcome.success, "failed_checks": outcome.failed_checks,
-            "failed": outcome.failed_steps}
+    return {
+        "success": outcome.success,
+        "failed_checks": outcome.failed_checks,
+        "failed": outcome.failed_steps,
+    }
 
 
 def _summary(rows_by_status: dict) -> str:
@@ -164,8 +191,10 @@ def cmd_run(args) -> int:
     _check_partition_date("--date", day)
     if args.from_archive is None and day != today:
         # a live fetch returns today's prices: stored under another date they would lie
-        raise CliError(f"--date {day}: a live fetch gets today's ({today}) prices; to load {day}, "
-                       "replay its payloads with --from-archive DIR")
+        raise CliError(
+            f"--date {day}: a live fetch gets today's ({today}) prices; to load {day}, "
+            "replay its payloads with --from-archive DIR"
+        )
     out = _run_sources([day], args.from_archive, _sources_arg(args.sources))
     return _report_run(out, [day])
 
@@ -187,14 +216,19 @@ def _report_run(out: dict, days: list[dt.date]) -> int:
     db = load_config().warehouse_path
     with warehouse.reader(db) as con:
         rows, quarantined = con.execute(
-            "SELECT (SELECT count(*) FROM raw.gpu_offers WHERE date BETWEEN ? AND ? AND source IN (SELECT unnest(?::VARCHAR[]))),"
-            " (SELECT count(*) FROM raw.quarantine WHERE date BETWEEN ? AND ? AND source IN (SELECT unnest(?::VARCHAR[])))",
+            "SELECT (SELECT count(*) FROM raw.gpu_offers WHERE date BETWEEN ? AND ? "
+            "AND source IN (SELECT unnest(?::VARCHAR[]))),"
+            " (SELECT count(*) FROM raw.quarantine WHERE date BETWEEN ? AND ? "
+            "AND source IN (SELECT unnest(?::VARCHAR[])))",
             [days[0], days[-1], out["sources"], days[0], days[-1], out["sources"]],
         ).fetchone()
-        market_rows = sum(con.execute(
-            f"SELECT count(*) FROM {t} WHERE date BETWEEN ? AND ? AND source IN (SELECT unnest(?::VARCHAR[]))",
-            [days[0], days[-1], out["sources"]]).fetchone()[0]
-            for t in ("raw.model_catalog", "raw.api_prices", "raw.sec_facts"))
+        market_rows = sum(
+            con.execute(
+                f"SELECT count(*) FROM {t} WHERE date BETWEEN ? AND ? AND source IN (SELECT unnest(?::VARCHAR[]))",
+                [days[0], days[-1], out["sources"]],
+            ).fetchone()[0]
+            for t in ("raw.model_catalog", "raw.api_prices", "raw.sec_facts")
+        )
     status = "ok" if not out["failed"] and out["models"]["success"] else "with errors"
     print(
         f"run {status}: {len(days)} date(s), {len(out['sources'])} source(s), {rows} offers loaded, "
@@ -223,7 +257,8 @@ def cmd_import(args) -> int:
     started = time.monotonic()
     # a slug that is no live source's id: an import replaces its source's rows for its dates
     source = importers.import_source_name(
-        args.source_name, "obs_log" if args.format == "obs-log" else "gpuhunt", db)
+        args.source_name, "obs_log" if args.format == "obs-log" else "gpuhunt", db
+    )
     if args.format == "obs-log":
         batches = [importers.read_obs_log(path)]
     else:
@@ -239,7 +274,9 @@ def cmd_import(args) -> int:
         for k, v in batch.corrections.items():
             corrections[k] = corrections.get(k, 0) + v
         for day in sorted(batch.records_by_date):
-            offers, quarantine = normalise_offers(batch.records_by_date[day], source=source, day=day)
+            offers, quarantine = normalise_offers(
+                batch.records_by_date[day], source=source, day=day
+            )
             offers_parts.append(offers)
             quarantine_parts.append(quarantine)
             days.append(day)
@@ -248,10 +285,18 @@ def cmd_import(args) -> int:
                 print(f"  parsed {done}/{total_days} dates ({day})", file=sys.stderr)
     offers = pl.concat(offers_parts)
     quarantine = pl.concat(quarantine_parts)
-    print(f"  writing {offers.height} offers, {quarantine.height} quarantined to {db}", file=sys.stderr)
+    print(
+        f"  writing {offers.height} offers, {quarantine.height} quarantined to {db}",
+        file=sys.stderr,
+    )
     warehouse.load_source_day(
-        db, source=source, days=days, offers=offers, quarantine=quarantine,
-        payloads=[path.name], mode="import",
+        db,
+        source=source,
+        days=days,
+        offers=offers,
+        quarantine=quarantine,
+        payloads=[path.name],
+        mode="import",
     )
     print("  building models", file=sys.stderr)
     models = _build_models()
@@ -275,8 +320,13 @@ def cmd_sql(args) -> int:
 
     # one read-only query in a sandbox that cannot change any file (pipelines/lib/sql_console.py)
     try:
-        out = sql_console.run_query(load_config().warehouse_path, args.query, args.format,
-                                    max_rows=args.max_rows, timeout=args.timeout)
+        out = sql_console.run_query(
+            load_config().warehouse_path,
+            args.query,
+            args.format,
+            max_rows=args.max_rows,
+            timeout=args.timeout,
+        )
     except sql_console.SqlConsoleError as exc:
         raise CliError(str(exc)) from None
     sys.stdout.write(out)
@@ -291,13 +341,17 @@ def cmd_alerts(args) -> int:
     if not config.warehouse_path.exists():
         raise CliError(f"warehouse {config.warehouse_path} does not exist yet: run or import first")
     try:
-        result = evaluate_and_deliver(config.warehouse_path, args.date, config.data.get("alerts", {}))
+        result = evaluate_and_deliver(
+            config.warehouse_path, args.date, config.data.get("alerts", {})
+        )
     except ValueError as exc:
         raise CliError(str(exc)) from None
     for line in result.lines:
         print(f"  {line}", file=sys.stderr)
-    print(f"alerts for {result.day}: {result.evaluated} raised, {result.new} new, {result.delivered} delivered, "
-          f"{result.still_pending} still pending (see marts.alerts)")
+    print(
+        f"alerts for {result.day}: {result.evaluated} raised, {result.new} new, {result.delivered} delivered, "
+        f"{result.still_pending} still pending (see marts.alerts)"
+    )
     return 0 if result.still_pending == 0 else 1
 
 
@@ -309,8 +363,10 @@ def cmd_backup(args) -> int:
         manifest = backup(load_config().warehouse_path, args.out)
     except BackupError as exc:
         raise CliError(str(exc)) from None
-    print(f"backup ok: {args.out / manifest['folder'] / manifest['file']} ({manifest['bytes']} bytes, "
-          f"{len(manifest['tables'])} tables, {sum(manifest['tables'].values())} rows)")
+    print(
+        f"backup ok: {args.out / manifest['folder'] / manifest['file']} ({manifest['bytes']} bytes, "
+        f"{len(manifest['tables'])} tables, {sum(manifest['tables'].values())} rows)"
+    )
     return 0
 
 
@@ -323,8 +379,10 @@ def cmd_restore(args) -> int:
         manifest = restore(args.backup_dir, db)
     except BackupError as exc:
         raise CliError(str(exc)) from None
-    print(f"restore ok: {db} from backup of {manifest['created_at']} "
-          f"({sum(manifest['tables'].values())} rows verified)")
+    print(
+        f"restore ok: {db} from backup of {manifest['created_at']} "
+        f"({sum(manifest['tables'].values())} rows verified)"
+    )
     return 0
 
 
@@ -344,8 +402,10 @@ def cmd_stage_shared(args) -> int:
     for source, days in sorted(by_source.items()):
         print(f"  {source}: {len(days)} date(s) {min(days)}..{max(days)}", file=sys.stderr)
     start, end = min(s.day for s in staged), max(s.day for s in staged)
-    print(f"staged {len(staged)} payloads into {args.out}; replay with:\n"
-          f"  gpu-tracker backfill --from-archive {args.out} --start {start} --end {end}")
+    print(
+        f"staged {len(staged)} payloads into {args.out}; replay with:\n"
+        f"  gpu-tracker backfill --from-archive {args.out} --start {start} --end {end}"
+    )
     return 0
 
 
@@ -363,9 +423,15 @@ def cmd_estimate(args) -> int:
     defaults = load_config().data.get("estimate", {})
     try:
         out = estimate(
-            params=args.params, active_params=args.active_params, tokens=args.tokens,
-            train_tokens=args.train_tokens, gpu=args.gpu, usd_per_hour=args.usd_per_hour,
-            mfu=args.mfu, precision=args.precision, defaults=defaults,
+            params=args.params,
+            active_params=args.active_params,
+            tokens=args.tokens,
+            train_tokens=args.train_tokens,
+            gpu=args.gpu,
+            usd_per_hour=args.usd_per_hour,
+            mfu=args.mfu,
+            precision=args.precision,
+            defaults=defaults,
         )
     except EstimateError as exc:
         raise CliError(str(exc)) from None
@@ -375,9 +441,11 @@ def cmd_estimate(args) -> int:
 
 def cmd_build_models(args) -> int:
     models = _build_models(full_refresh=args.full_refresh)
-    print(f"models {'ok' if models['success'] else 'failed'}: "
-          f"{len(models['failed_checks'])} failing check(s)"
-          + (f", failed: {models['failed'][0]}" if models["failed"] else ""))
+    print(
+        f"models {'ok' if models['success'] else 'failed'}: "
+        f"{len(models['failed_checks'])} failing check(s)"
+        + (f", failed: {models['failed'][0]}" if models["failed"] else "")
+    )
     for line in models["failed_checks"]:
         print(f"  check: {line}", file=sys.stderr)
     return 0 if models["success"] else 1
@@ -394,8 +462,12 @@ def cmd_ui(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gpu-tracker", description=__doc__.split("\n\n")[0])
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="debug logging, Dagster's event log and warnings, tracebacks")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="debug logging, Dagster's event log and warnings, tracebacks",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="materialize the daily graph for one date")
@@ -414,28 +486,43 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("import", help="load a third-party price history, then rebuild models")
     p.add_argument("path")
     p.add_argument("--format", choices=["obs-log", "gpuhunt-json"], required=True)
-    p.add_argument("--source-name", help="source id to tag the rows with (default: obs_log / gpuhunt); "
-                   "lower-case letters, digits, underscore; not a live source's id")
+    p.add_argument(
+        "--source-name",
+        help="source id to tag the rows with (default: obs_log / gpuhunt); "
+        "lower-case letters, digits, underscore; not a live source's id",
+    )
     p.set_defaults(func=cmd_import)
 
     p = sub.add_parser("sql", help="run a read-only query against the warehouse")
     p.add_argument("query")
     p.add_argument("--format", choices=["table", "csv", "json"], default="table")
     p.add_argument("--max-rows", type=int, default=50)
-    p.add_argument("--timeout", type=float,
-                   help="statement timeout in seconds (default: GPU_TRACKER_SQL_TIMEOUT_SECONDS or 60)")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        help="statement timeout in seconds (default: GPU_TRACKER_SQL_TIMEOUT_SECONDS or 60)",
+    )
     p.set_defaults(func=cmd_sql)
 
     p = sub.add_parser("build-models", help="rebuild the SQL models and run their tests")
-    p.add_argument("--full-refresh", action="store_true",
-                   help="rebuild incremental models (marts.gpu_price_daily) from scratch, not just the new dates")
+    p.add_argument(
+        "--full-refresh",
+        action="store_true",
+        help="rebuild incremental models (marts.gpu_price_daily) from scratch, not just the new dates",
+    )
     p.set_defaults(func=cmd_build_models)
 
-    p = sub.add_parser("alerts", help="evaluate alert rules for a date and deliver undelivered alerts")
-    p.add_argument("--date", type=_date, help="YYYY-MM-DD (default: newest date in marts.gpu_price_daily)")
+    p = sub.add_parser(
+        "alerts", help="evaluate alert rules for a date and deliver undelivered alerts"
+    )
+    p.add_argument(
+        "--date", type=_date, help="YYYY-MM-DD (default: newest date in marts.gpu_price_daily)"
+    )
     p.set_defaults(func=cmd_alerts)
 
-    p = sub.add_parser("backup", help="consistent copy of the warehouse + manifest (row counts, sha256)")
+    p = sub.add_parser(
+        "backup", help="consistent copy of the warehouse + manifest (row counts, sha256)"
+    )
     p.add_argument("--out", type=Path, required=True)
     p.set_defaults(func=cmd_backup)
 
@@ -443,19 +530,33 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("backup_dir", type=Path)
     p.set_defaults(func=cmd_restore)
 
-    p = sub.add_parser("stage-shared", help="lay out ../shared/data's real market payloads as a replay archive")
+    p = sub.add_parser(
+        "stage-shared", help="lay out ../shared/data's real market payloads as a replay archive"
+    )
     p.add_argument("--out", type=Path, required=True, help="archive directory to write")
-    p.add_argument("--shared", type=Path, help="shared data folder (default: ../shared/data beside the repo)")
+    p.add_argument(
+        "--shared", type=Path, help="shared data folder (default: ../shared/data beside the repo)"
+    )
     p.set_defaults(func=cmd_stage_shared)
 
-    p = sub.add_parser("estimate", help="compute-cost model: inference (and training) FLOPs, time, cost")
+    p = sub.add_parser(
+        "estimate", help="compute-cost model: inference (and training) FLOPs, time, cost"
+    )
     p.add_argument("--params", type=_number, required=True, help="parameters N (e.g. 70e9)")
-    p.add_argument("--active-params", type=_number, help="active parameters of a mixture-of-experts model")
-    p.add_argument("--tokens", type=_number, required=True, help="inference tokens (input + output)")
-    p.add_argument("--train-tokens", type=_number, help="training tokens D (adds the training estimate)")
+    p.add_argument(
+        "--active-params", type=_number, help="active parameters of a mixture-of-experts model"
+    )
+    p.add_argument(
+        "--tokens", type=_number, required=True, help="inference tokens (input + output)"
+    )
+    p.add_argument(
+        "--train-tokens", type=_number, help="training tokens D (adds the training estimate)"
+    )
     p.add_argument("--gpu", required=True, help="canonical GPU id, e.g. H100-SXM-80GB")
     p.add_argument("--usd-per-hour", type=_number, required=True, help="USD per GPU-hour")
-    p.add_argument("--mfu", type=_number, help="model FLOP utilization (default: config [estimate] mfu)")
+    p.add_argument(
+        "--mfu", type=_number, help="model FLOP utilization (default: config [estimate] mfu)"
+    )
     p.add_argument("--precision", help="fp64|fp32|tf32|bf16|fp16|fp8|int8 (default: config, bf16)")
     p.add_argument("--format", choices=["json"], default="json")
     p.set_defaults(func=cmd_estimate)
@@ -470,9 +571,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_sources)
 
-    p = sub.add_parser("doctor", help="fetch, archive and parse one live payload per enabled source")
+    p = sub.add_parser(
+        "doctor", help="fetch, archive and parse one live payload per enabled source"
+    )
     p.add_argument("--sources", help="comma-separated source ids (default: all enabled)")
-    p.add_argument("--out", type=Path, help="archive dir for the fetched payloads (default: <warehouse dir>/doctor/<time>)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="archive dir for the fetched payloads (default: <warehouse dir>/doctor/<time>)",
+    )
     p.add_argument("--format", choices=["table", "json"], default="table")
     p.set_defaults(func=cmd_doctor)
 
@@ -518,13 +625,18 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, duckdb.Error) as exc:  # disk full, permissions, a file DuckDB cannot use
         if args.verbose:
             raise
-        print(f"gpu-tracker {args.command}: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+        print(
+            f"gpu-tracker {args.command}: {type(exc).__name__}: {_one_line(exc)}", file=sys.stderr
+        )
         return 2
     except Exception as exc:  # anything else: one line, the traceback with -v
         if args.verbose:
             raise
-        print(f"gpu-tracker {args.command}: unexpected {type(exc).__name__}: {_one_line(exc)} "
-              "(-v shows the traceback)", file=sys.stderr)
+        print(
+            f"gpu-tracker {args.command}: unexpected {type(exc).__name__}: {_one_line(exc)} "
+            "(-v shows the traceback)",
+            file=sys.stderr,
+        )
         return 2
 
 

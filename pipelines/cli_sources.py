@@ -15,13 +15,17 @@ def cmd_sources(args) -> int:
     from pipelines.lib.config import load_config
 
     config = load_config()
-    enabled = {sid: bool(cfg.get("enabled", True)) for sid, cfg in config.data.get("sources", {}).items()}
+    enabled = {
+        sid: bool(cfg.get("enabled", True)) for sid, cfg in config.data.get("sources", {}).items()
+    }
     rows = registry.describe(enabled)
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return 0
     cols = ("id", "enabled", "kind", "providers", "terms", "terms_checked", "licence", "terms_url")
-    table = [cols] + [tuple(str(r[c]).lower() if c == "enabled" else str(r[c]) for c in cols) for r in rows]
+    table = [cols] + [
+        tuple(str(r[c]).lower() if c == "enabled" else str(r[c]) for c in cols) for r in rows
+    ]
     widths = [max(len(t[i]) for t in table) for i in range(len(cols))]
     for t in table:
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(t)).rstrip())
@@ -53,6 +57,10 @@ def cmd_doctor(args) -> int:
     else:
         print(doctor.format_table(checks))
     bad = [c.source for c in checks if not c.ok]
-    print(f"doctor: {len(checks) - len(bad)}/{len(checks)} sources parsed rows"
-          + (f"; failing: {', '.join(bad)}" if bad else "") + f"; archive {out}", file=sys.stderr)
+    print(
+        f"doctor: {len(checks) - len(bad)}/{len(checks)} sources parsed rows"
+        + (f"; failing: {', '.join(bad)}" if bad else "")
+        + f"; archive {out}",
+        file=sys.stderr,
+    )
     return 1 if bad else 0

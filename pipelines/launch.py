@@ -87,8 +87,9 @@ def configure_output(verbose: bool) -> None:
         return
     # by message, so that commands which never load Dagster do not pay for importing it
     warnings.filterwarnings("ignore", message=r".*is currently in (beta|preview)")
-    warnings.filterwarnings("ignore", message=r".*(has been|is) (deprecated|superseded)",
-                            module=r"dagster")
+    warnings.filterwarnings(
+        "ignore", message=r".*(has been|is) (deprecated|superseded)", module=r"dagster"
+    )
     logging.getLogger("dagster").setLevel(logging.ERROR)
 
 
@@ -109,10 +110,12 @@ def _holder_text(path: Path) -> str:
         info = json.loads(path.read_text() or "{}")
     except (OSError, ValueError):
         return "another process"
-    parts = [f"pid {info['pid']}" if info.get("pid") else "",
-             f"run {info['run_id']}" if info.get("run_id") else "",
-             f"{info['what']}" if info.get("what") else "",
-             f"since {info['since']}" if info.get("since") else ""]
+    parts = [
+        f"pid {info['pid']}" if info.get("pid") else "",
+        f"run {info['run_id']}" if info.get("run_id") else "",
+        f"{info['what']}" if info.get("what") else "",
+        f"since {info['since']}" if info.get("since") else "",
+    ]
     return ", ".join(p for p in parts if p) or "another process"
 
 
@@ -132,7 +135,8 @@ def file_lock(path: Path, *, timeout_seconds: float, what: str, **info: str) -> 
                 if time.monotonic() > deadline:
                     raise LaunchError(
                         f"{what}: waited {timeout_seconds:.0f}s for {path} held by "
-                        f"{_holder_text(path)}") from None
+                        f"{_holder_text(path)}"
+                    ) from None
                 time.sleep(0.1)
         try:
             fh.seek(0)
@@ -219,8 +223,10 @@ def get_instance():
         return dg.DagsterInstance.get()
     except Exception as exc:  # noqa: BLE001 -- a broken home is reported in one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise LaunchError(f"DAGSTER_HOME {os.environ['DAGSTER_HOME']} cannot be opened: {first}"
-                          " (move it aside to start a fresh run history)") from None
+        raise LaunchError(
+            f"DAGSTER_HOME {os.environ['DAGSTER_HOME']} cannot be opened: {first}"
+            " (move it aside to start a fresh run history)"
+        ) from None
 
 
 # ----------------------------------------------------------------------------- process identity
@@ -237,16 +243,23 @@ def _process_start(pid: int) -> str | None:
 def process_tags() -> dict[str, str]:
     """Run tags naming this process (pid, its start time, host, when)."""
     pid = os.getpid()
-    return {PID_TAG: str(pid), PID_START_TAG: _process_start(pid) or "", HOST_TAG: socket.gethostname(),
-            STARTED_TAG: _now_text()}
+    return {
+        PID_TAG: str(pid),
+        PID_START_TAG: _process_start(pid) or "",
+        HOST_TAG: socket.gethostname(),
+        STARTED_TAG: _now_text(),
+    }
 
 
 def _process_started_at(pid: int) -> float | None:
     """When ``pid`` started (epoch seconds), from its start time and the boot time."""
     ticks = _process_start(pid)
     try:
-        btime = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                     if line.startswith("btime "))
+        btime = next(
+            int(line.split()[1])
+            for line in Path("/proc/stat").read_text().splitlines()
+            if line.startswith("btime ")
+        )
     except (OSError, StopIteration, ValueError):
         return None
     return btime + int(ticks) / os.sysconf("SC_CLK_TCK") if ticks else None
@@ -314,12 +327,17 @@ class Holder:
 
     def describe(self) -> str:
         who = f"run {self.run_id} step {self.step_key}"
-        extra = [f"pid {self.pid}" if self.pid else "no pid recorded",
-                 f"since {self.since}" if self.since else "", self.state]
+        extra = [
+            f"pid {self.pid}" if self.pid else "no pid recorded",
+            f"since {self.since}" if self.since else "",
+            self.state,
+        ]
         return who + " (" + ", ".join(e for e in extra if e) + ")"
 
 
-def pool_holders(instance, pool: str = WAREHOUSE_POOL, exclude_run: str | None = None) -> list[Holder]:
+def pool_holders(
+    instance, pool: str = WAREHOUSE_POOL, exclude_run: str | None = None
+) -> list[Holder]:
     """Runs holding a slot of ``pool``, with the state of their process."""
     info = instance.event_log_storage.get_concurrency_info(pool)
     holders = []
@@ -329,8 +347,11 @@ def pool_holders(instance, pool: str = WAREHOUSE_POOL, exclude_run: str | None =
         run = instance.get_run_by_id(slot.run_id)
         state = _run_state(instance, run)
         tags = run.tags if run is not None else {}
-        holders.append(Holder(slot.run_id, slot.step_key, state, tags.get(PID_TAG, ""),
-                              tags.get(STARTED_TAG, "")))
+        holders.append(
+            Holder(
+                slot.run_id, slot.step_key, state, tags.get(PID_TAG, ""), tags.get(STARTED_TAG, "")
+            )
+        )
     return holders
 
 
@@ -341,14 +362,24 @@ def reap_dead_runs(instance) -> list[str]:
     from dagster._core.storage.dagster_run import FINISHED_STATUSES
 
     reaped: list[str] = []
-    unfinished = instance.get_runs(filters=dg.RunsFilter(statuses=[
-        dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.CANCELING,
-        dg.DagsterRunStatus.NOT_STARTED]), limit=200)
+    unfinished = instance.get_runs(
+        filters=dg.RunsFilter(
+            statuses=[
+                dg.DagsterRunStatus.STARTED,
+                dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.CANCELING,
+                dg.DagsterRunStatus.NOT_STARTED,
+            ]
+        ),
+        limit=200,
+    )
     for run in unfinished:
         if _run_state(instance, run) == "dead":
             instance.report_run_failed(
-                run, message=f"gpu-tracker: the run's process (pid {run.tags.get(PID_TAG, '?')}, "
-                             f"started {run.tags.get(STARTED_TAG, '?')}) is gone; marked failed")
+                run,
+                message=f"gpu-tracker: the run's process (pid {run.tags.get(PID_TAG, '?')}, "
+                f"started {run.tags.get(STARTED_TAG, '?')}) is gone; marked failed",
+            )
             reaped.append(run.run_id)
     storage = instance.event_log_storage
     if not storage.supports_global_concurrency_limits:
@@ -377,8 +408,10 @@ def wait_for_pool(instance, deadline: float, pool: str = WAREHOUSE_POOL) -> None
         if not holders:
             return
         if time.monotonic() > deadline:
-            raise LaunchError(f"the {pool} pool is held by {holders[0].describe()}; gave up waiting "
-                              f"(GPU_TRACKER_POOL_WAIT_SECONDS={pool_wait_seconds():.0f})")
+            raise LaunchError(
+                f"the {pool} pool is held by {holders[0].describe()}; gave up waiting "
+                f"(GPU_TRACKER_POOL_WAIT_SECONDS={pool_wait_seconds():.0f})"
+            )
         if not announced:
             progress(f"waiting for the {pool} pool: held by {holders[0].describe()}")
             announced = True
@@ -403,15 +436,25 @@ def _first_line(text: str) -> str:
 
 
 def _outcome(result, run_id: str, started: float) -> JobOutcome:
-    out = JobOutcome(run_id=run_id, success=result.success, seconds=round(time.monotonic() - started, 1))
+    out = JobOutcome(
+        run_id=run_id, success=result.success, seconds=round(time.monotonic() - started, 1)
+    )
     for event in result.all_events:
         if event.event_type_value == "STEP_FAILURE":
             error = event.event_specific_data.error
             # a dg.Failure's description is the message; otherwise the innermost cause says most
-            while error is not None and error.cause is not None and "Error occurred while" in error.message:
+            while (
+                error is not None
+                and error.cause is not None
+                and "Error occurred while" in error.message
+            ):
                 error = error.cause
             text = _first_line(error.message if error else "")
-            if error is not None and error.cls_name and text.split(": ", 1)[0].endswith(error.cls_name):
+            if (
+                error is not None
+                and error.cls_name
+                and text.split(": ", 1)[0].endswith(error.cls_name)
+            ):
                 text = f"{error.cls_name}: {text.split(': ', 1)[1]}" if ": " in text else text
             out.failed_steps.append(f"{event.step_key}: {text}"[:500])
         elif event.event_type_value == "ASSET_CHECK_EVALUATION":
@@ -440,20 +483,30 @@ class _Watchdog(threading.Thread):
             try:
                 self._progress()
                 info = self.instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL)
-                blocked = any(p.run_id == self.run_id and p.assigned_timestamp is None
-                              for p in info.pending_steps)
+                blocked = any(
+                    p.run_id == self.run_id and p.assigned_timestamp is None
+                    for p in info.pending_steps
+                )
                 if not blocked:
                     continue
                 reap_dead_runs(self.instance)
-                holders = [h for h in pool_holders(self.instance, exclude_run=self.run_id)
-                           if h.state in ("alive", "unknown")]
+                holders = [
+                    h
+                    for h in pool_holders(self.instance, exclude_run=self.run_id)
+                    if h.state in ("alive", "unknown")
+                ]
                 interrupted = check_captured_interrupt()
                 if interrupted or time.monotonic() > self.deadline:
-                    reason = ("interrupted while waiting" if interrupted else
-                              f"gave up after GPU_TRACKER_POOL_WAIT_SECONDS={pool_wait_seconds():.0f}")
+                    reason = (
+                        "interrupted while waiting"
+                        if interrupted
+                        else f"gave up after GPU_TRACKER_POOL_WAIT_SECONDS={pool_wait_seconds():.0f}"
+                    )
                     held = holders[0].describe() if holders else "nobody (a slot was just freed)"
-                    self._abandon(f"gpu-tracker: run {self.run_id} blocked on the {WAREHOUSE_POOL} pool "
-                                  f"held by {held}: {reason}")
+                    self._abandon(
+                        f"gpu-tracker: run {self.run_id} blocked on the {WAREHOUSE_POOL} pool "
+                        f"held by {held}: {reason}"
+                    )
             except Exception as exc:  # noqa: BLE001 -- a failed check must not end the run
                 log.debug("watchdog check failed: %s", exc)
 
@@ -461,8 +514,10 @@ class _Watchdog(threading.Thread):
         import dagster as dg
 
         records = self.instance.get_records_for_run(
-            self.run_id, of_type={dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE},
-            limit=1000).records
+            self.run_id,
+            of_type={dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE},
+            limit=1000,
+        ).records
         for record in records:
             entry = record.event_log_entry
             key = f"{entry.step_key}:{entry.dagster_event.event_type_value}"
@@ -470,8 +525,10 @@ class _Watchdog(threading.Thread):
                 continue
             self._seen.add(key)
             status = "done" if entry.dagster_event.event_type_value == "STEP_SUCCESS" else "FAILED"
-            progress(f"[{len({k.split(':')[0] for k in self._seen})}/{self.total_steps}] "
-                     f"{entry.step_key} {status}")
+            progress(
+                f"[{len({k.split(':')[0] for k in self._seen})}/{self.total_steps}] "
+                f"{entry.step_key} {status}"
+            )
 
     def _abandon(self, line: str) -> None:
         run = self.instance.get_run_by_id(self.run_id)
@@ -484,9 +541,15 @@ class _Watchdog(threading.Thread):
         os._exit(2)  # the main thread is inside Dagster's loop, which no exception reaches
 
 
-def run_job(job_name: str, *, run_config: Mapping[str, Any] | None = None,
-            partition_key: str | None = None, tags: Mapping[str, str] | None = None,
-            asset_selection: Sequence[Any] | None = None, what: str = "") -> JobOutcome:
+def run_job(
+    job_name: str,
+    *,
+    run_config: Mapping[str, Any] | None = None,
+    partition_key: str | None = None,
+    tags: Mapping[str, str] | None = None,
+    asset_selection: Sequence[Any] | None = None,
+    what: str = "",
+) -> JobOutcome:
     """Run one job of the code location in this process, recorded in DAGSTER_HOME."""
     from pipelines.definitions import defs
 
@@ -497,7 +560,9 @@ def run_job(job_name: str, *, run_config: Mapping[str, Any] | None = None,
     run_id = str(uuid.uuid4())
     config = {**(run_config or {}), "loggers": _logger_config()}
     job = defs.resolve_job_def(job_name)
-    with file_lock(home / ".launch.lock", timeout_seconds=wait, what=what or job_name, run_id=run_id):
+    with file_lock(
+        home / ".launch.lock", timeout_seconds=wait, what=what or job_name, run_id=run_id
+    ):
         wait_for_pool(instance, deadline)
         total = len(asset_selection) if asset_selection is not None else len(job.graph.nodes)
         watchdog = _Watchdog(instance, run_id, deadline, total)
@@ -505,8 +570,12 @@ def run_job(job_name: str, *, run_config: Mapping[str, Any] | None = None,
         watchdog.start()
         try:
             result = job.execute_in_process(
-                run_config=config, instance=instance, partition_key=partition_key, run_id=run_id,
-                tags={**(tags or {}), **process_tags()}, asset_selection=asset_selection,
+                run_config=config,
+                instance=instance,
+                partition_key=partition_key,
+                run_id=run_id,
+                tags={**(tags or {}), **process_tags()},
+                asset_selection=asset_selection,
                 raise_on_error=False,
             )
         finally:

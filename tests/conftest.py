@@ -70,7 +70,9 @@ def _guarded_getaddrinfo(host, *args, **kwargs):
         try:
             ipaddress.ip_address(name.strip("[]"))
         except ValueError:
-            raise socket.gaierror(socket.EAI_NONAME, f"name resolution of {name!r} is blocked in tests") from None
+            raise socket.gaierror(
+                socket.EAI_NONAME, f"name resolution of {name!r} is blocked in tests"
+            ) from None
     return _real_getaddrinfo(host, *args, **kwargs)
 
 
@@ -137,8 +139,10 @@ def pytest_terminal_summary(terminalreporter):
     lines = ["| fault | tests | outcome | rows lost / duplicated |", "|---|---|---|---|"]
     for kind, outcomes in _fault_outcomes.items():
         ok = all(o == "passed" for o in outcomes)
-        lines.append(f"| {kind} | {len(outcomes)} | {'handled' if ok else 'FAILED'} | "
-                     f"{'none (asserted)' if ok else 'see the failure'} |")
+        lines.append(
+            f"| {kind} | {len(outcomes)} | {'handled' if ok else 'FAILED'} | "
+            f"{'none (asserted)' if ok else 'see the failure'} |"
+        )
     terminalreporter.write_line("\nFault kinds tested outside the live-path suite (#10):")
     for line in lines:
         terminalreporter.write_line(line)

@@ -35,5 +35,10 @@ def polite_client() -> PoliteClient:
     """The tracker's client with no retries, no rate-limit sleeps and no proxy from the env."""
     session = requests.Session()
     session.trust_env = False  # no proxy from the environment for 127.0.0.1
-    return PoliteClient(user_agent="test", session=session, max_retries=0,
-                        min_interval_seconds=0, sleep=lambda s: None)
+    return PoliteClient(
+        user_agent="test",
+        session=session,
+        max_retries=0,
+        min_interval_seconds=0,
+        sleep=lambda s: None,
+    )

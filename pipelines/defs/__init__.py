@@ -29,11 +29,22 @@ def build_definitions() -> dg.Definitions:
     install_log_redaction()  # secrets from the environment never reach a log line or the event log
 
     return dg.Definitions(
-        assets=[*build_source_assets(), *build_market_source_assets(), build_model_assets(), polars_marts,
-                market_marts, serving_cost_daily, published_daily],
+        assets=[
+            *build_source_assets(),
+            *build_market_source_assets(),
+            build_model_assets(),
+            polars_marts,
+            market_marts,
+            serving_cost_daily,
+            published_daily,
+        ],
         jobs=[daily_sources_job, models_job, alerts_job],
         schedules=[build_daily_schedule()],
-        sensors=[build_models_after_sources_success, build_models_after_sources_failure,
-                 alerts_after_models, alert_on_run_failure],
+        sensors=[
+            build_models_after_sources_success,
+            build_models_after_sources_failure,
+            alerts_after_models,
+            alert_on_run_failure,
+        ],
         resources={"tracker": TrackerResource()},
     )

@@ -23,14 +23,21 @@ def evaluate_alerts(context: dg.OpExecutionContext, tracker: TrackerResource) ->
     config = tracker.load()
     day = dt.date.fromisoformat(context.op_config["date"]) if context.op_config["date"] else None
     result = alerts.evaluate_and_deliver(config.warehouse_path, day, config.data.get("alerts", {}))
-    context.log.info(f"alerts for {result.day}: {result.evaluated} raised, {result.new} new, "
-                     f"{result.delivered} delivered, {result.still_pending} pending")
+    context.log.info(
+        f"alerts for {result.day}: {result.evaluated} raised, {result.new} new, "
+        f"{result.delivered} delivered, {result.still_pending} pending"
+    )
     if result.still_pending:
-        context.log.warning(f"{result.still_pending} alert(s) undelivered; retried on the next evaluation")
+        context.log.warning(
+            f"{result.still_pending} alert(s) undelivered; retried on the next evaluation"
+        )
 
 
-@dg.job(name="alerts_job", executor_def=dg.in_process_executor,
-        description="Evaluate the alert rules and deliver pending alerts (outbox marts.alerts).")
+@dg.job(
+    name="alerts_job",
+    executor_def=dg.in_process_executor,
+    description="Evaluate the alert rules and deliver pending alerts (outbox marts.alerts).",
+)
 def alerts_job():
     evaluate_alerts()
 
@@ -45,8 +52,10 @@ def alerts_job():
 )
 def alerts_after_models(context: dg.RunStatusSensorContext):
     day = context.dagster_run.tags.get("gpu_tracker/partition", "")
-    return dg.RunRequest(run_key=f"alerts-after-{context.dagster_run.run_id}",
-                         run_config={"ops": {"evaluate_alerts": {"config": {"date": day}}}})
+    return dg.RunRequest(
+        run_key=f"alerts-after-{context.dagster_run.run_id}",
+        run_config={"ops": {"evaluate_alerts": {"config": {"date": day}}}},
+    )
 
 
 @dg.run_failure_sensor(
@@ -60,5 +69,11 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext):
         return  # never alert about the alerter in a loop; its failure is in the run history
     message = context.failure_event.message or "run failed"
     config = TrackerResource().load()
-    alerts.alert_failed_run(config.warehouse_path, run.run_id, run.job_name, message,
-                            dt.datetime.now(dt.UTC).date(), config.data.get("alerts", {}))
+    alerts.alert_failed_run(
+        config.warehouse_path,
+        run.run_id,
+        run.job_name,
+        message,
+        dt.datetime.now(dt.UTC).date(),
+        config.data.get("alerts", {}),
+    )

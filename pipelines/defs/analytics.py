@@ -38,20 +38,20 @@ MART_DEPS = {
 INDEX_MARTS = {"index_constituents", "gpu_price_index", "daily_summary"}
 MART_DOCS = {
     "index_constituents": "Per date x gpu_model x pricing x segment x provider: the provider's one vote "
-                          "(price_used, source_used after source precedence), whether it is in the "
-                          "index and, if not, why (exclusion_reason), with each hygiene rule's flag.",
+    "(price_used, source_used after source precedence), whether it is in the "
+    "index and, if not, why (exclusion_reason), with each hygiene rule's flag.",
     "gpu_price_index": "Like-for-like GPU rental price index per date x gpu_model x pricing x segment "
-                       "(all/hyperscaler/neocloud/marketplace): Jevons change over the providers on both "
-                       "index dates, chained index_level (100 at the start), link status, confidence.",
+    "(all/hyperscaler/neocloud/marketplace): Jevons change over the providers on both "
+    "index dates, chained index_level (100 at the start), link status, confidence.",
     "cost_per_flop": "USD per dense PFLOP-hour per precision (usd_per_pflop_hour_bf16 ...) and USD per "
-                     "GB-VRAM-hour, per date x gpu_model x provider x pricing, from each provider's lowest price.",
+    "GB-VRAM-hour, per date x gpu_model x provider x pricing, from each provider's lowest price.",
     "provider_spreads": "Per date x gpu_model x pricing: cheapest and dearest provider, max/min ratio, "
-                        "p25/median/p75 across providers, tier medians and hyperscaler premiums.",
+    "p25/median/p75 across providers, tier medians and hyperscaler premiums.",
     "daily_summary": "Per date x gpu_model x pricing: cross-sectional market median, p25/p75, lowest price "
-                     "and who offers it and their change vs 1/7/30 days; like-for-like changes from the "
-                     "index; providers, offers, availability, coverage and confidence.",
+    "and who offers it and their change vs 1/7/30 days; like-for-like changes from the "
+    "index; providers, offers, availability, coverage and confidence.",
     "price_changes": "Every move of a provider's lowest price for a GPU and price type against its "
-                     "previous observation (kind up/down), and series seen for the first time (new).",
+    "previous observation (kind up/down), and series seen for the first time (new).",
 }
 
 
@@ -59,8 +59,9 @@ def mart_key(name: str) -> dg.AssetKey:
     return dg.AssetKey(["marts", name])
 
 
-def _compute(name: str, prices: pl.DataFrame, specs: pl.DataFrame | None,
-             index: dict[str, pl.DataFrame]) -> pl.DataFrame:
+def _compute(
+    name: str, prices: pl.DataFrame, specs: pl.DataFrame | None, index: dict[str, pl.DataFrame]
+) -> pl.DataFrame:
     if name == "cost_per_flop":
         return analytics.cost_per_flop(prices, specs)
     if name in ("index_constituents", "gpu_price_index"):
@@ -73,8 +74,10 @@ def _compute(name: str, prices: pl.DataFrame, specs: pl.DataFrame | None,
 def _index_marts(con) -> dict[str, pl.DataFrame]:
     observations = con.sql(market_index.observations_sql()).pl()
     constituents = market_index.index_constituents(observations)
-    return {"index_constituents": constituents,
-            "gpu_price_index": market_index.gpu_price_index(constituents)}
+    return {
+        "index_constituents": constituents,
+        "gpu_price_index": market_index.gpu_price_index(constituents),
+    }
 
 
 def _index_checks(name: str, frame: pl.DataFrame) -> list[dg.AssetCheckResult]:
@@ -83,30 +86,50 @@ def _index_checks(name: str, frame: pl.DataFrame) -> list[dg.AssetCheckResult]:
     linked = frame.filter(pl.col("change_1d_pct").is_not_null())
     rel = 1.0 + linked["change_1d_pct"] / 100.0
     eps = 1e-9
-    outside = int(((rel < linked["min_relative"] - eps) | (rel > linked["max_relative"] + eps)).sum())
-    return [dg.AssetCheckResult(
-        asset_key=mart_key(name), check_name="change_within_matched_relatives", passed=outside == 0,
-        metadata={"linked_rows": linked.height, "rows_outside": outside})]
+    outside = int(
+        ((rel < linked["min_relative"] - eps) | (rel > linked["max_relative"] + eps)).sum()
+    )
+    return [
+        dg.AssetCheckResult(
+            asset_key=mart_key(name),
+            check_name="change_within_matched_relatives",
+            passed=outside == 0,
+            metadata={"linked_rows": linked.height, "rows_outside": outside},
+        )
+    ]
 
 
 def _published(con, name: str) -> pl.DataFrame | None:
-    exists = con.execute("select count(*) from information_schema.tables where table_schema = 'marts' "
-                         "and table_name = ?", [name]).fetchone()[0]
+    exists = con.execute(
+        "select count(*) from information_schema.tables where table_schema = 'marts' "
+        "and table_name = ?",
+        [name],
+    ).fetchone()[0]
     return con.sql(f"select * from marts.{name}").pl() if exists else None
 
 
-def _record_restatements(con, name: str, before: pl.DataFrame | None, after: pl.DataFrame,
-                         run_id: str) -> int:
+def _record_restatements(
+    con, name: str, before: pl.DataFrame | None, after: pl.DataFrame, run_id: str
+) -> int:
     """Append to ``marts.restatements`` every published value of ``name`` this rebuild
     changed or removed (METHODOLOGY.md section 6); returns how many."""
     if name not in market_index.RESTATED_MARTS or before is None:
         return 0
     keys, columns = market_index.RESTATED_MARTS[name]
-    rows = market_index.restatements(before, after, name, keys, columns, dt.datetime.now(dt.UTC),
-                                     f"rebuild in Dagster run {run_id}")
+    rows = market_index.restatements(
+        before,
+        after,
+        name,
+        keys,
+        columns,
+        dt.datetime.now(dt.UTC),
+        f"rebuild in Dagster run {run_id}",
+    )
     if rows.height:
         con.register("_restated", rows.to_arrow())
-        con.execute("create table if not exists marts.restatements as select * from _restated limit 0")
+        con.execute(
+            "create table if not exists marts.restatements as select * from _restated limit 0"
+        )
         con.execute("insert into marts.restatements select * from _restated")
         con.unregister("_restated")
     return rows.height
@@ -115,32 +138,57 @@ def _record_restatements(con, name: str, before: pl.DataFrame | None, after: pl.
 def _check_results(name: str, frame: pl.DataFrame) -> list[dg.AssetCheckResult]:
     keys = analytics.MART_KEYS[name]
     dupes = frame.height - frame.select(keys).unique().height
-    return [*_index_checks(name, frame),
+    return [
+        *_index_checks(name, frame),
         # empty is a warning: a warehouse with no GPU offers yet (market sources only) is not corrupt
-        dg.AssetCheckResult(asset_key=mart_key(name), check_name="not_empty", passed=frame.height > 0,
-                            severity=dg.AssetCheckSeverity.WARN, metadata={"rows": frame.height}),
-        dg.AssetCheckResult(asset_key=mart_key(name), check_name="unique_key", passed=dupes == 0,
-                            metadata={"key": ", ".join(keys), "duplicate_rows": dupes}),
+        dg.AssetCheckResult(
+            asset_key=mart_key(name),
+            check_name="not_empty",
+            passed=frame.height > 0,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"rows": frame.height},
+        ),
+        dg.AssetCheckResult(
+            asset_key=mart_key(name),
+            check_name="unique_key",
+            passed=dupes == 0,
+            metadata={"key": ", ".join(keys), "duplicate_rows": dupes},
+        ),
     ]
 
 
 @dg.multi_asset(
     name="polars_marts",
     specs=[
-        dg.AssetSpec(mart_key(name), deps=deps, description=MART_DOCS[name], group_name=MODELS_GROUP,
-                     kinds={"polars", "duckdb"}, skippable=True,
-                     metadata={"methodology_version": analytics.METHODOLOGY_VERSION})
+        dg.AssetSpec(
+            mart_key(name),
+            deps=deps,
+            description=MART_DOCS[name],
+            group_name=MODELS_GROUP,
+            kinds={"polars", "duckdb"},
+            skippable=True,
+            metadata={"methodology_version": analytics.METHODOLOGY_VERSION},
+        )
         for name, deps in MART_DEPS.items()
     ],
     check_specs=[
-        dg.AssetCheckSpec(check, asset=mart_key(name), blocking=check == "unique_key",
-                          description=f"{check.replace('_', ' ')} ({', '.join(analytics.MART_KEYS[name])})")
-        for name in MART_DEPS for check in ("not_empty", "unique_key")
-    ] + [
-        dg.AssetCheckSpec("change_within_matched_relatives", asset=mart_key("gpu_price_index"),
-                          blocking=True,
-                          description="every like-for-like change lies between the smallest and largest "
-                                      "price relative of the providers it matched"),
+        dg.AssetCheckSpec(
+            check,
+            asset=mart_key(name),
+            blocking=check == "unique_key",
+            description=f"{check.replace('_', ' ')} ({', '.join(analytics.MART_KEYS[name])})",
+        )
+        for name in MART_DEPS
+        for check in ("not_empty", "unique_key")
+    ]
+    + [
+        dg.AssetCheckSpec(
+            "change_within_matched_relatives",
+            asset=mart_key("gpu_price_index"),
+            blocking=True,
+            description="every like-for-like change lies between the smallest and largest "
+            "price relative of the providers it matched",
+        ),
     ],
     can_subset=True,
     pool=WAREHOUSE_POOL,
@@ -149,7 +197,9 @@ def polars_marts(context: dg.AssetExecutionContext, tracker: TrackerResource):
     selected = [k.path[-1] for k in context.selected_asset_keys]
     with warehouse.writer(tracker.db_path()) as con:
         prices = con.sql("select * from marts.gpu_price_daily").pl()
-        specs = con.sql("select * from seeds.gpu_specs").pl() if "cost_per_flop" in selected else None
+        specs = (
+            con.sql("select * from seeds.gpu_specs").pl() if "cost_per_flop" in selected else None
+        )
         index = _index_marts(con) if INDEX_MARTS & set(selected) else {}
         for name in MART_DEPS:
             if name not in selected:
@@ -158,8 +208,10 @@ def polars_marts(context: dg.AssetExecutionContext, tracker: TrackerResource):
             before = _published(con, name) if name in market_index.RESTATED_MARTS else None
             warehouse.replace_table(con, f"marts.{name}", frame)
             restated = _record_restatements(con, name, before, frame, context.run.run_id)
-            context.log.info(f"marts.{name}: {frame.height} rows"
-                             + (f", {restated} restated values" if restated else ""))
+            context.log.info(
+                f"marts.{name}: {frame.height} rows"
+                + (f", {restated} restated values" if restated else "")
+            )
             metadata = {"dagster/row_count": frame.height}
             if name in market_index.RESTATED_MARTS:
                 metadata["restated_values"] = restated
@@ -170,14 +222,20 @@ def polars_marts(context: dg.AssetExecutionContext, tracker: TrackerResource):
 @dg.asset(
     key=dg.AssetKey(["published", "daily"]),
     # every published mart: the report and files are written after all of them are built
-    deps=[PRICE_DAILY, *(mart_key(n) for n in MART_DEPS), mart_key("api_price_families"),
-          mart_key("serving_cost_daily")],
+    deps=[
+        PRICE_DAILY,
+        *(mart_key(n) for n in MART_DEPS),
+        mart_key("api_price_families"),
+        mart_key("serving_cost_daily"),
+    ],
     group_name=MODELS_GROUP,
     kinds={"parquet", "csv", "html"},
     description="The newest day's marts as Parquet and CSV plus the static HTML report, under "
-                "warehouse/published/<date>/ and warehouse/published/latest/.",
+    "warehouse/published/<date>/ and warehouse/published/latest/.",
 )
-def published_daily(context: dg.AssetExecutionContext, tracker: TrackerResource) -> dg.MaterializeResult:
+def published_daily(
+    context: dg.AssetExecutionContext, tracker: TrackerResource
+) -> dg.MaterializeResult:
     config = tracker.load()
     with warehouse.reader(config.warehouse_path) as con:
         frames = publish.read_marts(con)
@@ -186,8 +244,10 @@ def published_daily(context: dg.AssetExecutionContext, tracker: TrackerResource)
         return dg.MaterializeResult(metadata={"published": False, "reason": "no GPU price data"})
     folder = publish.publish(frames, config.published_dir)
     context.log.info(f"published {folder}")
-    return dg.MaterializeResult(metadata={
-        "folder": str(folder),
-        "report": dg.MetadataValue.path(str(folder / "report.html")),
-        "as_of": folder.name,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "folder": str(folder),
+            "report": dg.MetadataValue.path(str(folder / "report.html")),
+            "as_of": folder.name,
+        }
+    )

@@ -19,6 +19,7 @@ from pipelines.lib.config import load_config
 
 MODELS_GROUP = "models"
 
+
 def sources_executor() -> dg.ExecutorDefinition:
     """In-process on the DuckDB file (its writers run one after another anyway); on a DuckLake
     warehouse (``GPU_TRACKER_WAREHOUSE=ducklake:...``) the multiprocess executor, so sources
@@ -42,7 +43,7 @@ daily_sources_job = dg.define_asset_job(
     selection=dg.AssetSelection.groups(SOURCE_GROUP, MARKET_GROUP),
     executor_def=sources_executor(),
     description="Fetch (or replay), archive, parse and load every source (GPU offers, model catalogs, "
-                "API prices, SEC facts) for one date.",
+    "API prices, SEC facts) for one date.",
 )
 
 models_job = dg.define_asset_job(
@@ -75,8 +76,10 @@ def _models_request(context: dg.RunStatusSensorContext) -> dg.RunRequest:
     run = context.dagster_run
     return dg.RunRequest(
         run_key=f"models-after-{run.run_id}",
-        tags={"gpu_tracker/after_run": run.run_id,
-              "gpu_tracker/partition": run.tags.get("dagster/partition", "")},
+        tags={
+            "gpu_tracker/after_run": run.run_id,
+            "gpu_tracker/partition": run.tags.get("dagster/partition", ""),
+        },
     )
 
 

@@ -7,7 +7,6 @@ each mart in one transaction under the warehouse writer lock; each mart gets a b
 unique-key check. They run in ``models_job`` with the other marts.
 """
 
-
 import dagster as dg
 import polars as pl
 
@@ -28,34 +27,40 @@ MARKET_MARTS: dict[str, dict] = {
         "deps": _producers("raw.model_catalog"),
         "key": ["model_key"],
         "doc": "One row per model across OpenRouter, Hugging Face and Epoch AI: first seen, organization, "
-               "parameters, active parameters (mixture-of-experts), context length, sources.",
+        "parameters, active parameters (mixture-of-experts), context length, sources.",
     },
     "api_prices_daily": {
         "deps": _producers("raw.api_prices"),
         "key": ["date", "source", "model_id"],
         "doc": "USD per 1M input / output tokens per date x source x model; OpenRouter and LiteLLM kept "
-               "apart, each row with the other source's latest price for the same model and the disagreement.",
+        "apart, each row with the other source's latest price for the same model and the disagreement.",
     },
     "api_price_families": {
         "deps": [mart_key("api_prices_daily")],
         "key": ["family", "date"],
         "doc": "Cheapest price per 1M output tokens per date for well-known model families (config "
-               "[api_families]), across every source and route that lists them.",
+        "[api_families]), across every source and route that lists them.",
     },
     "nvidia_financials": {
         "deps": _producers("raw.sec_facts"),
         "key": ["fiscal_year", "fiscal_quarter"],
         "doc": "NVIDIA per fiscal quarter from SEC EDGAR XBRL: revenue, cost of revenue, gross profit, "
-               "gross margin (Q4 = fiscal year - 9-month year to date).",
+        "gross margin (Q4 = fiscal year - 9-month year to date).",
     },
     "nvidia_margin_indicators": {
-        "deps": [mart_key("daily_summary"), mart_key("provider_spreads"), GPU_SPECS, mart_key("model_releases"),
-                 mart_key("api_prices_daily"), mart_key("nvidia_financials")],
+        "deps": [
+            mart_key("daily_summary"),
+            mart_key("provider_spreads"),
+            GPU_SPECS,
+            mart_key("model_releases"),
+            mart_key("api_prices_daily"),
+            mart_key("nvidia_financials"),
+        ],
         "key": ["date", "indicator", "subject", "pricing"],
         "doc": "Daily (quarterly where the input is) indicators linking GPU prices to NVIDIA's margins: "
-               "NVIDIA vs AMD and vs custom-silicon cost per PFLOP, hyperscaler premium, rental-implied "
-               "revenue / payback / value vs build cost, generation price vs FLOPS, API margin proxy, "
-               "reported gross margin beside the H100 rental index. Formula and assumptions on every row.",
+        "NVIDIA vs AMD and vs custom-silicon cost per PFLOP, hyperscaler premium, rental-implied "
+        "revenue / payback / value vs build cost, generation price vs FLOPS, API margin proxy, "
+        "reported gross margin beside the H100 rental index. Formula and assumptions on every row.",
     },
 }
 
@@ -71,24 +76,46 @@ DEFAULT_API_FAMILIES = {
 
 def _table(con, name: str) -> pl.DataFrame | None:
     schema, table = name.split(".")
-    exists = con.execute("select 1 from information_schema.tables where table_schema = ? and table_name = ?",
-                         [schema, table]).fetchone()
+    exists = con.execute(
+        "select 1 from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchone()
     return con.sql(f"select * from {name}").pl() if exists else None
 
 
 def _unique_check(name: str, frame: pl.DataFrame) -> dg.AssetCheckResult:
     keys = MARKET_MARTS[name]["key"]
     dupes = frame.height - frame.select(keys).unique().height if frame.height else 0
-    return dg.AssetCheckResult(asset_key=mart_key(name), check_name="unique_key", passed=dupes == 0,
-                               metadata={"key": ", ".join(keys), "duplicate_rows": dupes, "rows": frame.height})
+    return dg.AssetCheckResult(
+        asset_key=mart_key(name),
+        check_name="unique_key",
+        passed=dupes == 0,
+        metadata={"key": ", ".join(keys), "duplicate_rows": dupes, "rows": frame.height},
+    )
 
 
 @dg.multi_asset(
     name="market_marts",
-    specs=[dg.AssetSpec(mart_key(n), deps=m["deps"], description=m["doc"], group_name=MODELS_GROUP,
-                        kinds={"polars", "duckdb"}, skippable=True) for n, m in MARKET_MARTS.items()],
-    check_specs=[dg.AssetCheckSpec("unique_key", asset=mart_key(n), blocking=True,
-                                   description=f"unique on ({', '.join(m['key'])})") for n, m in MARKET_MARTS.items()],
+    specs=[
+        dg.AssetSpec(
+            mart_key(n),
+            deps=m["deps"],
+            description=m["doc"],
+            group_name=MODELS_GROUP,
+            kinds={"polars", "duckdb"},
+            skippable=True,
+        )
+        for n, m in MARKET_MARTS.items()
+    ],
+    check_specs=[
+        dg.AssetCheckSpec(
+            "unique_key",
+            asset=mart_key(n),
+            blocking=True,
+            description=f"unique on ({', '.join(m['key'])})",
+        )
+        for n, m in MARKET_MARTS.items()
+    ],
     can_subset=True,
     pool=WAREHOUSE_POOL,
 )
@@ -107,27 +134,53 @@ def market_marts(context: dg.AssetExecutionContext, tracker: TrackerResource):
             warehouse.replace_table(con, f"marts.{name}", frame)
             built[name] = frame
             context.log.info(f"marts.{name}: {frame.height} rows")
-            yield dg.MaterializeResult(asset_key=mart_key(name), metadata={"dagster/row_count": frame.height})
+            yield dg.MaterializeResult(
+                asset_key=mart_key(name), metadata={"dagster/row_count": frame.height}
+            )
             yield _unique_check(name, frame)
 
         if "model_releases" in selected:
-            yield from put("model_releases", market.model_releases(_table(con, "raw.model_catalog"), model_key))
+            yield from put(
+                "model_releases", market.model_releases(_table(con, "raw.model_catalog"), model_key)
+            )
         if "api_prices_daily" in selected:
-            yield from put("api_prices_daily", market.api_prices_daily(_table(con, "raw.api_prices")))
+            yield from put(
+                "api_prices_daily", market.api_prices_daily(_table(con, "raw.api_prices"))
+            )
         if "api_price_families" in selected:
             api = built.get("api_prices_daily")
             api = api if api is not None else _table(con, "marts.api_prices_daily")
-            yield from put("api_price_families", market.cheapest_by_family(
-                api if api is not None else pl.DataFrame(schema={"model_key": pl.Utf8}), families))
+            yield from put(
+                "api_price_families",
+                market.cheapest_by_family(
+                    api if api is not None else pl.DataFrame(schema={"model_key": pl.Utf8}),
+                    families,
+                ),
+            )
         if "nvidia_financials" in selected:
-            yield from put("nvidia_financials", quarterly_financials(_table(con, "raw.sec_facts"), cik="0001045810"))
+            yield from put(
+                "nvidia_financials",
+                quarterly_financials(_table(con, "raw.sec_facts"), cik="0001045810"),
+            )
         if "nvidia_margin_indicators" in selected:
+
             def get(name):
                 return built[name] if name in built else _table(con, f"marts.{name}")
+
             summary, spreads = get("daily_summary"), get("provider_spreads")
             if summary is None or spreads is None:
-                raise dg.Failure("marts.daily_summary / marts.provider_spreads missing: build the GPU marts first")
-            yield from put("nvidia_margin_indicators", market.margin_indicators(
-                summary=summary, spreads=spreads, specs=_table(con, "seeds.gpu_specs"),
-                releases=get("model_releases"), api_daily=get("api_prices_daily"),
-                financials=get("nvidia_financials"), config=economics))
+                raise dg.Failure(
+                    "marts.daily_summary / marts.provider_spreads missing: build the GPU marts first"
+                )
+            yield from put(
+                "nvidia_margin_indicators",
+                market.margin_indicators(
+                    summary=summary,
+                    spreads=spreads,
+                    specs=_table(con, "seeds.gpu_specs"),
+                    releases=get("model_releases"),
+                    api_daily=get("api_prices_daily"),
+                    financials=get("nvidia_financials"),
+                    config=economics,
+                ),
+            )

@@ -10,7 +10,6 @@
 All models build in one step under the warehouse writer lock and pool.
 """
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -28,7 +27,10 @@ SQL_DIR = REPO_ROOT / "sql"
 # raw table -> the asset keys that load it (every source declares its raw tables in its SPEC;
 # each source also writes the quarantine and the load log)
 RAW_TABLE_PRODUCERS: dict[str, list[dg.AssetKey]] = {
-    **{table: [source_asset_key(s) for s in ids] for table, ids in registry.raw_table_producers().items()},
+    **{
+        table: [source_asset_key(s) for s in ids]
+        for table, ids in registry.raw_table_producers().items()
+    },
     "raw.quarantine": [source_asset_key(s) for s in [*GPU_SOURCES, *MARKET_SOURCES]],
     "raw.load_log": [source_asset_key(s) for s in [*GPU_SOURCES, *MARKET_SOURCES]],
 }
@@ -61,8 +63,11 @@ def build_model_assets(sql_dir: Path = SQL_DIR) -> dg.AssetsDefinition:
                 code_version=model.code_version,
                 kinds={"sql", "duckdb"},
                 skippable=True,
-                metadata={"relation": name, "path": str(Path(model.path).relative_to(sql_dir.parent)),
-                          "materialized": model.materialized},
+                metadata={
+                    "relation": name,
+                    "path": str(Path(model.path).relative_to(sql_dir.parent)),
+                    "materialized": model.materialized,
+                },
             )
         )
         for test in model.tests:
@@ -72,8 +77,11 @@ def build_model_assets(sql_dir: Path = SQL_DIR) -> dg.AssetsDefinition:
                     asset=model_key(name),
                     description=f"{test.name} (severity {test.severity})",
                     blocking=test.severity == "error",
-                    additional_deps=[model_key(d) for d in sorted(test.depends_on)
-                                     if d != name and d in project.models],
+                    additional_deps=[
+                        model_key(d)
+                        for d in sorted(test.depends_on)
+                        if d != name and d in project.models
+                    ],
                 )
             )
 
@@ -84,7 +92,9 @@ def build_model_assets(sql_dir: Path = SQL_DIR) -> dg.AssetsDefinition:
         can_subset=True,
         pool=WAREHOUSE_POOL,
     )
-    def _sql_models(context: dg.AssetExecutionContext, config: SqlModelsConfig, tracker: TrackerResource):
+    def _sql_models(
+        context: dg.AssetExecutionContext, config: SqlModelsConfig, tracker: TrackerResource
+    ):
         selected = [".".join(k.path) for k in context.selected_asset_keys]
         with warehouse.writer(tracker.db_path()) as con:
             result = project.build(con, select=selected, full_refresh=config.full_refresh)
@@ -93,9 +103,11 @@ def build_model_assets(sql_dir: Path = SQL_DIR) -> dg.AssetsDefinition:
             if outcome.status == "success":
                 yield dg.MaterializeResult(
                     asset_key=model_key(name),
-                    metadata={"seconds": round(outcome.seconds, 3),
-                              **({"dagster/row_count": outcome.rows} if outcome.rows is not None else {}),
-                              **({"build": outcome.message} if outcome.message else {})},
+                    metadata={
+                        "seconds": round(outcome.seconds, 3),
+                        **({"dagster/row_count": outcome.rows} if outcome.rows is not None else {}),
+                        **({"build": outcome.message} if outcome.message else {}),
+                    },
                 )
             else:
                 failed_models.append(f"{name}: {outcome.status} {outcome.message}".strip())
@@ -105,7 +117,9 @@ def build_model_assets(sql_dir: Path = SQL_DIR) -> dg.AssetsDefinition:
                 asset_key=model_key(test.model),
                 check_name=_check_name(test.name),
                 passed=test.status == "pass",
-                severity=dg.AssetCheckSeverity.ERROR if test.severity == "error" else dg.AssetCheckSeverity.WARN,
+                severity=dg.AssetCheckSeverity.ERROR
+                if test.severity == "error"
+                else dg.AssetCheckSeverity.WARN,
                 metadata={"failing_rows": test.failures, "message": test.message or ""},
             )
         if failed_models:

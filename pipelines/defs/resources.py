@@ -10,7 +10,6 @@ launcher already did): a run whose process is later found dead is marked failed 
 daemon launched.
 """
 
-
 from pathlib import Path
 
 import dagster as dg

@@ -18,7 +18,6 @@ failures ask Dagster for a retry; replay failures do not (a retry cannot fix an 
 Writers share the ``duckdb_warehouse`` pool (limit 1), so they never run concurrently.
 """
 
-
 import datetime as dt
 
 import dagster as dg
@@ -43,15 +42,29 @@ WAREHOUSE_POOL = "duckdb_warehouse"
 SOURCE_GROUP = "gpu_sources"
 
 OFFER_KEY = (
-    "date", "source", "provider", "upstream_source", "gpu_model", "gpu_count", "instance_type",
-    "region", "pricing", "reserved_term", "price_basis", "payload_name", "price_usd_per_gpu_hour",
+    "date",
+    "source",
+    "provider",
+    "upstream_source",
+    "gpu_model",
+    "gpu_count",
+    "instance_type",
+    "region",
+    "pricing",
+    "reserved_term",
+    "price_basis",
+    "payload_name",
+    "price_usd_per_gpu_hour",
 )
 
 CHECKS: dict[str, tuple[dg.AssetCheckSeverity, str]] = {
     "non_empty": (dg.AssetCheckSeverity.ERROR, "offers were loaded for every partition date"),
     "prices_positive": (dg.AssetCheckSeverity.ERROR, "every per-GPU-hour price is > 0"),
     "no_duplicate_keys": (dg.AssetCheckSeverity.ERROR, "no two offers share the offer key"),
-    "prices_within_bounds": (dg.AssetCheckSeverity.WARN, "no price quarantined as outside the family's sane bounds"),
+    "prices_within_bounds": (
+        dg.AssetCheckSeverity.WARN,
+        "no price quarantined as outside the family's sane bounds",
+    ),
     "unmapped_gpu_names": (dg.AssetCheckSeverity.WARN, "no GPU name quarantined as unknown"),
     "fetch_and_parse_errors": (dg.AssetCheckSeverity.WARN, "every payload was fetched and parsed"),
 }
@@ -66,20 +79,24 @@ def _checks_from_warehouse(db_path, source: str, days: list[dt.date], errors: li
     with warehouse.reader(db_path) as con:
         per_day = con.execute(
             "SELECT date, count(*) FROM raw.gpu_offers WHERE source = ? AND date IN "
-            "(SELECT unnest(?::DATE[])) GROUP BY date", [source, days]
+            "(SELECT unnest(?::DATE[])) GROUP BY date",
+            [source, days],
         ).fetchall()
         non_positive = con.execute(
             "SELECT count(*) FROM raw.gpu_offers WHERE source = ? AND date IN (SELECT unnest(?::DATE[])) "
-            "AND NOT (price_usd_per_gpu_hour > 0)", [source, days]
+            "AND NOT (price_usd_per_gpu_hour > 0)",
+            [source, days],
         ).fetchone()[0]
         key = ", ".join(OFFER_KEY)
         dupes = con.execute(
             f"SELECT count(*) FROM (SELECT {key}, count(*) AS n FROM raw.gpu_offers WHERE source = ? "
-            f"AND date IN (SELECT unnest(?::DATE[])) GROUP BY ALL HAVING count(*) > 1)", [source, days]
+            f"AND date IN (SELECT unnest(?::DATE[])) GROUP BY ALL HAVING count(*) > 1)",
+            [source, days],
         ).fetchone()[0]
         q = con.execute(
             "SELECT reason, count(*), string_agg(DISTINCT gpu_name_raw, ', ') FROM raw.quarantine "
-            "WHERE source = ? AND date IN (SELECT unnest(?::DATE[])) GROUP BY reason", [source, days]
+            "WHERE source = ? AND date IN (SELECT unnest(?::DATE[])) GROUP BY reason",
+            [source, days],
         ).fetchall()
     loaded = {d: n for d, n in per_day}
     quarantined = {reason: (n, names) for reason, n, names in q}
@@ -87,19 +104,28 @@ def _checks_from_warehouse(db_path, source: str, days: list[dt.date], errors: li
     oob = quarantined.get("price_out_of_bounds", (0, ""))
     unknown = quarantined.get("unknown_gpu", (0, ""))
     results = {
-        "non_empty": (not empty_days, {"empty_dates": ", ".join(empty_days) or "none",
-                                       "rows": sum(loaded.values())}),
+        "non_empty": (
+            not empty_days,
+            {"empty_dates": ", ".join(empty_days) or "none", "rows": sum(loaded.values())},
+        ),
         "prices_positive": (non_positive == 0, {"non_positive_rows": non_positive}),
         "no_duplicate_keys": (dupes == 0, {"duplicate_keys": dupes}),
         "prices_within_bounds": (oob[0] == 0, {"quarantined_out_of_bounds": oob[0]}),
-        "unmapped_gpu_names": (unknown[0] == 0, {"quarantined_unknown_gpu": unknown[0],
-                                                 "names": (unknown[1] or "")[:1000]}),
-        "fetch_and_parse_errors": (not errors, {"errors": len(errors),
-                                                "first_errors": "\n".join(errors[:5])[:2000]}),
+        "unmapped_gpu_names": (
+            unknown[0] == 0,
+            {"quarantined_unknown_gpu": unknown[0], "names": (unknown[1] or "")[:1000]},
+        ),
+        "fetch_and_parse_errors": (
+            not errors,
+            {"errors": len(errors), "first_errors": "\n".join(errors[:5])[:2000]},
+        ),
     }
     return [
         dg.AssetCheckResult(
-            check_name=name, passed=bool(passed), severity=CHECKS[name][0], metadata=meta,
+            check_name=name,
+            passed=bool(passed),
+            severity=CHECKS[name][0],
+            metadata=meta,
         )
         for name, (passed, meta) in results.items()
     ]
@@ -126,8 +152,10 @@ def _replayable_days(context, source_id: str, days: list[dt.date], replay_dir) -
         # fails with "no payloads in archive DIR" and its load_log line instead of "run ok"
         return days
     if len(present) < len(days):
-        context.log.info(f"{source_id}: archive {replay_dir} has payloads for {len(present)} of "
-                         f"{len(days)} dates; the others are skipped")
+        context.log.info(
+            f"{source_id}: archive {replay_dir} has payloads for {len(present)} of "
+            f"{len(days)} dates; the others are skipped"
+        )
     return present
 
 
@@ -145,8 +173,10 @@ def build_source_asset(source_id: str) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
         kinds={"python", "duckdb"},
-        check_specs=[dg.AssetCheckSpec(name, asset=key, description=desc)
-                     for name, (_, desc) in CHECKS.items()],
+        check_specs=[
+            dg.AssetCheckSpec(name, asset=key, description=desc)
+            for name, (_, desc) in CHECKS.items()
+        ],
         metadata={"table": "raw.gpu_offers", "partition_expr": "date", "source": source_id},
     )
     def _source_asset(context: dg.AssetExecutionContext, tracker: TrackerResource):
@@ -167,19 +197,33 @@ def build_source_asset(source_id: str) -> dg.AssetsDefinition:
                 quarantine = partial.quarantine if partial is not None else empty_quarantine()
                 payloads = partial.payloads if partial is not None else []
                 warehouse.record_failure(
-                    db_path, source=source_id, day=day, quarantine=quarantine, payloads=payloads,
-                    mode="archive" if replay_dir else "live", error=redact(_failure_text(exc))[:2000],
+                    db_path,
+                    source=source_id,
+                    day=day,
+                    quarantine=quarantine,
+                    payloads=payloads,
+                    mode="archive" if replay_dir else "live",
+                    error=redact(_failure_text(exc))[:2000],
                 )
                 quarantined_total += quarantine.height
                 context.log.error(redact(f"{source_id} {day}: {_failure_text(exc)}"))
                 failures.append(redact(_failure_text(exc)))
-                retryable = retryable or (isinstance(exc, FetchError) and replay_dir is None
-                                             and exc.kind not in UNREACHABLE_KINDS)
+                retryable = retryable or (
+                    isinstance(exc, FetchError)
+                    and replay_dir is None
+                    and exc.kind not in UNREACHABLE_KINDS
+                )
                 continue
             warehouse.load_source_day(
-                db_path, source=source_id, days=[day], offers=result.offers,
-                quarantine=result.quarantine, payloads=result.payloads, mode=result.mode,
-                status=result.status, error="; ".join(result.errors)[:2000] or None,
+                db_path,
+                source=source_id,
+                days=[day],
+                offers=result.offers,
+                quarantine=result.quarantine,
+                payloads=result.payloads,
+                mode=result.mode,
+                status=result.status,
+                error="; ".join(result.errors)[:2000] or None,
             )
             errors.extend(result.errors)
             offers_total += result.offers.height
@@ -191,10 +235,14 @@ def build_source_asset(source_id: str) -> dg.AssetsDefinition:
         if failures:
             retry = config.data.get("schedule", {})
             if retryable and int(retry.get("fetch_retries", 2)) > 0:
-                raise dg.RetryRequested(max_retries=int(retry.get("fetch_retries", 2)),
-                                        seconds_to_wait=float(retry.get("fetch_retry_seconds", 60)))
+                raise dg.RetryRequested(
+                    max_retries=int(retry.get("fetch_retries", 2)),
+                    seconds_to_wait=float(retry.get("fetch_retry_seconds", 60)),
+                )
             raise dg.Failure(
-                description=f"{source_id}: {len(failures)} of {len(days)} dates failed: {failures[0]}"[:2000],
+                description=f"{source_id}: {len(failures)} of {len(days)} dates failed: {failures[0]}"[
+                    :2000
+                ],
                 metadata={"failed_dates": len(failures), "quarantined": quarantined_total},
             )
         yield from _checks_from_warehouse(db_path, source_id, days, errors)
@@ -214,7 +262,6 @@ def build_source_assets() -> list[dg.AssetsDefinition]:
     return [build_source_asset(s) for s in GPU_SOURCES]
 
 
-
 # ----------------------------------------------------------------------------- market sources
 MARKET_GROUP = "market_sources"
 
@@ -222,15 +269,32 @@ MARKET_GROUP = "market_sources"
 MARKET_KEYS: dict[str, tuple[str, ...]] = {
     "raw.model_catalog": ("model_id", "payload_name"),
     "raw.api_prices": ("model_id", "payload_name"),
-    "raw.sec_facts": ("cik", "concept", "unit", "period_start", "period_end", "accession",
-                      "fiscal_year", "fiscal_period", "form", "frame", "value"),
+    "raw.sec_facts": (
+        "cik",
+        "concept",
+        "unit",
+        "period_start",
+        "period_end",
+        "accession",
+        "fiscal_year",
+        "fiscal_period",
+        "form",
+        "frame",
+        "value",
+    ),
     "raw.fx_rates": ("currency", "payload_name"),
 }
 
 MARKET_CHECKS: dict[str, tuple[dg.AssetCheckSeverity, str]] = {
     "non_empty": (dg.AssetCheckSeverity.ERROR, "rows were loaded for every partition date"),
-    "no_duplicate_keys": (dg.AssetCheckSeverity.ERROR, "no two rows share a key within (source, date)"),
-    "problem_rows": (dg.AssetCheckSeverity.WARN, "no row quarantined (bad price, missing id, bad number)"),
+    "no_duplicate_keys": (
+        dg.AssetCheckSeverity.ERROR,
+        "no two rows share a key within (source, date)",
+    ),
+    "problem_rows": (
+        dg.AssetCheckSeverity.WARN,
+        "no row quarantined (bad price, missing id, bad number)",
+    ),
     "fetch_and_parse_errors": (dg.AssetCheckSeverity.WARN, "every payload was fetched and parsed"),
 }
 
@@ -242,30 +306,46 @@ def _market_checks(db_path, source: str, days: list[dt.date], errors: list[str])
         for table, key in MARKET_KEYS.items():
             for day, n in con.execute(
                 f"SELECT date, count(*) FROM {table} WHERE source = ? AND date IN "
-                "(SELECT unnest(?::DATE[])) GROUP BY date", [source, days]
+                "(SELECT unnest(?::DATE[])) GROUP BY date",
+                [source, days],
             ).fetchall():
                 loaded[day] = loaded.get(day, 0) + n
             dupes += con.execute(
                 f"SELECT count(*) FROM (SELECT date, {', '.join(key)} FROM {table} WHERE source = ? "
-                "AND date IN (SELECT unnest(?::DATE[])) GROUP BY ALL HAVING count(*) > 1)", [source, days]
+                "AND date IN (SELECT unnest(?::DATE[])) GROUP BY ALL HAVING count(*) > 1)",
+                [source, days],
             ).fetchone()[0]
         problems = con.execute(
             "SELECT reason, count(*) FROM raw.quarantine WHERE source = ? AND date IN "
-            "(SELECT unnest(?::DATE[])) GROUP BY reason ORDER BY 2 DESC", [source, days]
+            "(SELECT unnest(?::DATE[])) GROUP BY reason ORDER BY 2 DESC",
+            [source, days],
         ).fetchall()
     empty_days = [d.isoformat() for d in days if not loaded.get(d)]
     n_problems = sum(n for _, n in problems)
     results = {
-        "non_empty": (not empty_days, {"empty_dates": ", ".join(empty_days) or "none",
-                                       "rows": sum(loaded.values())}),
+        "non_empty": (
+            not empty_days,
+            {"empty_dates": ", ".join(empty_days) or "none", "rows": sum(loaded.values())},
+        ),
         "no_duplicate_keys": (dupes == 0, {"duplicate_keys": dupes}),
-        "problem_rows": (n_problems == 0, {"quarantined": n_problems,
-                                           "reasons": ", ".join(f"{r}={n}" for r, n in problems) or "none"}),
-        "fetch_and_parse_errors": (not errors, {"errors": len(errors),
-                                                "first_errors": "\n".join(errors[:5])[:2000]}),
+        "problem_rows": (
+            n_problems == 0,
+            {
+                "quarantined": n_problems,
+                "reasons": ", ".join(f"{r}={n}" for r, n in problems) or "none",
+            },
+        ),
+        "fetch_and_parse_errors": (
+            not errors,
+            {"errors": len(errors), "first_errors": "\n".join(errors[:5])[:2000]},
+        ),
     }
-    return [dg.AssetCheckResult(check_name=name, passed=bool(passed), severity=MARKET_CHECKS[name][0],
-                                metadata=meta) for name, (passed, meta) in results.items()]
+    return [
+        dg.AssetCheckResult(
+            check_name=name, passed=bool(passed), severity=MARKET_CHECKS[name][0], metadata=meta
+        )
+        for name, (passed, meta) in results.items()
+    ]
 
 
 def build_market_source_asset(source_id: str) -> dg.AssetsDefinition:
@@ -282,8 +362,10 @@ def build_market_source_asset(source_id: str) -> dg.AssetsDefinition:
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=WAREHOUSE_POOL,
         kinds={"python", "duckdb"},
-        check_specs=[dg.AssetCheckSpec(name, asset=key, description=desc)
-                     for name, (_, desc) in MARKET_CHECKS.items()],
+        check_specs=[
+            dg.AssetCheckSpec(name, asset=key, description=desc)
+            for name, (_, desc) in MARKET_CHECKS.items()
+        ],
         metadata={"tables": ", ".join(MARKET_KEYS), "partition_expr": "date", "source": source_id},
         # reference rates first: GPU sources priced in EUR (scaleway, ovhcloud) convert with the
         # rates archived for the date, so ecb_fx runs before them without a hard dependency
@@ -308,37 +390,63 @@ def build_market_source_asset(source_id: str) -> dg.AssetsDefinition:
                 partial = getattr(exc, "result", None)
                 quarantine = partial.quarantine if partial is not None else empty_quarantine()
                 warehouse.record_failure(
-                    db_path, source=source_id, day=day, quarantine=quarantine,
-                    payloads=partial.payloads if partial is not None else [], mode=mode, error=redact(_failure_text(exc))[:2000],
+                    db_path,
+                    source=source_id,
+                    day=day,
+                    quarantine=quarantine,
+                    payloads=partial.payloads if partial is not None else [],
+                    mode=mode,
+                    error=redact(_failure_text(exc))[:2000],
                 )
                 quarantined_total += quarantine.height
                 context.log.error(redact(f"{source_id} {day}: {_failure_text(exc)}"))
                 failures.append(redact(_failure_text(exc)))
-                retryable = retryable or (isinstance(exc, FetchError) and replay_dir is None
-                                             and exc.kind not in UNREACHABLE_KINDS)
+                retryable = retryable or (
+                    isinstance(exc, FetchError)
+                    and replay_dir is None
+                    and exc.kind not in UNREACHABLE_KINDS
+                )
                 continue
             warehouse.load_market_day(
-                db_path, source=source_id, days=[day], tables=result.tables,
-                quarantine=result.quarantine, payloads=result.payloads, mode=result.mode,
-                status=result.status, error="; ".join(result.errors)[:2000] or None,
+                db_path,
+                source=source_id,
+                days=[day],
+                tables=result.tables,
+                quarantine=result.quarantine,
+                payloads=result.payloads,
+                mode=result.mode,
+                status=result.status,
+                error="; ".join(result.errors)[:2000] or None,
             )
             errors.extend(result.errors)
             rows_total += result.rows
             quarantined_total += result.quarantine.height
-            context.log.info(f"{source_id} {day}: {result.rows} rows, {result.quarantine.height} "
-                             f"quarantined from {len(result.payloads)} payloads ({result.mode})")
+            context.log.info(
+                f"{source_id} {day}: {result.rows} rows, {result.quarantine.height} "
+                f"quarantined from {len(result.payloads)} payloads ({result.mode})"
+            )
         if failures:
             retry = config.data.get("schedule", {})
             if retryable and int(retry.get("fetch_retries", 2)) > 0:
-                raise dg.RetryRequested(max_retries=int(retry.get("fetch_retries", 2)),
-                                        seconds_to_wait=float(retry.get("fetch_retry_seconds", 60)))
+                raise dg.RetryRequested(
+                    max_retries=int(retry.get("fetch_retries", 2)),
+                    seconds_to_wait=float(retry.get("fetch_retry_seconds", 60)),
+                )
             raise dg.Failure(
-                description=f"{source_id}: {len(failures)} of {len(days)} dates failed: {failures[0]}"[:2000],
+                description=f"{source_id}: {len(failures)} of {len(days)} dates failed: {failures[0]}"[
+                    :2000
+                ],
                 metadata={"failed_dates": len(failures), "quarantined": quarantined_total},
             )
         yield from _market_checks(db_path, source_id, days, errors)
-        yield dg.MaterializeResult(metadata={"rows": rows_total, "quarantined": quarantined_total,
-                                             "dates": len(days), "mode": mode})
+        yield dg.MaterializeResult(
+            metadata={
+                "rows": rows_total,
+                "quarantined": quarantined_total,
+                "dates": len(days),
+                "mode": mode,
+            }
+        )
 
     return _market_asset
 

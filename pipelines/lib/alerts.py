@@ -70,17 +70,39 @@ DEFAULT_ALERT_CONFIG: dict[str, Any] = {
         "provider_price_move": {"enabled": True, "threshold_pct": 10.0},
         "market_price_move": {"enabled": True, "threshold_pct": 10.0},
         "availability": {"enabled": True, "drop_pct": 50.0},
-        "new": {"enabled": True, "watched_organizations": [
-            "openai", "anthropic", "google", "meta-llama", "deepseek", "deepseek-ai", "mistralai", "qwen",
-            "x-ai", "nvidia"], "api_price_cut_pct": 20.0},
+        "new": {
+            "enabled": True,
+            "watched_organizations": [
+                "openai",
+                "anthropic",
+                "google",
+                "meta-llama",
+                "deepseek",
+                "deepseek-ai",
+                "mistralai",
+                "qwen",
+                "x-ai",
+                "nvidia",
+            ],
+            "api_price_cut_pct": 20.0,
+        },
         "source_health": {"enabled": True, "max_age_hours": 36, "ignore_modes": ["import"]},
         "serving_cost_move": {"enabled": True, "threshold_pct": 10.0, "margin_threshold_pct": 10.0},
     },
     "flap": {"window_days": 14, "min_reversals": 3},
     # timeout_seconds: per socket operation; deadline_seconds: the whole delivery, wall clock
     "webhook": {"url": "", "timeout_seconds": 10, "deadline_seconds": 30, "resend_unknown": False},
-    "email": {"host": "", "port": 587, "starttls": True, "ssl": False, "username": "",
-              "from_addr": "", "to": [], "timeout_seconds": 10, "deadline_seconds": 60},
+    "email": {
+        "host": "",
+        "port": 587,
+        "starttls": True,
+        "ssl": False,
+        "username": "",
+        "from_addr": "",
+        "to": [],
+        "timeout_seconds": 10,
+        "deadline_seconds": 60,
+    },
 }
 
 ALERTS_DDL = """
@@ -102,14 +124,22 @@ CREATE TABLE IF NOT EXISTS marts.alerts (
   claimed_at TIMESTAMPTZ      -- a deliverer is sending it (no lock is held while sending)
 )"""
 # columns added after the first release: an existing outbox gets them on its next write
-ALERTS_ADDED_COLUMNS = (("delivery_unknown", "VARCHAR"), ("delivery_key", "VARCHAR"),
-                        ("claimed_at", "TIMESTAMPTZ"))
+ALERTS_ADDED_COLUMNS = (
+    ("delivery_unknown", "VARCHAR"),
+    ("delivery_key", "VARCHAR"),
+    ("claimed_at", "TIMESTAMPTZ"),
+)
 
 ALERT_COLUMNS = ["alert_id", "date", "rule", "subject", "severity", "message", "payload"]
-DETAILS = {"provider_price_move": "marts.price_changes, report.html#moves",
-           "market_price_move": "marts.daily_summary, report.html#market",
-           "availability": "marts.gpu_price_daily", "new": "marts.gpu_price_daily / marts.model_releases",
-           "source_health": "raw.load_log", "serving_cost_move": "marts.serving_cost_daily, report.html#serving", "run_failure": "Dagster run history (gpu-tracker ui)"}
+DETAILS = {
+    "provider_price_move": "marts.price_changes, report.html#moves",
+    "market_price_move": "marts.daily_summary, report.html#market",
+    "availability": "marts.gpu_price_daily",
+    "new": "marts.gpu_price_daily / marts.model_releases",
+    "source_health": "raw.load_log",
+    "serving_cost_move": "marts.serving_cost_daily, report.html#serving",
+    "run_failure": "Dagster run history (gpu-tracker ui)",
+}
 
 
 def _alerts_ddl(con) -> str:
@@ -128,6 +158,7 @@ def alert_config(config: dict[str, Any] | None) -> dict[str, Any]:
                 merge(base[k], v)
             else:
                 base[k] = v
+
     merge(out, config)
     return out
 
@@ -136,11 +167,24 @@ def alert_id(rule: str, subject: str, key: str) -> str:
     return hashlib.sha256(f"{rule}|{subject}|{key}".encode()).hexdigest()[:20]
 
 
-def _alert(rule: str, subject: str, day: dt.date, severity: str, message: str, payload: dict,
-           key: str | None = None) -> dict[str, Any]:
-    return {"alert_id": alert_id(rule, subject, key or day.isoformat()), "date": day, "rule": rule,
-            "subject": subject, "severity": severity, "message": f"{message} (details: {DETAILS[rule]})",
-            "payload": json.dumps(payload, default=str, sort_keys=True)}
+def _alert(
+    rule: str,
+    subject: str,
+    day: dt.date,
+    severity: str,
+    message: str,
+    payload: dict,
+    key: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "alert_id": alert_id(rule, subject, key or day.isoformat()),
+        "date": day,
+        "rule": rule,
+        "subject": subject,
+        "severity": severity,
+        "message": f"{message} (details: {DETAILS[rule]})",
+        "payload": json.dumps(payload, default=str, sort_keys=True),
+    }
 
 
 def _usd(x: float | None) -> str:
@@ -149,14 +193,21 @@ def _usd(x: float | None) -> str:
 
 # ----------------------------------------------------------------------------- rules
 
-def _flapping(changes: pl.DataFrame, day: dt.date, threshold: float, window: int, min_rev: int) -> dict:
+
+def _flapping(
+    changes: pl.DataFrame, day: dt.date, threshold: float, window: int, min_rev: int
+) -> dict:
     """subject -> (reversals, low, high) for series flapping in the window ending at ``day``."""
     recent = changes.filter(
-        (pl.col("date") > day - dt.timedelta(days=window)) & (pl.col("date") <= day)
-        & pl.col("kind").is_in(["up", "down"]) & (pl.col("change_pct").abs() >= threshold))
+        (pl.col("date") > day - dt.timedelta(days=window))
+        & (pl.col("date") <= day)
+        & pl.col("kind").is_in(["up", "down"])
+        & (pl.col("change_pct").abs() >= threshold)
+    )
     out = {}
-    for (gpu, provider, pricing), g in recent.sort("date").group_by(["gpu_model", "provider", "pricing"],
-                                                                     maintain_order=True):
+    for (gpu, provider, pricing), g in recent.sort("date").group_by(
+        ["gpu_model", "provider", "pricing"], maintain_order=True
+    ):
         kinds = g["kind"].to_list()
         reversals = sum(1 for a, b in itertools.pairwise(kinds) if a != b)
         if reversals >= min_rev:
@@ -170,30 +221,61 @@ def rule_provider_price_move(frames, day, cfg) -> list[dict]:
     if changes is None or changes.height == 0:
         return []
     thr = float(cfg["rules"]["provider_price_move"]["threshold_pct"])
-    flap = _flapping(changes, day, thr, int(cfg["flap"]["window_days"]), int(cfg["flap"]["min_reversals"]))
+    flap = _flapping(
+        changes, day, thr, int(cfg["flap"]["window_days"]), int(cfg["flap"]["min_reversals"])
+    )
     out = []
-    today = changes.filter((pl.col("date") == day) & pl.col("kind").is_in(["up", "down"])
-                           & (pl.col("change_pct").abs() >= thr))
+    today = changes.filter(
+        (pl.col("date") == day)
+        & pl.col("kind").is_in(["up", "down"])
+        & (pl.col("change_pct").abs() >= thr)
+    )
     for r in today.iter_rows(named=True):
         subject = f"{r['provider']}/{r['gpu_model']}/{r['pricing']}"
-        payload = {k: r[k] for k in ("provider", "gpu_model", "pricing", "price_prev", "price_now",
-                                     "change_pct", "prev_date")}
+        payload = {
+            k: r[k]
+            for k in (
+                "provider",
+                "gpu_model",
+                "pricing",
+                "price_prev",
+                "price_now",
+                "change_pct",
+                "prev_date",
+            )
+        }
         if subject in flap:
             reversals, lo, hi = flap[subject]
             week = day - dt.timedelta(days=day.weekday())
             payload.update(flapping=True, reversals=reversals, low=lo, high=hi, week_of=week)
-            out.append(_alert("provider_price_move", subject, day, "info",
-                              f"{r['provider']} {r['gpu_model']} {r['pricing']} is flapping between {_usd(lo)} "
-                              f"and {_usd(hi)} per GPU-hour ({reversals} reversals in "
-                              f"{cfg['flap']['window_days']} days; latest {_usd(r['price_prev'])} -> "
-                              f"{_usd(r['price_now'])} on {day}); one alert per week while it flaps",
-                              payload, key=f"flap-week-{week.isoformat()}"))
+            out.append(
+                _alert(
+                    "provider_price_move",
+                    subject,
+                    day,
+                    "info",
+                    f"{r['provider']} {r['gpu_model']} {r['pricing']} is flapping between {_usd(lo)} "
+                    f"and {_usd(hi)} per GPU-hour ({reversals} reversals in "
+                    f"{cfg['flap']['window_days']} days; latest {_usd(r['price_prev'])} -> "
+                    f"{_usd(r['price_now'])} on {day}); one alert per week while it flaps",
+                    payload,
+                    key=f"flap-week-{week.isoformat()}",
+                )
+            )
             continue
         verb = "rose" if r["kind"] == "up" else "fell"
-        out.append(_alert("provider_price_move", subject, day, "warning",
-                          f"{r['provider']} {r['gpu_model']} {r['pricing']}: lowest price {verb} "
-                          f"{abs(r['change_pct']):.1f}% from {_usd(r['price_prev'])} ({r['prev_date']}) to "
-                          f"{_usd(r['price_now'])} per GPU-hour on {day}", payload))
+        out.append(
+            _alert(
+                "provider_price_move",
+                subject,
+                day,
+                "warning",
+                f"{r['provider']} {r['gpu_model']} {r['pricing']}: lowest price {verb} "
+                f"{abs(r['change_pct']):.1f}% from {_usd(r['price_prev'])} ({r['prev_date']}) to "
+                f"{_usd(r['price_now'])} per GPU-hour on {day}",
+                payload,
+            )
+        )
     return out
 
 
@@ -203,25 +285,50 @@ def rule_market_price_move(frames, day, cfg) -> list[dict]:
     ``threshold_pct``. The cross-sectional median is quoted beside it but never triggers:
     it moves when the set of reporting providers changes."""
     summary = frames.get("daily_summary")
-    if summary is None or summary.height == 0 or "change_7d_like_for_like_pct" not in summary.columns:
+    if (
+        summary is None
+        or summary.height == 0
+        or "change_7d_like_for_like_pct" not in summary.columns
+    ):
         return []
     thr = float(cfg["rules"]["market_price_move"]["threshold_pct"])
-    prev = summary.filter((pl.col("date") >= day - dt.timedelta(days=7)) & (pl.col("date") < day)) \
-        .group_by(["gpu_model", "pricing"]).agg(pl.col("market_median").median().alias("median_7d"))
-    today = summary.filter(pl.col("date") == day).join(prev, on=["gpu_model", "pricing"], how="left") \
+    prev = (
+        summary.filter((pl.col("date") >= day - dt.timedelta(days=7)) & (pl.col("date") < day))
+        .group_by(["gpu_model", "pricing"])
+        .agg(pl.col("market_median").median().alias("median_7d"))
+    )
+    today = (
+        summary.filter(pl.col("date") == day)
+        .join(prev, on=["gpu_model", "pricing"], how="left")
         .with_columns(pl.col("change_7d_like_for_like_pct").alias("pct"))
+    )
     out = []
     for r in today.filter(pl.col("pct").abs() >= thr).iter_rows(named=True):
         verb = "rose" if r["pct"] > 0 else "fell"
-        cross = (f"; cross-sectional median {_usd(r['median_7d'])} (7-day) -> {_usd(r['market_median'])}"
-                 if r["median_7d"] is not None else "")
-        out.append(_alert("market_price_move", f"market/{r['gpu_model']}/{r['pricing']}", day, "warning",
-                          f"{r['gpu_model']} {r['pricing']} market {verb} {abs(r['pct']):.1f}% like for like "
-                          f"in 7 days to {day} (providers present on both dates){cross}, "
-                          f"{r['n_providers']} providers",
-                          {"gpu_model": r["gpu_model"], "pricing": r["pricing"], "median_7d": r["median_7d"],
-                           "market_median": r["market_median"], "change_pct": r["pct"],
-                           "change_basis": "like_for_like_7d"}))
+        cross = (
+            f"; cross-sectional median {_usd(r['median_7d'])} (7-day) -> {_usd(r['market_median'])}"
+            if r["median_7d"] is not None
+            else ""
+        )
+        out.append(
+            _alert(
+                "market_price_move",
+                f"market/{r['gpu_model']}/{r['pricing']}",
+                day,
+                "warning",
+                f"{r['gpu_model']} {r['pricing']} market {verb} {abs(r['pct']):.1f}% like for like "
+                f"in 7 days to {day} (providers present on both dates){cross}, "
+                f"{r['n_providers']} providers",
+                {
+                    "gpu_model": r["gpu_model"],
+                    "pricing": r["pricing"],
+                    "median_7d": r["median_7d"],
+                    "market_median": r["market_median"],
+                    "change_pct": r["pct"],
+                    "change_basis": "like_for_like_7d",
+                },
+            )
+        )
     return out
 
 
@@ -233,35 +340,77 @@ def rule_availability(frames, day, cfg) -> list[dict]:
     providers_today = set(prices.filter(pl.col("date") == day)["provider"].to_list())
     # each provider's previous observation date (any GPU)
     prov_days = prices.select("provider", "date").unique()
-    prev_day = prov_days.filter(pl.col("date") < day).group_by("provider").agg(pl.col("date").max().alias("prev"))
+    prev_day = (
+        prov_days.filter(pl.col("date") < day)
+        .group_by("provider")
+        .agg(pl.col("date").max().alias("prev"))
+    )
     keys = ["provider", "gpu_model", "pricing"]
     today = prices.filter(pl.col("date") == day).select(*keys, "n_offers", "available_gpus")
-    before = prices.join(prev_day, on="provider").filter(pl.col("date") == pl.col("prev")).select(
-        *keys, "prev", pl.col("n_offers").alias("n_prev"), pl.col("available_gpus").alias("avail_prev"))
+    before = (
+        prices.join(prev_day, on="provider")
+        .filter(pl.col("date") == pl.col("prev"))
+        .select(
+            *keys,
+            "prev",
+            pl.col("n_offers").alias("n_prev"),
+            pl.col("available_gpus").alias("avail_prev"),
+        )
+    )
     ever = prices.filter(pl.col("date") < day).select(keys).unique()
     out = []
     both = before.join(today, on=keys, how="full", coalesce=True)
     for r in both.iter_rows(named=True):
         subject = f"{r['provider']}/{r['gpu_model']}/{r['pricing']}"
         if r["n_offers"] is None and r["n_prev"] is not None and r["provider"] in providers_today:
-            out.append(_alert("availability", subject, day, "warning",
-                              f"{r['provider']} {r['gpu_model']} {r['pricing']}: offers fell to zero on {day} "
-                              f"(from {r['n_prev']} on {r['prev']}) while {r['provider']} still listed other GPUs",
-                              {"n_prev": r["n_prev"], "n_now": 0, "prev_date": r["prev"]}))
+            out.append(
+                _alert(
+                    "availability",
+                    subject,
+                    day,
+                    "warning",
+                    f"{r['provider']} {r['gpu_model']} {r['pricing']}: offers fell to zero on {day} "
+                    f"(from {r['n_prev']} on {r['prev']}) while {r['provider']} still listed other GPUs",
+                    {"n_prev": r["n_prev"], "n_now": 0, "prev_date": r["prev"]},
+                )
+            )
         elif r["n_offers"] is not None and r["n_prev"] is not None:
-            now = r["available_gpus"] if r["available_gpus"] is not None and r["avail_prev"] else r["n_offers"]
-            was = r["avail_prev"] if r["available_gpus"] is not None and r["avail_prev"] else r["n_prev"]
+            now = (
+                r["available_gpus"]
+                if r["available_gpus"] is not None and r["avail_prev"]
+                else r["n_offers"]
+            )
+            was = (
+                r["avail_prev"]
+                if r["available_gpus"] is not None and r["avail_prev"]
+                else r["n_prev"]
+            )
             what = "available GPUs" if now is r["available_gpus"] else "offers"
             if was and (1 - now / was) * 100 >= drop:
-                out.append(_alert("availability", subject, day, "warning",
-                                  f"{r['provider']} {r['gpu_model']} {r['pricing']}: {what} fell "
-                                  f"{(1 - now / was) * 100:.0f}% from {was} ({r['prev']}) to {now} on {day}",
-                                  {"was": was, "now": now, "measure": what, "prev_date": r["prev"]}))
+                out.append(
+                    _alert(
+                        "availability",
+                        subject,
+                        day,
+                        "warning",
+                        f"{r['provider']} {r['gpu_model']} {r['pricing']}: {what} fell "
+                        f"{(1 - now / was) * 100:.0f}% from {was} ({r['prev']}) to {now} on {day}",
+                        {"was": was, "now": now, "measure": what, "prev_date": r["prev"]},
+                    )
+                )
     back = today.join(before.select(keys), on=keys, how="anti").join(ever, on=keys, how="semi")
     for r in back.iter_rows(named=True):
-        out.append(_alert("availability", f"{r['provider']}/{r['gpu_model']}/{r['pricing']}", day, "info",
-                          f"{r['provider']} {r['gpu_model']} {r['pricing']} is back on {day} with "
-                          f"{r['n_offers']} offer(s) after being absent", {"n_now": r["n_offers"]}))
+        out.append(
+            _alert(
+                "availability",
+                f"{r['provider']}/{r['gpu_model']}/{r['pricing']}",
+                day,
+                "info",
+                f"{r['provider']} {r['gpu_model']} {r['pricing']} is back on {day} with "
+                f"{r['n_offers']} offer(s) after being absent",
+                {"n_now": r["n_offers"]},
+            )
+        )
     return out
 
 
@@ -272,35 +421,65 @@ def rule_new(frames, day, cfg) -> list[dict]:
     if prices is not None and prices.height and prices["date"].min() < day:
         for col, what in (("gpu_model", "GPU model"), ("provider", "provider")):
             first = prices.group_by(col).agg(pl.col("date").min().alias("first"))
-            for (name, _first) in first.filter(pl.col("first") == day).iter_rows():
+            for name, _first in first.filter(pl.col("first") == day).iter_rows():
                 rows = prices.filter((pl.col(col) == name) & (pl.col("date") == day))
                 low = rows.sort("price_min").row(0, named=True)
-                out.append(_alert("new", f"{what}/{name}", day, "info",
-                                  f"new {what} {name} seen for the first time on {day}: {rows.height} series, "
-                                  f"lowest {_usd(low['price_min'])} per GPU-hour ({low['provider']} "
-                                  f"{low['gpu_model']} {low['pricing']})", {"kind": col, "name": name}))
+                out.append(
+                    _alert(
+                        "new",
+                        f"{what}/{name}",
+                        day,
+                        "info",
+                        f"new {what} {name} seen for the first time on {day}: {rows.height} series, "
+                        f"lowest {_usd(low['price_min'])} per GPU-hour ({low['provider']} "
+                        f"{low['gpu_model']} {low['pricing']})",
+                        {"kind": col, "name": name},
+                    )
+                )
     releases = frames.get("model_releases")
     watched = {o.lower() for o in rcfg.get("watched_organizations", [])}
     if releases is not None and releases.height:
-        for r in releases.filter((pl.col("first_seen") == day)
-                                 & pl.col("organization").str.to_lowercase().is_in(list(watched))).iter_rows(named=True):
-            out.append(_alert("new", f"model/{r['model_key']}", day, "info",
-                              f"new model from {r['organization']}: {r['model_id']} first seen {day} "
-                              f"(via {r['first_seen_source']})", {"model_key": r["model_key"]}))
+        for r in releases.filter(
+            (pl.col("first_seen") == day)
+            & pl.col("organization").str.to_lowercase().is_in(list(watched))
+        ).iter_rows(named=True):
+            out.append(
+                _alert(
+                    "new",
+                    f"model/{r['model_key']}",
+                    day,
+                    "info",
+                    f"new model from {r['organization']}: {r['model_id']} first seen {day} "
+                    f"(via {r['first_seen_source']})",
+                    {"model_key": r["model_key"]},
+                )
+            )
     api = frames.get("api_prices_daily")
     cut = float(rcfg.get("api_price_cut_pct", 20))
     if api is not None and api.height:
         s = api.sort(["source", "model_id", "date"]).with_columns(
             pl.col("output_usd_per_mtok").shift(1).over(["source", "model_id"]).alias("prev_out"),
-            pl.col("date").shift(1).over(["source", "model_id"]).alias("prev_date"))
-        hits = s.filter((pl.col("date") == day) & (pl.col("prev_out") > 0)
-                        & ((1 - pl.col("output_usd_per_mtok") / pl.col("prev_out")) * 100 >= cut))
+            pl.col("date").shift(1).over(["source", "model_id"]).alias("prev_date"),
+        )
+        hits = s.filter(
+            (pl.col("date") == day)
+            & (pl.col("prev_out") > 0)
+            & ((1 - pl.col("output_usd_per_mtok") / pl.col("prev_out")) * 100 >= cut)
+        )
         for r in hits.iter_rows(named=True):
             pct = (1 - r["output_usd_per_mtok"] / r["prev_out"]) * 100
-            out.append(_alert("new", f"api_price_cut/{r['source']}/{r['model_id']}", day, "info",
-                              f"API price cut: {r['model_id']} ({r['source']}) output price fell {pct:.0f}% from "
-                              f"{_usd(r['prev_out'])} ({r['prev_date']}) to {_usd(r['output_usd_per_mtok'])} "
-                              f"per 1M tokens on {day}", {"prev": r["prev_out"], "now": r["output_usd_per_mtok"]}))
+            out.append(
+                _alert(
+                    "new",
+                    f"api_price_cut/{r['source']}/{r['model_id']}",
+                    day,
+                    "info",
+                    f"API price cut: {r['model_id']} ({r['source']}) output price fell {pct:.0f}% from "
+                    f"{_usd(r['prev_out'])} ({r['prev_date']}) to {_usd(r['output_usd_per_mtok'])} "
+                    f"per 1M tokens on {day}",
+                    {"prev": r["prev_out"], "now": r["output_usd_per_mtok"]},
+                )
+            )
     return out
 
 
@@ -312,23 +491,47 @@ def rule_source_health(frames, day, cfg) -> list[dict]:
     ignore = set(rcfg.get("ignore_modes", []))
     loads = loads.filter(~pl.col("mode").is_in(list(ignore)))
     out = []
-    latest = loads.filter(pl.col("date") == day).sort("loaded_at").group_by("source").agg(pl.all().last())
+    latest = (
+        loads.filter(pl.col("date") == day)
+        .sort("loaded_at")
+        .group_by("source")
+        .agg(pl.all().last())
+    )
     for r in latest.filter(pl.col("status").is_in(["failed", "empty"])).iter_rows(named=True):
-        out.append(_alert("source_health", f"source/{r['source']}", day, "critical",
-                          f"source {r['source']} {r['status']} for {day}: {(r['error'] or 'no rows')[:300]}",
-                          {"status": r["status"], "payloads": r["payloads"]}))
+        out.append(
+            _alert(
+                "source_health",
+                f"source/{r['source']}",
+                day,
+                "critical",
+                f"source {r['source']} {r['status']} for {day}: {(r['error'] or 'no rows')[:300]}",
+                {"status": r["status"], "payloads": r["payloads"]},
+            )
+        )
     end_of_day = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
     max_age = dt.timedelta(hours=float(rcfg["max_age_hours"]))
-    good = loads.filter(pl.col("status").is_in(["ok", "partial"]) & (pl.col("date") <= day)) \
-        .group_by("source").agg(pl.col("date").max().alias("newest"))
+    good = (
+        loads.filter(pl.col("status").is_in(["ok", "partial"]) & (pl.col("date") <= day))
+        .group_by("source")
+        .agg(pl.col("date").max().alias("newest"))
+    )
     failing_today = {a["subject"] for a in out}
     for source, newest in good.iter_rows():
-        age = end_of_day - dt.datetime.combine(newest + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        age = end_of_day - dt.datetime.combine(
+            newest + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC
+        )
         if age > max_age and f"source/{source}" not in failing_today:
-            out.append(_alert("source_health", f"source/{source}", day, "warning",
-                              f"source {source}: newest good data is for {newest}, {age.days} day(s) old at the "
-                              f"end of {day} (limit {rcfg['max_age_hours']} h)",
-                              {"newest": newest, "age_hours": age.total_seconds() / 3600}))
+            out.append(
+                _alert(
+                    "source_health",
+                    f"source/{source}",
+                    day,
+                    "warning",
+                    f"source {source}: newest good data is for {newest}, {age.days} day(s) old at the "
+                    f"end of {day} (limit {rcfg['max_age_hours']} h)",
+                    {"newest": newest, "age_hours": age.total_seconds() / 3600},
+                )
+            )
     return out
 
 
@@ -338,14 +541,26 @@ def rule_serving_cost_move(frames, day, cfg) -> list[dict]:
     date, or the serving margin of that cheapest row (API price / serving cost) moved >=
     ``margin_threshold_pct``. Per model x price type; either direction."""
     serving = frames.get("serving_cost_daily")
-    need = {"date", "model", "gpu_model", "pricing", "usd_per_million_output_tokens", "serving_margin"}
+    need = {
+        "date",
+        "model",
+        "gpu_model",
+        "pricing",
+        "usd_per_million_output_tokens",
+        "serving_margin",
+    }
     if serving is None or serving.height == 0 or not need <= set(serving.columns):
         return []
     rcfg = cfg["rules"]["serving_cost_move"]
     thr, mthr = float(rcfg["threshold_pct"]), float(rcfg["margin_threshold_pct"])
-    best = serving.filter((pl.col("date") <= day) & pl.col("usd_per_million_output_tokens").is_not_null())
-    best = best.sort(["usd_per_million_output_tokens", "gpu_model"]) \
-        .group_by(["model", "pricing", "date"], maintain_order=True).first()
+    best = serving.filter(
+        (pl.col("date") <= day) & pl.col("usd_per_million_output_tokens").is_not_null()
+    )
+    best = (
+        best.sort(["usd_per_million_output_tokens", "gpu_model"])
+        .group_by(["model", "pricing", "date"], maintain_order=True)
+        .first()
+    )
     today = best.filter(pl.col("date") == day)
     before = best.filter(pl.col("date") < day).sort("date").group_by(["model", "pricing"]).last()
     both = today.join(before, on=["model", "pricing"], suffix="_prev")
@@ -356,24 +571,51 @@ def rule_serving_cost_move(frames, day, cfg) -> list[dict]:
         pct = (cost / prev - 1) * 100 if prev else None
         if pct is not None and abs(pct) >= thr:
             verb = "rose" if pct > 0 else "fell"
-            out.append(_alert("serving_cost_move", f"serving_cost/{subject}", day, "info",
-                              f"{r['model']} {r['pricing']}: cheapest serving cost {verb} {abs(pct):.1f}% to "
-                              f"{_usd(cost)} per 1M output tokens on {r['gpu_model']} ({day}), from "
-                              f"{_usd(prev)} on {r['gpu_model_prev']} ({r['date_prev']})",
-                              {"model": r["model"], "pricing": r["pricing"], "gpu_model": r["gpu_model"],
-                               "gpu_model_prev": r["gpu_model_prev"], "usd_per_mtok": cost,
-                               "usd_per_mtok_prev": prev, "prev_date": r["date_prev"], "change_pct": pct}))
+            out.append(
+                _alert(
+                    "serving_cost_move",
+                    f"serving_cost/{subject}",
+                    day,
+                    "info",
+                    f"{r['model']} {r['pricing']}: cheapest serving cost {verb} {abs(pct):.1f}% to "
+                    f"{_usd(cost)} per 1M output tokens on {r['gpu_model']} ({day}), from "
+                    f"{_usd(prev)} on {r['gpu_model_prev']} ({r['date_prev']})",
+                    {
+                        "model": r["model"],
+                        "pricing": r["pricing"],
+                        "gpu_model": r["gpu_model"],
+                        "gpu_model_prev": r["gpu_model_prev"],
+                        "usd_per_mtok": cost,
+                        "usd_per_mtok_prev": prev,
+                        "prev_date": r["date_prev"],
+                        "change_pct": pct,
+                    },
+                )
+            )
         margin, mprev = r["serving_margin"], r["serving_margin_prev"]
         mpct = (margin / mprev - 1) * 100 if margin is not None and mprev else None
         if mpct is not None and abs(mpct) >= mthr:
             verb = "rose" if mpct > 0 else "fell"
-            out.append(_alert("serving_cost_move", f"serving_margin/{subject}", day, "info",
-                              f"{r['model']} {r['pricing']}: serving margin (API price / serving cost) {verb} "
-                              f"{abs(mpct):.1f}% to {margin:.1f}x on {r['gpu_model']} ({day}), from "
-                              f"{mprev:.1f}x ({r['date_prev']})",
-                              {"model": r["model"], "pricing": r["pricing"], "gpu_model": r["gpu_model"],
-                               "serving_margin": margin, "serving_margin_prev": mprev,
-                               "prev_date": r["date_prev"], "change_pct": mpct}))
+            out.append(
+                _alert(
+                    "serving_cost_move",
+                    f"serving_margin/{subject}",
+                    day,
+                    "info",
+                    f"{r['model']} {r['pricing']}: serving margin (API price / serving cost) {verb} "
+                    f"{abs(mpct):.1f}% to {margin:.1f}x on {r['gpu_model']} ({day}), from "
+                    f"{mprev:.1f}x ({r['date_prev']})",
+                    {
+                        "model": r["model"],
+                        "pricing": r["pricing"],
+                        "gpu_model": r["gpu_model"],
+                        "serving_margin": margin,
+                        "serving_margin_prev": mprev,
+                        "prev_date": r["date_prev"],
+                        "change_pct": mpct,
+                    },
+                )
+            )
     return out
 
 
@@ -387,27 +629,48 @@ RULES = {
 }
 
 
-def evaluate_rules(frames: dict[str, pl.DataFrame], day: dt.date, config: dict | None = None) -> pl.DataFrame:
+def evaluate_rules(
+    frames: dict[str, pl.DataFrame], day: dt.date, config: dict | None = None
+) -> pl.DataFrame:
     """Every alert the enabled rules raise for ``day`` (pure)."""
     cfg = alert_config(config)
     rows: list[dict] = []
     for name, fn in RULES.items():
         if cfg["rules"].get(name, {}).get("enabled", True):
             rows.extend(fn(frames, day, cfg))
-    schema = {"alert_id": pl.Utf8, "date": pl.Date, "rule": pl.Utf8, "subject": pl.Utf8, "severity": pl.Utf8,
-              "message": pl.Utf8, "payload": pl.Utf8}
+    schema = {
+        "alert_id": pl.Utf8,
+        "date": pl.Date,
+        "rule": pl.Utf8,
+        "subject": pl.Utf8,
+        "severity": pl.Utf8,
+        "message": pl.Utf8,
+        "payload": pl.Utf8,
+    }
     frame = pl.DataFrame(rows, schema=schema) if rows else pl.DataFrame(schema=schema)
     return frame.unique("alert_id", keep="first", maintain_order=True)
 
 
 # ----------------------------------------------------------------------------- outbox + delivery
 
+
 def _tables(con) -> dict[str, pl.DataFrame]:
-    present = {f"{s}.{t}" for s, t in con.execute(
-        "select table_schema, table_name from information_schema.tables").fetchall()}
+    present = {
+        f"{s}.{t}"
+        for s, t in con.execute(
+            "select table_schema, table_name from information_schema.tables"
+        ).fetchall()
+    }
     frames = {}
-    for name in ("marts.gpu_price_daily", "marts.daily_summary", "marts.price_changes", "marts.model_releases",
-                 "marts.api_prices_daily", "raw.load_log", "marts.serving_cost_daily"):
+    for name in (
+        "marts.gpu_price_daily",
+        "marts.daily_summary",
+        "marts.price_changes",
+        "marts.model_releases",
+        "marts.api_prices_daily",
+        "raw.load_log",
+        "marts.serving_cost_daily",
+    ):
         if name in present:
             frames[name.split(".")[1]] = con.sql(f"select * from {name}").pl()
     return frames
@@ -423,12 +686,18 @@ def record(con, alerts: pl.DataFrame, now: dt.datetime) -> int:
     con.register("_new_alerts", alerts.to_arrow())
     # on a lake (no primary key, writers under the pool) the ids already stored are skipped
     # explicitly; the file keeps its key and ON CONFLICT
-    skip = ("where alert_id not in (select alert_id from marts.alerts)" if lake.is_lake_connection(con)
-            else "on conflict (alert_id) do nothing")
-    con.execute("insert into marts.alerts (alert_id, date, rule, subject, severity, message, payload, "
-                "created_at, delivered_at, attempts, last_error, channels_delivered) "
-                "select alert_id, date, rule, subject, severity, message, payload, "
-                f"?::timestamptz, null, 0, null, '' from _new_alerts {skip}", [now])
+    skip = (
+        "where alert_id not in (select alert_id from marts.alerts)"
+        if lake.is_lake_connection(con)
+        else "on conflict (alert_id) do nothing"
+    )
+    con.execute(
+        "insert into marts.alerts (alert_id, date, rule, subject, severity, message, payload, "
+        "created_at, delivered_at, attempts, last_error, channels_delivered) "
+        "select alert_id, date, rule, subject, severity, message, payload, "
+        f"?::timestamptz, null, 0, null, '' from _new_alerts {skip}",
+        [now],
+    )
     con.unregister("_new_alerts")
     return con.execute("select count(*) from marts.alerts").fetchone()[0] - before
 
@@ -527,16 +796,26 @@ def _send_webhook(cfg, alerts: list[dict], key: str) -> None:
     raise DeliveryFailed if the request did not get through or was answered with an error,
     DeliveryUnknown if it was sent but no status line came before the deadline."""
     text = "\n".join(f"[{a['severity']}] {a['message']}" for a in alerts)
-    body = {"text": f"GPU tracker: {len(alerts)} alert(s)\n{text}", "idempotency_key": key,
-            "alerts": [{k: a[k] for k in ("alert_id", "date", "rule", "subject", "severity", "message")}
-                       | {"payload": json.loads(a["payload"] or "{}")} for a in alerts]}
+    body = {
+        "text": f"GPU tracker: {len(alerts)} alert(s)\n{text}",
+        "idempotency_key": key,
+        "alerts": [
+            {k: a[k] for k in ("alert_id", "date", "rule", "subject", "severity", "message")}
+            | {"payload": json.loads(a["payload"] or "{}")}
+            for a in alerts
+        ],
+    }
     data = json.dumps(body, default=str).encode()
     url = urlsplit(_webhook_url(cfg))
     per_operation = float(cfg["webhook"].get("timeout_seconds", 10))
     total = float(cfg["webhook"].get("deadline_seconds", 30))
     conn_cls = http.client.HTTPSConnection if url.scheme == "https" else http.client.HTTPConnection
     path = (url.path or "/") + (f"?{url.query}" if url.query else "")
-    headers = {"Content-Type": "application/json", "Idempotency-Key": key, "Content-Length": str(len(data))}
+    headers = {
+        "Content-Type": "application/json",
+        "Idempotency-Key": key,
+        "Content-Length": str(len(data)),
+    }
     with _Deadline(total) as deadline:
         conn = conn_cls(url.hostname, url.port, timeout=min(per_operation, deadline.remaining()))
         try:
@@ -567,7 +846,9 @@ def _send_email(cfg, alerts: list[dict], key: str) -> None:
     msg["From"] = e.get("from_addr") or e.get("username") or "gpu-tracker@localhost"
     msg["To"] = ", ".join(e["to"])
     msg["Message-ID"] = f"<{key}@gpu-tracker>"
-    msg.set_content("\n\n".join(f"[{a['severity']}] {a['rule']} {a['subject']}\n{a['message']}" for a in alerts))
+    msg.set_content(
+        "\n\n".join(f"[{a['severity']}] {a['rule']} {a['subject']}\n{a['message']}" for a in alerts)
+    )
     per_operation = float(e.get("timeout_seconds", 10))
     password = os.environ.get("GPU_TRACKER_SMTP_PASSWORD", "")
     if e.get("username"):
@@ -605,8 +886,19 @@ def _send_email(cfg, alerts: list[dict], key: str) -> None:
 
 
 _SENDERS = {"webhook": _send_webhook, "email": _send_email}
-_PENDING_COLUMNS = ["alert_id", "date", "rule", "subject", "severity", "message", "payload",
-                    "channels_delivered", "delivery_unknown", "delivery_key", "claimed_at"]
+_PENDING_COLUMNS = [
+    "alert_id",
+    "date",
+    "rule",
+    "subject",
+    "severity",
+    "message",
+    "payload",
+    "channels_delivered",
+    "delivery_unknown",
+    "delivery_key",
+    "claimed_at",
+]
 
 
 def _csv_set(text: str | None) -> list[str]:
@@ -633,16 +925,25 @@ def claim_pending(con, cfg) -> list[dict]:
     rows = con.execute(
         f"select {', '.join(_PENDING_COLUMNS)} from marts.alerts where delivered_at is null "
         "and (claimed_at is null or claimed_at < ?) order by date, rule, subject",
-        [now - _claim_timeout(cfg)]).fetchall()
+        [now - _claim_timeout(cfg)],
+    ).fetchall()
     alerts = [dict(zip(_PENDING_COLUMNS, r, strict=True)) for r in rows]
     wanted = channels(cfg)
     for a in alerts:
         if a["claimed_at"] is not None:  # stale: its deliverer died mid-send
             done = _csv_set(a["channels_delivered"])
-            a["delivery_unknown"] = ",".join(dict.fromkeys(
-                [*_csv_set(a["delivery_unknown"]), *(c for c in wanted if c != "log" and c not in done)]))
-        con.execute("update marts.alerts set claimed_at = ?, delivery_unknown = ? where alert_id = ?",
-                    [now, a["delivery_unknown"] or None, a["alert_id"]])
+            a["delivery_unknown"] = ",".join(
+                dict.fromkeys(
+                    [
+                        *_csv_set(a["delivery_unknown"]),
+                        *(c for c in wanted if c != "log" and c not in done),
+                    ]
+                )
+            )
+        con.execute(
+            "update marts.alerts set claimed_at = ?, delivery_unknown = ? where alert_id = ?",
+            [now, a["delivery_unknown"] or None, a["alert_id"]],
+        )
     return alerts
 
 
@@ -672,9 +973,19 @@ def send_pending(cfg, alerts: list[dict]) -> dict[str, dict[str, str]]:
         if channel == "webhook" and cfg["webhook"].get("resend_unknown"):
             fresh_ids = {a["alert_id"] for a in fresh}
             unknown = [a for a in todo if a["alert_id"] not in fresh_ids]
-            for key in dict.fromkeys(a["delivery_key"] or delivery_key([a["alert_id"]]) for a in unknown):
-                batches.append((key, [a for a in unknown
-                                      if (a["delivery_key"] or delivery_key([a["alert_id"]])) == key]))
+            for key in dict.fromkeys(
+                a["delivery_key"] or delivery_key([a["alert_id"]]) for a in unknown
+            ):
+                batches.append(
+                    (
+                        key,
+                        [
+                            a
+                            for a in unknown
+                            if (a["delivery_key"] or delivery_key([a["alert_id"]])) == key
+                        ],
+                    )
+                )
         for key, batch in batches:
             try:
                 _SENDERS[channel](cfg, batch, key)
@@ -684,7 +995,9 @@ def send_pending(cfg, alerts: list[dict]) -> dict[str, dict[str, str]]:
             except DeliveryFailed as exc:
                 outcome = f"failed: {exc}"
             if outcome != "delivered":
-                outcome = outcome.split(": ", 1)[0] + ": " + _redact(outcome.split(": ", 1)[1], secrets)
+                outcome = (
+                    outcome.split(": ", 1)[0] + ": " + _redact(outcome.split(": ", 1)[1], secrets)
+                )
                 log.error("alert delivery %s", _redact(f"{channel} {outcome}", secrets))
             for a in batch:
                 outcomes[a["alert_id"]][channel] = outcome
@@ -693,8 +1006,9 @@ def send_pending(cfg, alerts: list[dict]) -> dict[str, dict[str, str]]:
     return outcomes
 
 
-def record_outcomes(con, cfg, alerts: list[dict], outcomes: dict[str, dict[str, str]],
-                    now: dt.datetime) -> dict[str, int]:
+def record_outcomes(
+    con, cfg, alerts: list[dict], outcomes: dict[str, dict[str, str]], now: dt.datetime
+) -> dict[str, int]:
     """Write what ``send_pending`` did (a short write) and release the claims."""
     wanted = channels(cfg)
     delivered = pending = unknown_n = 0
@@ -716,16 +1030,28 @@ def record_outcomes(con, cfg, alerts: list[dict], outcomes: dict[str, dict[str, 
                 errors.append(f"{channel}: delivery unknown (not re-sent, see the delivery policy)")
         done_set = set(done)
         is_done = done_set >= set(wanted)
-        con.execute("update marts.alerts set channels_delivered = ?, delivery_unknown = ?, delivery_key = ?, "
-                    "attempts = attempts + 1, last_error = ?, delivered_at = ?, claimed_at = null "
-                    "where alert_id = ?",
-                    [",".join(dict.fromkeys(done)), ",".join(unknown) or None, a["delivery_key"],
-                     "; ".join(errors)[:500] or None, now if is_done else None, a["alert_id"]])
+        con.execute(
+            "update marts.alerts set channels_delivered = ?, delivery_unknown = ?, delivery_key = ?, "
+            "attempts = attempts + 1, last_error = ?, delivered_at = ?, claimed_at = null "
+            "where alert_id = ?",
+            [
+                ",".join(dict.fromkeys(done)),
+                ",".join(unknown) or None,
+                a["delivery_key"],
+                "; ".join(errors)[:500] or None,
+                now if is_done else None,
+                a["alert_id"],
+            ],
+        )
         delivered += is_done
         pending += not is_done
         unknown_n += bool(unknown) and not is_done
-    return {"pending_before": len(alerts), "delivered": delivered, "still_pending": pending,
-            "unknown": unknown_n}
+    return {
+        "pending_before": len(alerts),
+        "delivered": delivered,
+        "still_pending": pending,
+        "unknown": unknown_n,
+    }
 
 
 def deliver(con, cfg, now: dt.datetime) -> dict[str, int]:
@@ -746,7 +1072,9 @@ class AlertRunResult:
     unknown: int = 0  # of still_pending: sent, but whether they arrived is unknown
 
 
-def _deliver_outside_the_lock(db_path: Path, cfg, now: dt.datetime, claimed: list[dict]) -> dict[str, int]:
+def _deliver_outside_the_lock(
+    db_path: Path, cfg, now: dt.datetime, claimed: list[dict]
+) -> dict[str, int]:
     """Send (no lock held, each channel within its deadline), then record under a short write."""
     from pipelines.lib import warehouse
 
@@ -755,8 +1083,9 @@ def _deliver_outside_the_lock(db_path: Path, cfg, now: dt.datetime, claimed: lis
         return record_outcomes(con, cfg, claimed, outcomes, now)
 
 
-def evaluate_and_deliver(db_path: Path, day: dt.date | None, config: dict | None = None,
-                         now: dt.datetime | None = None) -> AlertRunResult:
+def evaluate_and_deliver(
+    db_path: Path, day: dt.date | None, config: dict | None = None, now: dt.datetime | None = None
+) -> AlertRunResult:
     """Evaluate every rule for ``day`` (default: newest date in marts.gpu_price_daily), record new
     alerts in the outbox and claim everything pending under the warehouse writer lock; then
     deliver with no lock held (a slow receiver cannot keep queries and model builds out) and
@@ -777,23 +1106,43 @@ def evaluate_and_deliver(db_path: Path, day: dt.date | None, config: dict | None
         claimed = claim_pending(con, cfg)
     stats = _deliver_outside_the_lock(db_path, cfg, now, claimed)
     lines = [f"[{r['severity']}] {r['message']}" for r in alerts.iter_rows(named=True)]
-    return AlertRunResult(day, alerts.height, new, stats["delivered"], stats["still_pending"], lines,
-                          stats["unknown"])
+    return AlertRunResult(
+        day, alerts.height, new, stats["delivered"], stats["still_pending"], lines, stats["unknown"]
+    )
 
 
-def alert_failed_run(db_path: Path, run_id: str, job_name: str, message: str, day: dt.date,
-                     config: dict | None = None) -> AlertRunResult:
+def alert_failed_run(
+    db_path: Path,
+    run_id: str,
+    job_name: str,
+    message: str,
+    day: dt.date,
+    config: dict | None = None,
+) -> AlertRunResult:
     """Record and deliver a ``run_failure`` alert (the Dagster run-failure sensor)."""
     from pipelines.lib import warehouse
 
     cfg = alert_config(config)
     now = dt.datetime.now(dt.UTC)
-    alert = _alert("run_failure", f"run/{job_name}", day, "critical",
-                   f"Dagster run {run_id[:8]} of {job_name} failed: {message[:300]}", {"run_id": run_id},
-                   key=run_id)
+    alert = _alert(
+        "run_failure",
+        f"run/{job_name}",
+        day,
+        "critical",
+        f"Dagster run {run_id[:8]} of {job_name} failed: {message[:300]}",
+        {"run_id": run_id},
+        key=run_id,
+    )
     with warehouse.writer(db_path) as con:
         new = record(con, pl.DataFrame([alert]).cast({"date": pl.Date}), now)
         claimed = claim_pending(con, cfg)
     stats = _deliver_outside_the_lock(db_path, cfg, now, claimed)
-    return AlertRunResult(day, 1, new, stats["delivered"], stats["still_pending"], [alert["message"]],
-                          stats["unknown"])
+    return AlertRunResult(
+        day,
+        1,
+        new,
+        stats["delivered"],
+        stats["still_pending"],
+        [alert["message"]],
+        stats["unknown"],
+    )

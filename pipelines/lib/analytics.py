@@ -91,10 +91,13 @@ def _median(col: str, where: pl.Expr | None = None) -> pl.Expr:
 
 # ---------------------------------------------------------------------------- cost per FLOP
 
+
 def cost_per_flop(prices: pl.DataFrame, specs: pl.DataFrame) -> pl.DataFrame:
     """One row per date x gpu_model x provider x pricing: USD per dense PFLOP-hour by precision
     (from the provider's lowest price that day) and USD per GB-of-VRAM-hour."""
-    _require(prices, [*PRICE_KEYS, "gpu_family", "provider_tier", "price_min", "price_median"], "prices")
+    _require(
+        prices, [*PRICE_KEYS, "gpu_family", "provider_tier", "price_min", "price_median"], "prices"
+    )
     _require(specs, ["gpu_model", "memory_gb", *(c for c, _ in PRECISIONS.values())], "specs")
     spec_cols = ["gpu_model", "memory_gb", "bf16_is_fp16", *(c for c, _ in PRECISIONS.values())]
     spec = specs.select([c for c in spec_cols if c in specs.columns])
@@ -103,25 +106,32 @@ def cost_per_flop(prices: pl.DataFrame, specs: pl.DataFrame) -> pl.DataFrame:
     for tflops_col, out in PRECISIONS.values():
         t = pl.col(tflops_col).cast(pl.Float64)
         per_pflop.append(
-            pl.when(t > 0).then(pl.col("price_min") / (t / 1000.0)).otherwise(None).alias(out))
-    return (
-        joined.select(
-            "date", "gpu_model", "gpu_family", "provider", "provider_tier", "pricing",
-            pl.col("price_min").alias("usd_per_gpu_hour"),
-            pl.col("price_median").alias("usd_per_gpu_hour_median"),
-            *per_pflop,
-            pl.when(pl.col("memory_gb").cast(pl.Float64) > 0)
-            .then(pl.col("price_min") / pl.col("memory_gb").cast(pl.Float64))
-            .alias("usd_per_gb_vram_hour"),
-            (pl.col("bf16_is_fp16").fill_null(False) if "bf16_is_fp16" in joined.columns
-             else pl.lit(False)).alias("bf16_is_fp16"),
-            pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
+            pl.when(t > 0).then(pl.col("price_min") / (t / 1000.0)).otherwise(None).alias(out)
         )
-        .sort(PRICE_KEYS)
-    )
+    return joined.select(
+        "date",
+        "gpu_model",
+        "gpu_family",
+        "provider",
+        "provider_tier",
+        "pricing",
+        pl.col("price_min").alias("usd_per_gpu_hour"),
+        pl.col("price_median").alias("usd_per_gpu_hour_median"),
+        *per_pflop,
+        pl.when(pl.col("memory_gb").cast(pl.Float64) > 0)
+        .then(pl.col("price_min") / pl.col("memory_gb").cast(pl.Float64))
+        .alias("usd_per_gb_vram_hour"),
+        (
+            pl.col("bf16_is_fp16").fill_null(False)
+            if "bf16_is_fp16" in joined.columns
+            else pl.lit(False)
+        ).alias("bf16_is_fp16"),
+        pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
+    ).sort(PRICE_KEYS)
 
 
 # ---------------------------------------------------------------------------- spreads
+
 
 def provider_spreads(prices: pl.DataFrame) -> pl.DataFrame:
     """One row per date x gpu_model x pricing: cheapest and dearest provider, max/min ratio,
@@ -133,7 +143,9 @@ def provider_spreads(prices: pl.DataFrame) -> pl.DataFrame:
         pl.col("provider").n_unique().alias("n_providers"),
         pl.col("provider").first().alias("cheapest_provider"),
         pl.col("price_min").first().alias("cheapest_price"),
-        pl.col("provider").sort_by(["price_min", "provider"], descending=[True, False]).first()
+        pl.col("provider")
+        .sort_by(["price_min", "provider"], descending=[True, False])
+        .first()
         .alias("dearest_provider"),
         pl.col("price_min").max().alias("dearest_price"),
         pl.col("price_min").quantile(0.25, interpolation="linear").alias("p25_price"),
@@ -141,40 +153,53 @@ def provider_spreads(prices: pl.DataFrame) -> pl.DataFrame:
         pl.col("price_min").quantile(0.75, interpolation="linear").alias("p75_price"),
         *[_median("price_min", pl.col("provider_tier") == t).alias(f"{t}_median") for t in TIERS],
         *[(pl.col("provider_tier") == t).sum().cast(pl.Int64).alias(f"n_{t}") for t in TIERS],
-        _median("price_min", pl.col("provider_tier").is_in(["neocloud", "marketplace"]))
-        .alias("non_hyperscaler_median"),
+        _median("price_min", pl.col("provider_tier").is_in(["neocloud", "marketplace"])).alias(
+            "non_hyperscaler_median"
+        ),
     )
-    return (
-        base.with_columns(
-            (pl.col("dearest_price") / pl.col("cheapest_price")).alias("max_min_ratio"),
-            (pl.col("hyperscaler_median") / pl.col("non_hyperscaler_median")).alias("hyperscaler_premium"),
-            (pl.col("hyperscaler_median") / pl.col("neocloud_median")).alias("hyperscaler_vs_neocloud"),
-            (pl.col("hyperscaler_median") / pl.col("marketplace_median")).alias("hyperscaler_vs_marketplace"),
-            (pl.col("neocloud_median") / pl.col("marketplace_median")).alias("neocloud_vs_marketplace"),
-            pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
-        )
-        .sort(MARKET_KEYS)
-    )
+    return base.with_columns(
+        (pl.col("dearest_price") / pl.col("cheapest_price")).alias("max_min_ratio"),
+        (pl.col("hyperscaler_median") / pl.col("non_hyperscaler_median")).alias(
+            "hyperscaler_premium"
+        ),
+        (pl.col("hyperscaler_median") / pl.col("neocloud_median")).alias("hyperscaler_vs_neocloud"),
+        (pl.col("hyperscaler_median") / pl.col("marketplace_median")).alias(
+            "hyperscaler_vs_marketplace"
+        ),
+        (pl.col("neocloud_median") / pl.col("marketplace_median")).alias("neocloud_vs_marketplace"),
+        pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
+    ).sort(MARKET_KEYS)
 
 
 # ---------------------------------------------------------------------------- daily summary
 
+
 def _asof_change(summary: pl.DataFrame, horizon: int, tolerance: int) -> pl.DataFrame:
     """``market_median`` of the latest observation in [date - horizon - tolerance, date - horizon]."""
     ref = summary.select(
-        "gpu_model", "pricing",
+        "gpu_model",
+        "pricing",
         pl.col("date").alias("ref_date"),
         pl.col("market_median").alias("ref_median"),
     ).sort("ref_date")
     target = summary.select(
-        "gpu_model", "pricing", "date",
+        "gpu_model",
+        "pricing",
+        "date",
         (pl.col("date") - pl.duration(days=horizon)).alias("target_date"),
     ).sort("target_date")
     matched = target.join_asof(
-        ref, left_on="target_date", right_on="ref_date", by=["gpu_model", "pricing"],
-        strategy="backward", tolerance=f"{tolerance}d", check_sortedness=False,
+        ref,
+        left_on="target_date",
+        right_on="ref_date",
+        by=["gpu_model", "pricing"],
+        strategy="backward",
+        tolerance=f"{tolerance}d",
+        check_sortedness=False,
     )
-    return matched.select("gpu_model", "pricing", "date", pl.col("ref_median").alias(f"_ref_{horizon}"))
+    return matched.select(
+        "gpu_model", "pricing", "date", pl.col("ref_median").alias(f"_ref_{horizon}")
+    )
 
 
 def daily_summary(prices: pl.DataFrame, index: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -183,30 +208,46 @@ def daily_summary(prices: pl.DataFrame, index: pl.DataFrame | None = None) -> pl
     ``index`` is ``marts.gpu_price_index`` (``market_index.gpu_price_index``); its segment
     ``all`` gives the like-for-like changes and the provider count after hygiene. Without
     it those columns are null and confidence uses the raw provider count."""
-    _require(prices, [*PRICE_KEYS, "gpu_family", "price_min", "n_offers", "available_gpus"], "prices")
+    _require(
+        prices, [*PRICE_KEYS, "gpu_family", "price_min", "n_offers", "available_gpus"], "prices"
+    )
     ordered = prices.sort([*MARKET_KEYS, "price_min", "provider"])
-    summary = ordered.group_by(MARKET_KEYS, maintain_order=True).agg(
-        pl.col("gpu_family").first(),
-        _median("price_min").alias("market_median"),
-        pl.col("price_min").quantile(0.25, interpolation="linear").alias("p25_price"),
-        pl.col("price_min").quantile(0.75, interpolation="linear").alias("p75_price"),
-        pl.col("price_min").first().alias("lowest_price"),
-        pl.col("provider").first().alias("lowest_provider"),
-        pl.col("provider").n_unique().alias("n_providers"),
-        pl.col("n_offers").sum().cast(pl.Int64).alias("n_offers"),
-        pl.col("available_gpus").sum().alias("available_gpus"),
-        pl.col("available_gpus").is_not_null().sum().cast(pl.Int64).alias("n_providers_reporting_availability"),
-    ).with_columns(
-        pl.when(pl.col("n_providers_reporting_availability") > 0).then(pl.col("available_gpus"))
-        .cast(pl.Int64).alias("available_gpus"),
+    summary = (
+        ordered.group_by(MARKET_KEYS, maintain_order=True)
+        .agg(
+            pl.col("gpu_family").first(),
+            _median("price_min").alias("market_median"),
+            pl.col("price_min").quantile(0.25, interpolation="linear").alias("p25_price"),
+            pl.col("price_min").quantile(0.75, interpolation="linear").alias("p75_price"),
+            pl.col("price_min").first().alias("lowest_price"),
+            pl.col("provider").first().alias("lowest_provider"),
+            pl.col("provider").n_unique().alias("n_providers"),
+            pl.col("n_offers").sum().cast(pl.Int64).alias("n_offers"),
+            pl.col("available_gpus").sum().alias("available_gpus"),
+            pl.col("available_gpus")
+            .is_not_null()
+            .sum()
+            .cast(pl.Int64)
+            .alias("n_providers_reporting_availability"),
+        )
+        .with_columns(
+            pl.when(pl.col("n_providers_reporting_availability") > 0)
+            .then(pl.col("available_gpus"))
+            .cast(pl.Int64)
+            .alias("available_gpus"),
+        )
     )
 
     for horizon, tolerance in CHANGE_HORIZONS.items():
-        summary = summary.join(_asof_change(summary, horizon, tolerance),
-                               on=["gpu_model", "pricing", "date"], how="left")
+        summary = summary.join(
+            _asof_change(summary, horizon, tolerance),
+            on=["gpu_model", "pricing", "date"],
+            how="left",
+        )
         summary = summary.with_columns(
-            ((pl.col("market_median") / pl.col(f"_ref_{horizon}") - 1.0) * 100.0)
-            .alias(f"change_{horizon}d_pct")
+            ((pl.col("market_median") / pl.col(f"_ref_{horizon}") - 1.0) * 100.0).alias(
+                f"change_{horizon}d_pct"
+            )
         ).drop(f"_ref_{horizon}")
 
     # coverage: providers today / distinct providers in the trailing window (same GPU, pricing)
@@ -214,8 +255,10 @@ def daily_summary(prices: pl.DataFrame, index: pl.DataFrame | None = None) -> pl
         prices.select("gpu_model", "pricing", "provider", pl.col("date").alias("seen"))
         .unique()
         .join(summary.select("gpu_model", "pricing", "date"), on=["gpu_model", "pricing"])
-        .filter((pl.col("seen") <= pl.col("date"))
-                & (pl.col("seen") > pl.col("date") - pl.duration(days=COVERAGE_WINDOW_DAYS)))
+        .filter(
+            (pl.col("seen") <= pl.col("date"))
+            & (pl.col("seen") > pl.col("date") - pl.duration(days=COVERAGE_WINDOW_DAYS))
+        )
         .group_by(MARKET_KEYS)
         .agg(pl.col("provider").n_unique().alias("n_providers_window"))
     )
@@ -227,8 +270,11 @@ def daily_summary(prices: pl.DataFrame, index: pl.DataFrame | None = None) -> pl
     providers = pl.coalesce(pl.col("n_providers_index"), pl.col("n_providers"))
     dispersion = (pl.col("p75_price") - pl.col("p25_price")) / pl.col("market_median")
     summary = summary.with_columns(
-        pl.when((providers >= hi["min_providers"]) & (pl.col("coverage") >= hi["min_coverage"])
-                & (dispersion <= hi["max_dispersion"]))
+        pl.when(
+            (providers >= hi["min_providers"])
+            & (pl.col("coverage") >= hi["min_coverage"])
+            & (dispersion <= hi["max_dispersion"])
+        )
         .then(pl.lit("high"))
         .when((providers >= med["min_providers"]) & (pl.col("coverage") >= med["min_coverage"]))
         .then(pl.lit("medium"))
@@ -237,11 +283,30 @@ def daily_summary(prices: pl.DataFrame, index: pl.DataFrame | None = None) -> pl
         pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
     )
     return summary.select(
-        "date", "gpu_model", "gpu_family", "pricing", "market_median", "market_level_like_for_like",
-        "p25_price", "p75_price", "lowest_price", "lowest_provider", "change_1d_pct", "change_7d_pct", "change_30d_pct",
-        "change_1d_like_for_like_pct", "change_7d_like_for_like_pct", "change_30d_like_for_like_pct",
-        "n_providers", "n_providers_index", "n_offers", "available_gpus",
-        "n_providers_reporting_availability", "n_providers_window", "coverage", "confidence",
+        "date",
+        "gpu_model",
+        "gpu_family",
+        "pricing",
+        "market_median",
+        "market_level_like_for_like",
+        "p25_price",
+        "p75_price",
+        "lowest_price",
+        "lowest_provider",
+        "change_1d_pct",
+        "change_7d_pct",
+        "change_30d_pct",
+        "change_1d_like_for_like_pct",
+        "change_7d_like_for_like_pct",
+        "change_30d_like_for_like_pct",
+        "n_providers",
+        "n_providers_index",
+        "n_offers",
+        "available_gpus",
+        "n_providers_reporting_availability",
+        "n_providers_window",
+        "coverage",
+        "confidence",
         "methodology_version",
     ).sort(MARKET_KEYS)
 
@@ -251,26 +316,39 @@ def _like_for_like(summary: pl.DataFrame, index: pl.DataFrame | None) -> pl.Data
     index after hygiene) from the index's segment ``all``; nulls without an index."""
     cols = [f"change_{h}d_like_for_like_pct" for h in CHANGE_HORIZONS]
     if index is None or index.height == 0:
-        return summary.with_columns(*(pl.lit(None, dtype=pl.Float64).alias(c) for c in cols),
-                                    pl.lit(None, dtype=pl.Int64).alias("n_providers_index"),
-                                    pl.lit(None, dtype=pl.Float64).alias("market_level_like_for_like"))
+        return summary.with_columns(
+            *(pl.lit(None, dtype=pl.Float64).alias(c) for c in cols),
+            pl.lit(None, dtype=pl.Int64).alias("n_providers_index"),
+            pl.lit(None, dtype=pl.Float64).alias("market_level_like_for_like"),
+        )
     idx = index.filter(pl.col("segment") == "all")
     for horizon, tolerance in CHANGE_HORIZONS.items():
         if horizon == 1:
             # the index's own link: against its previous index date, if that is yesterday
-            ch = idx.select(*MARKET_KEYS, pl.when((pl.col("date") - pl.col("prev_date")).dt.total_days() <= 1)
-                            .then(pl.col("change_1d_pct")).alias(cols[0]))
+            ch = idx.select(
+                *MARKET_KEYS,
+                pl.when((pl.col("date") - pl.col("prev_date")).dt.total_days() <= 1)
+                .then(pl.col("change_1d_pct"))
+                .alias(cols[0]),
+            )
         else:
             ch = market_index.index_change(idx, horizon, tolerance).drop("segment")
         summary = summary.join(ch, on=MARKET_KEYS, how="left")
-    level = (pl.col("level_usd_per_gpu_hour") if "level_usd_per_gpu_hour" in idx.columns
-             else pl.lit(None, dtype=pl.Float64))
-    counts = idx.select(*MARKET_KEYS, pl.col("n_providers").cast(pl.Int64).alias("n_providers_index"),
-                        level.alias("market_level_like_for_like"))
+    level = (
+        pl.col("level_usd_per_gpu_hour")
+        if "level_usd_per_gpu_hour" in idx.columns
+        else pl.lit(None, dtype=pl.Float64)
+    )
+    counts = idx.select(
+        *MARKET_KEYS,
+        pl.col("n_providers").cast(pl.Int64).alias("n_providers_index"),
+        level.alias("market_level_like_for_like"),
+    )
     return summary.join(counts, on=MARKET_KEYS, how="left")
 
 
 # ---------------------------------------------------------------------------- price changes
+
 
 def price_changes(prices: pl.DataFrame, min_change_pct: float = 0.0) -> pl.DataFrame:
     """What moved: each provider x GPU x price type against its previous observation.
@@ -280,7 +358,9 @@ def price_changes(prices: pl.DataFrame, min_change_pct: float = 0.0) -> pl.DataF
     A previous observation more than ``MAX_COMPARISON_AGE_DAYS`` old is no baseline: the
     row is ``reappeared`` with its ``prev_date`` and ``price_prev`` but no change.
     """
-    _require(prices, [*PRICE_KEYS, "gpu_family", "provider_tier", "price_min", "n_offers"], "prices")
+    _require(
+        prices, [*PRICE_KEYS, "gpu_family", "provider_tier", "price_min", "n_offers"], "prices"
+    )
     series = ["gpu_model", "provider", "pricing"]
     s = prices.sort([*series, "date"]).with_columns(
         pl.col("date").shift(1).over(series).alias("prev_date"),
@@ -288,27 +368,51 @@ def price_changes(prices: pl.DataFrame, min_change_pct: float = 0.0) -> pl.DataF
         pl.col("n_offers").shift(1).over(series).alias("n_offers_prev"),
     )
     s = s.with_columns(
-        (pl.col("date") - pl.col("prev_date")).dt.total_days().cast(pl.Int64).alias("days_since_prev"),
+        (pl.col("date") - pl.col("prev_date"))
+        .dt.total_days()
+        .cast(pl.Int64)
+        .alias("days_since_prev"),
     )
     fresh = pl.col("days_since_prev") <= MAX_COMPARISON_AGE_DAYS
     s = s.with_columns(
         pl.when(fresh).then(pl.col("price_min") - pl.col("price_prev")).alias("change_abs"),
-        pl.when(fresh).then((pl.col("price_min") / pl.col("price_prev") - 1.0) * 100.0).alias("change_pct"),
+        pl.when(fresh)
+        .then((pl.col("price_min") / pl.col("price_prev") - 1.0) * 100.0)
+        .alias("change_pct"),
     ).with_columns(
-        pl.when(pl.col("prev_date").is_null()).then(pl.lit("new"))
-        .when(~fresh).then(pl.lit("reappeared"))
-        .when(pl.col("change_abs") > 0).then(pl.lit("up"))
-        .when(pl.col("change_abs") < 0).then(pl.lit("down"))
+        pl.when(pl.col("prev_date").is_null())
+        .then(pl.lit("new"))
+        .when(~fresh)
+        .then(pl.lit("reappeared"))
+        .when(pl.col("change_abs") > 0)
+        .then(pl.lit("up"))
+        .when(pl.col("change_abs") < 0)
+        .then(pl.lit("down"))
         .otherwise(None)
         .alias("kind"),
     )
     moved = s.filter(
         pl.col("kind").is_in(["new", "reappeared"])
-        | (pl.col("kind").is_in(["up", "down"]) & (pl.col("change_pct").abs() > max(min_change_pct, 1e-9)))
+        | (
+            pl.col("kind").is_in(["up", "down"])
+            & (pl.col("change_pct").abs() > max(min_change_pct, 1e-9))
+        )
     )
     return moved.select(
-        "date", "gpu_model", "gpu_family", "provider", "provider_tier", "pricing", "kind",
-        "prev_date", "days_since_prev", "price_prev", pl.col("price_min").alias("price_now"),
-        "change_abs", "change_pct", "n_offers_prev", pl.col("n_offers").alias("n_offers_now"),
+        "date",
+        "gpu_model",
+        "gpu_family",
+        "provider",
+        "provider_tier",
+        "pricing",
+        "kind",
+        "prev_date",
+        "days_since_prev",
+        "price_prev",
+        pl.col("price_min").alias("price_now"),
+        "change_abs",
+        "change_pct",
+        "n_offers_prev",
+        pl.col("n_offers").alias("n_offers_now"),
         pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
     ).sort(PRICE_KEYS)

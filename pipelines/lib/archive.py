@@ -127,9 +127,14 @@ def write_payload(
 
 
 def _kind(mode: int) -> str:
-    for test, name in ((stat.S_ISLNK, "symlink"), (stat.S_ISDIR, "directory"), (stat.S_ISFIFO, "FIFO"),
-                       (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
-                       (stat.S_ISBLK, "block device")):
+    for test, name in (
+        (stat.S_ISLNK, "symlink"),
+        (stat.S_ISDIR, "directory"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -159,8 +164,11 @@ def list_payload_names(archive_dir: Path, source: str, day: dt.date) -> list[str
         return [folder.name]
     try:
         with os.scandir(folder) as entries:
-            return sorted(e.name for e in entries
-                          if not e.name.startswith(".") and not e.name.endswith(META_SUFFIX))
+            return sorted(
+                e.name
+                for e in entries
+                if not e.name.startswith(".") and not e.name.endswith(META_SUFFIX)
+            )
     except (FileNotFoundError, NotADirectoryError):
         return []
 

@@ -85,15 +85,22 @@ def _row_counts(path: Path) -> dict[str, int]:
     try:
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
-        raise BackupError(f"{path} is not a readable DuckDB database: {str(exc).splitlines()[0]}") from None
+        raise BackupError(
+            f"{path} is not a readable DuckDB database: {str(exc).splitlines()[0]}"
+        ) from None
     try:
         con.execute("SET enable_external_access = false")
         tables = con.execute(
-            "select schema_name, table_name from duckdb_tables() order by 1, 2").fetchall()
-        return {f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
-                for s, t in tables}
+            "select schema_name, table_name from duckdb_tables() order by 1, 2"
+        ).fetchall()
+        return {
+            f"{s}.{t}": con.execute(f'select count(*) from "{s}"."{t}"').fetchone()[0]
+            for s, t in tables
+        }
     except duckdb.Error as exc:
-        raise BackupError(f"{path} could not be read as a DuckDB database: {str(exc).splitlines()[0]}") from None
+        raise BackupError(
+            f"{path} could not be read as a DuckDB database: {str(exc).splitlines()[0]}"
+        ) from None
     finally:
         con.close()
 
@@ -144,8 +151,11 @@ def _is_backup_folder_name(name: str) -> bool:
 
 def _prune(out_dir: Path, current: str) -> None:
     """Remove complete backups older than the newest KEEP, and folders of crashed backups."""
-    folders = sorted(p for p in out_dir.iterdir()
-                     if p.is_dir() and not p.is_symlink() and _is_backup_folder_name(p.name))
+    folders = sorted(
+        p
+        for p in out_dir.iterdir()
+        if p.is_dir() and not p.is_symlink() and _is_backup_folder_name(p.name)
+    )
     complete = [p for p in folders if (p / MANIFEST).is_file()]
     keep = {p.name for p in complete[-KEEP:]} | {current}
     for folder in folders:
@@ -212,7 +222,9 @@ def _backup_lake(db_path: Path, target: lake.LakeTarget, out_dir: Path) -> dict:
             con.execute("COMMIT")
             con.execute(f"DETACH {_BACKUP_ALIAS}")
         except duckdb.Error as exc:
-            raise BackupError(f"backup of {target.describe()} failed: {str(exc).splitlines()[0]}") from None
+            raise BackupError(
+                f"backup of {target.describe()} failed: {str(exc).splitlines()[0]}"
+            ) from None
     _fsync(tmp)
     os.replace(tmp, file)
     manifest = {
@@ -241,16 +253,21 @@ def _restore_lake(source: Path, manifest: dict, db_path: Path) -> dict:
 
         def body() -> None:
             for schema, view in con.execute(
-                    "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = ? "
-                    "AND NOT internal", [lake.ALIAS]).fetchall():
+                "SELECT schema_name, view_name FROM duckdb_views() WHERE database_name = ? "
+                "AND NOT internal",
+                [lake.ALIAS],
+            ).fetchall():
                 con.execute(f'DROP VIEW "{schema}"."{view}"')
             for schema, table in con.execute(
-                    "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?",
-                    [lake.ALIAS]).fetchall():
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?",
+                [lake.ALIAS],
+            ).fetchall():
                 con.execute(f'DROP TABLE "{schema}"."{table}"')
             for (schema,) in con.execute(
-                    "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? AND NOT internal "
-                    "AND schema_name <> 'main'", [lake.ALIAS]).fetchall():
+                "SELECT schema_name FROM duckdb_schemas() WHERE database_name = ? AND NOT internal "
+                "AND schema_name <> 'main'",
+                [lake.ALIAS],
+            ).fetchall():
                 con.execute(f'DROP SCHEMA "{schema}"')
             con.execute(f"COPY FROM DATABASE {_BACKUP_ALIAS} TO {lake.ALIAS}")
 
@@ -264,9 +281,18 @@ def _restore_lake(source: Path, manifest: dict, db_path: Path) -> dict:
 
 def _plain_name(value: Any, what: str, where: Path) -> str:
     """A file or folder name inside ``where``: no path separators, no ``..``, no absolute path."""
-    if (not isinstance(value, str) or not value or value in (".", "..") or "/" in value
-            or "\\" in value or "\x00" in value or Path(value).name != value):
-        raise BackupError(f"{where}: {what} {value!r} is not a plain name inside the backup; nothing restored")
+    if (
+        not isinstance(value, str)
+        or not value
+        or value in (".", "..")
+        or "/" in value
+        or "\\" in value
+        or "\x00" in value
+        or Path(value).name != value
+    ):
+        raise BackupError(
+            f"{where}: {what} {value!r} is not a plain name inside the backup; nothing restored"
+        )
     return value
 
 
@@ -279,7 +305,9 @@ def _resolve(backup_dir: Path) -> tuple[Path, dict]:
         name = _plain_name(pointer.read_text().strip(), POINTER, backup_dir)
         folder = backup_dir / name
         if folder.is_symlink() or not folder.is_dir():
-            raise BackupError(f"{pointer} names {name!r}, which is not a backup folder; nothing restored")
+            raise BackupError(
+                f"{pointer} names {name!r}, which is not a backup folder; nothing restored"
+            )
     elif pointer.is_symlink():
         raise BackupError(f"{pointer} is a symlink; nothing restored")
     else:
@@ -295,9 +323,14 @@ def _resolve(backup_dir: Path) -> tuple[Path, dict]:
         raise BackupError(f"{manifest_path} is not a manifest object; nothing restored")
     _plain_name(manifest.get("file"), "manifest file", manifest_path)
     tables = manifest.get("tables")
-    if (not isinstance(manifest.get("sha256"), str) or not isinstance(tables, dict)
-            or not all(isinstance(k, str) and type(v) is int for k, v in tables.items())):
-        raise BackupError(f"{manifest_path}: sha256 or table counts missing or malformed; nothing restored")
+    if (
+        not isinstance(manifest.get("sha256"), str)
+        or not isinstance(tables, dict)
+        or not all(isinstance(k, str) and type(v) is int for k, v in tables.items())
+    ):
+        raise BackupError(
+            f"{manifest_path}: sha256 or table counts missing or malformed; nothing restored"
+        )
     return folder, manifest
 
 
@@ -308,11 +341,15 @@ def verify(path: Path, manifest: dict) -> None:
         raise BackupError(f"{path}: its sha256 does not match the manifest; nothing restored")
     counts = _row_counts(path)
     if counts != manifest["tables"]:
-        diff = {t: (manifest["tables"].get(t), counts.get(t))
-                for t in sorted(set(counts) | set(manifest["tables"]))
-                if counts.get(t) != manifest["tables"].get(t)}
+        diff = {
+            t: (manifest["tables"].get(t), counts.get(t))
+            for t in sorted(set(counts) | set(manifest["tables"]))
+            if counts.get(t) != manifest["tables"].get(t)
+        }
         shown = ", ".join(f"{t}: manifest {a} file {b}" for t, (a, b) in list(diff.items())[:3])
-        raise BackupError(f"{path}: row counts differ from the manifest ({shown}); nothing restored")
+        raise BackupError(
+            f"{path}: row counts differ from the manifest ({shown}); nothing restored"
+        )
 
 
 def restore(backup_dir: Path, db_path: Path) -> dict:

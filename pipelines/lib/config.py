@@ -113,9 +113,11 @@ def load_config(path: Path | None = None) -> Config:
     paths = data.get("paths", {})
     # a file path, or ducklake:<catalog> (pipelines.lib.lake: the lake's local anchor path)
     warehouse = lake.resolve_warehouse(
-        str(os.environ.get("GPU_TRACKER_WAREHOUSE")
+        str(
+            os.environ.get("GPU_TRACKER_WAREHOUSE")
             or paths.get("warehouse")
-            or base_dir / "warehouse" / "gpu_market.duckdb"),
+            or base_dir / "warehouse" / "gpu_market.duckdb"
+        ),
         base_dir,
     )
     wdir = warehouse.parent
@@ -124,15 +126,20 @@ def load_config(path: Path | None = None) -> Config:
         value = Path(paths.get(key) or default)
         return value if value.is_absolute() else base_dir / value
 
-    archive = Path(os.environ["GPU_TRACKER_ARCHIVE"]) if os.environ.get("GPU_TRACKER_ARCHIVE") \
+    archive = (
+        Path(os.environ["GPU_TRACKER_ARCHIVE"])
+        if os.environ.get("GPU_TRACKER_ARCHIVE")
         else _path("archive", wdir / "raw")
+    )
     return Config(
         data=data,
         config_path=path,
         warehouse_path=warehouse,
         archive_dir=archive,
         published_dir=_published_dir(paths, base_dir, wdir),
-        dagster_home=Path(os.environ.get("DAGSTER_HOME") or _path("dagster_home", wdir / "dagster_home")),
+        dagster_home=Path(
+            os.environ.get("DAGSTER_HOME") or _path("dagster_home", wdir / "dagster_home")
+        ),
     )
 
 

@@ -28,8 +28,13 @@ from pipelines.lib.gpus import UnmappedGpu, all_canonical_ids, resolve_gpu
 
 SEED = Path(__file__).resolve().parents[2] / "sql" / "seeds" / "gpu_specs.csv"
 PRECISION_COLUMNS = {
-    "fp64": "fp64_tflops", "fp32": "fp32_tflops", "tf32": "tf32_tflops", "bf16": "bf16_tflops",
-    "fp16": "bf16_tflops", "fp8": "fp8_tflops", "int8": "int8_tops",
+    "fp64": "fp64_tflops",
+    "fp32": "fp32_tflops",
+    "tf32": "tf32_tflops",
+    "bf16": "bf16_tflops",
+    "fp16": "bf16_tflops",
+    "fp8": "fp8_tflops",
+    "int8": "int8_tops",
 }
 DEFAULTS = {"mfu": 0.4, "precision": "bf16"}
 
@@ -54,8 +59,12 @@ def load_specs(path: Path = SEED) -> dict[str, GpuSpec]:
             for precision, col in PRECISION_COLUMNS.items():
                 value = (row.get(col) or "").strip()
                 peaks[precision] = float(value) if value else None
-            specs[row["gpu_model"]] = GpuSpec(row["gpu_model"], peaks,
-                                              row.get("bf16_is_fp16", "").lower() == "true", row.get("source", ""))
+            specs[row["gpu_model"]] = GpuSpec(
+                row["gpu_model"],
+                peaks,
+                row.get("bf16_is_fp16", "").lower() == "true",
+                row.get("source", ""),
+            )
     return specs
 
 
@@ -123,16 +132,22 @@ def estimate(
         "inference_seconds": inference_seconds,
         "inference_gpu_hours": inference_seconds / 3600.0,
         "inference_cost_usd": inference_seconds / 3600.0 * usd_per_hour,
-        "inference_cost_usd_per_million_tokens": inference_seconds / 3600.0 * usd_per_hour / tokens * 1e6,
+        "inference_cost_usd_per_million_tokens": inference_seconds
+        / 3600.0
+        * usd_per_hour
+        / tokens
+        * 1e6,
     }
     if train_tokens is not None:
         training_flops = 6.0 * n_active * train_tokens
         training_gpu_hours = training_flops / effective_flops_per_s / 3600.0
-        out.update({
-            "training_flops": training_flops,
-            "training_gpu_hours": training_gpu_hours,
-            "training_cost_usd": training_gpu_hours * usd_per_hour,
-        })
+        out.update(
+            {
+                "training_flops": training_flops,
+                "training_gpu_hours": training_gpu_hours,
+                "training_cost_usd": training_gpu_hours * usd_per_hour,
+            }
+        )
     out["assumptions"] = {
         "gpu": gpu_id,
         "gpu_as_given": gpu,
@@ -146,12 +161,15 @@ def estimate(
         "usd_per_gpu_hour": usd_per_hour,
         "params": params,
         "active_params": n_active,
-        "active_params_source": "--active-params" if active_params is not None else "= --params (dense model)",
+        "active_params_source": "--active-params"
+        if active_params is not None
+        else "= --params (dense model)",
         "tokens": tokens,
         "train_tokens": train_tokens,
         "inference_formula": "2 * active_params * tokens FLOPs",
-        "training_formula": ("6 * active_params * train_tokens FLOPs"
-                             if train_tokens is not None else None),
+        "training_formula": (
+            "6 * active_params * train_tokens FLOPs" if train_tokens is not None else None
+        ),
         "time_formula": "FLOPs / (peak_dense_tflops * 1e12 * mfu)",
         "cost_formula": "GPU-hours * usd_per_gpu_hour",
         "gpus": 1,

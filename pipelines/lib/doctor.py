@@ -83,8 +83,10 @@ def check_source(source: str, config: Config, day: dt.date, client: PoliteClient
     shrink = getattr(module, "doctor_config", None)
     if callable(shrink):
         source_cfg = shrink(source_cfg)
-    cfg = dataclasses.replace(config, data={**config.data, "sources": {
-        **config.data.get("sources", {}), source: source_cfg}})
+    cfg = dataclasses.replace(
+        config,
+        data={**config.data, "sources": {**config.data.get("sources", {}), source: source_cfg}},
+    )
     try:
         if spec.kind == registry.GPU_OFFERS:
             got = ingest.ingest(source, day, cfg, client=client)
@@ -106,8 +108,14 @@ def check_source(source: str, config: Config, day: dt.date, client: PoliteClient
     return result
 
 
-def run_doctor(config: Config, sources: list[str], out_dir: Path, *, day: dt.date | None = None,
-               workers: int = 8) -> list[SourceCheck]:
+def run_doctor(
+    config: Config,
+    sources: list[str],
+    out_dir: Path,
+    *,
+    day: dt.date | None = None,
+    workers: int = 8,
+) -> list[SourceCheck]:
     """Check ``sources`` concurrently, archiving into ``out_dir``; results in input order."""
     day = day or dt.datetime.now(dt.UTC).date()
     cfg = dataclasses.replace(config, archive_dir=Path(out_dir))
@@ -119,24 +127,48 @@ def run_doctor(config: Config, sources: list[str], out_dir: Path, *, day: dt.dat
         for fut in cf.as_completed(futures, timeout=SOURCE_TIMEOUT_SECONDS):
             checks[futures[fut]] = fut.result()
     except cf.TimeoutError:
-        for fut, source in futures.items():
+        for source in futures.values():
             if source not in checks:
-                checks[source] = SourceCheck(source, registry.spec(source).kind,
-                                             error=f"no answer within {SOURCE_TIMEOUT_SECONDS} s")
+                checks[source] = SourceCheck(
+                    source,
+                    registry.spec(source).kind,
+                    error=f"no answer within {SOURCE_TIMEOUT_SECONDS} s",
+                )
     finally:
         pool.shutdown(wait=False, cancel_futures=True)
     return [checks[s] for s in sources]
 
 
 def format_table(checks: list[SourceCheck]) -> str:
-    header = ("source", "ok", "http", "payloads", "bytes", "rows", "quarantined", "seconds", "error")
+    header = (
+        "source",
+        "ok",
+        "http",
+        "payloads",
+        "bytes",
+        "rows",
+        "quarantined",
+        "seconds",
+        "error",
+    )
     rows = [header] + [
-        (c.source, "yes" if c.ok else "NO", c.status or "-", str(c.payloads), str(c.bytes), str(c.rows),
-         str(c.quarantined), f"{c.seconds:.1f}", c.error.replace("\n", " ")[:160])
+        (
+            c.source,
+            "yes" if c.ok else "NO",
+            c.status or "-",
+            str(c.payloads),
+            str(c.bytes),
+            str(c.rows),
+            str(c.quarantined),
+            f"{c.seconds:.1f}",
+            c.error.replace("\n", " ")[:160],
+        )
         for c in checks
     ]
     widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
     lines = []
     for r in rows:
-        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:-1])) + "  " + r[-1])
+        lines.append(
+            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r[:-1])) + "  " + r[-1]
+        )
     return "\n".join(lines)

@@ -148,7 +148,11 @@ def conform(table: str, frame: pl.DataFrame) -> pl.DataFrame:
     extra = [c for c in frame.columns if c not in cols]
     if extra:
         raise ValueError(f"{table}: unexpected column(s) {extra}")
-    return frame.select([
-        (pl.col(c).cast(t, strict=True) if c in frame.columns else pl.lit(None, dtype=t)).alias(c)
-        for c, t in cols.items()
-    ])
+    return frame.select(
+        [
+            (pl.col(c).cast(t, strict=True) if c in frame.columns else pl.lit(None, dtype=t)).alias(
+                c
+            )
+            for c, t in cols.items()
+        ]
+    )

@@ -86,8 +86,16 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "q4_derived": pl.Boolean,
     "source_accession": pl.Utf8,
 }
-REQUIRED_COLUMNS = ("concept", "period_start", "period_end", "value", "accession", "filed",
-                    "fiscal_year", "fiscal_period")
+REQUIRED_COLUMNS = (
+    "concept",
+    "period_start",
+    "period_end",
+    "value",
+    "accession",
+    "filed",
+    "fiscal_year",
+    "fiscal_period",
+)
 
 
 @dataclass(frozen=True)
@@ -130,8 +138,9 @@ def _usable_facts(facts: pl.DataFrame, cik: str | None) -> list[_Fact]:
     elif "cik" in facts.columns:
         ciks = facts["cik"].drop_nulls().unique().to_list()
         if len(ciks) > 1:
-            raise ValueError(f"facts of {len(ciks)} CIKs ({sorted(ciks)[:5]}): "
-                             "pass cik= to pick one filer")
+            raise ValueError(
+                f"facts of {len(ciks)} CIKs ({sorted(ciks)[:5]}): pass cik= to pick one filer"
+            )
     frame = facts
     if "problem" in frame.columns:
         frame = frame.filter(pl.col("problem").is_null())
@@ -139,16 +148,24 @@ def _usable_facts(facts: pl.DataFrame, cik: str | None) -> list[_Fact]:
         frame = frame.filter(pl.col("unit") == "USD")
     frame = frame.filter(
         pl.col("concept").is_in(list(CONCEPT_MEASURE))
-        & pl.col("period_start").is_not_null() & pl.col("period_end").is_not_null()
+        & pl.col("period_start").is_not_null()
+        & pl.col("period_end").is_not_null()
         & pl.col("value").is_not_null()
     )
     out = []
     for r in frame.select(REQUIRED_COLUMNS).iter_rows(named=True):
-        out.append(_Fact(
-            concept=r["concept"], start=r["period_start"], end=r["period_end"],
-            value=float(r["value"]), accession=r["accession"] or "",
-            filed=r["filed"] or dt.date.min, fy=r["fiscal_year"], fp=r["fiscal_period"],
-        ))
+        out.append(
+            _Fact(
+                concept=r["concept"],
+                start=r["period_start"],
+                end=r["period_end"],
+                value=float(r["value"]),
+                accession=r["accession"] or "",
+                filed=r["filed"] or dt.date.min,
+                fy=r["fiscal_year"],
+                fp=r["fiscal_period"],
+            )
+        )
     return out
 
 
@@ -182,8 +199,12 @@ def _fiscal_year_starts(facts: list[_Fact]) -> dict[int, dt.date]:
     for label, counter in votes.items():
         (start, _n), *others = counter.most_common()
         if others:
-            log.warning("fiscal year %d: conflicting start dates %s; using %s", label,
-                        sorted(counter), start)
+            log.warning(
+                "fiscal year %d: conflicting start dates %s; using %s",
+                label,
+                sorted(counter),
+                start,
+            )
         starts[label] = start
     return starts
 
@@ -202,7 +223,8 @@ def _quarter_number(fy_start: dt.date, end: dt.date) -> int:
 
 
 def _measure_quarters(
-    series: dict[tuple[dt.date, dt.date], _Fact], starts: dict[int, dt.date],
+    series: dict[tuple[dt.date, dt.date], _Fact],
+    starts: dict[int, dt.date],
 ) -> dict[tuple[int, int], _Value]:
     """(fiscal year, quarter) -> value of one measure, Q4 derived where needed."""
     by_start = {start: label for label, start in starts.items()}
@@ -223,23 +245,36 @@ def _measure_quarters(
     for label, fy_start in starts.items():
         if (label, 4) in out:
             continue
-        annual = [f for (s, _e), f in series.items()
-                  if s == fy_start and _between(f.days, YEAR_DAYS)]
+        annual = [
+            f for (s, _e), f in series.items() if s == fy_start and _between(f.days, YEAR_DAYS)
+        ]
         if not annual:
             continue
         year = max(annual, key=lambda f: (f.filed, f.accession))
-        nine = [f for (s, e), f in series.items()
-                if s == fy_start and _between(f.days, NINE_MONTH_DAYS) and e < year.end]
+        nine = [
+            f
+            for (s, e), f in series.items()
+            if s == fy_start and _between(f.days, NINE_MONTH_DAYS) and e < year.end
+        ]
         if nine:
             ytd = max(nine, key=lambda f: (f.filed, f.accession))
-            out[(label, 4)] = _Value(year.value - ytd.value, ytd.end + dt.timedelta(days=1),
-                                     year.end, year.accession, derived=True)
+            out[(label, 4)] = _Value(
+                year.value - ytd.value,
+                ytd.end + dt.timedelta(days=1),
+                year.end,
+                year.accession,
+                derived=True,
+            )
             continue
         q = [out.get((label, n)) for n in (1, 2, 3)]
         if all(v is not None for v in q):
-            out[(label, 4)] = _Value(year.value - sum(v.value for v in q),  # type: ignore[union-attr]
-                                     q[2].end + dt.timedelta(days=1),  # type: ignore[union-attr]
-                                     year.end, year.accession, derived=True)
+            out[(label, 4)] = _Value(
+                year.value - sum(v.value for v in q),  # type: ignore[union-attr]
+                q[2].end + dt.timedelta(days=1),  # type: ignore[union-attr]
+                year.end,
+                year.accession,
+                derived=True,
+            )
     return out
 
 
@@ -255,8 +290,9 @@ def quarterly_financials(facts: pl.DataFrame, cik: str | None = None) -> pl.Data
     rows: list[dict[str, Any]] = []
     for fiscal_year, quarter in keys:
         vals = {m: per_measure[m].get((fiscal_year, quarter)) for m in MEASURES}
-        lead = next(v for v in (vals["revenue"], vals["gross_profit"], vals["cost_of_revenue"])
-                    if v)
+        lead = next(
+            v for v in (vals["revenue"], vals["gross_profit"], vals["cost_of_revenue"]) if v
+        )
         revenue = vals["revenue"].value if vals["revenue"] else None
         cost = vals["cost_of_revenue"].value if vals["cost_of_revenue"] else None
         gross = vals["gross_profit"].value if vals["gross_profit"] else None
@@ -264,16 +300,18 @@ def quarterly_financials(facts: pl.DataFrame, cik: str | None = None) -> pl.Data
             gross = revenue - cost
         if cost is None and revenue is not None and gross is not None:
             cost = revenue - gross
-        rows.append({
-            "fiscal_year": fiscal_year,
-            "fiscal_quarter": quarter,
-            "period_start": lead.start,
-            "period_end": lead.end,
-            "revenue": revenue,
-            "cost_of_revenue": cost,
-            "gross_profit": gross,
-            "gross_margin": gross / revenue if gross is not None and revenue else None,
-            "q4_derived": any(v is not None and v.derived for v in vals.values()),
-            "source_accession": lead.accession or None,
-        })
+        rows.append(
+            {
+                "fiscal_year": fiscal_year,
+                "fiscal_quarter": quarter,
+                "period_start": lead.start,
+                "period_end": lead.end,
+                "revenue": revenue,
+                "cost_of_revenue": cost,
+                "gross_profit": gross,
+                "gross_margin": gross / revenue if gross is not None and revenue else None,
+                "q4_derived": any(v is not None and v.derived for v in vals.values()),
+                "source_accession": lead.accession or None,
+            }
+        )
     return pl.from_dicts(rows, schema=OUTPUT_SCHEMA) if rows else pl.DataFrame(schema=OUTPUT_SCHEMA)

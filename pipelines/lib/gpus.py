@@ -331,9 +331,7 @@ def _snap_memory(hint: float, sizes: tuple[int, ...]) -> int | None:
 
 
 @lru_cache(maxsize=8192)
-def resolve_gpu(
-    name: str, hint: str = "", memory_gb: float | None = None
-) -> GpuMatch:
+def resolve_gpu(name: str, hint: str = "", memory_gb: float | None = None) -> GpuMatch:
     """Map a raw GPU name to its canonical id.
 
     ``hint`` is any other text the source gives about the part (instance type, GpuInfo
@@ -361,7 +359,9 @@ def resolve_gpu(
         form = None
     # memory: a size in the name must match a variant; sizes in hints (instance types also
     # carry RAM and totals: "8x_H100_192V_1600G") and numeric hints count only if they do.
-    candidate_forms = [form] if form is not None or len(variants.forms) == 1 else list(variants.forms)
+    candidate_forms = (
+        [form] if form is not None or len(variants.forms) == 1 else list(variants.forms)
+    )
     all_sizes = tuple(sorted({m for f in candidate_forms for m in variants.forms[f]}))
     memory: int | None = None
     name_mem = _detect_memory(norm)

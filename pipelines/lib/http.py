@@ -84,7 +84,8 @@ def _inflate(data: bytes, wbits: int, limit: int, produced: int = 0) -> tuple[by
             out += piece
             if produced + len(out) > limit:
                 raise DecompressionLimitError(
-                    f"compressed body of {len(data)} bytes inflates beyond the {limit}-byte limit")
+                    f"compressed body of {len(data)} bytes inflates beyond the {limit}-byte limit"
+                )
             buf = d.unconsumed_tail
             if not piece and not buf:
                 break
@@ -196,8 +197,16 @@ class PoliteClient:
 
     @classmethod
     def from_config(cls, http_cfg: dict[str, Any], **kwargs: Any) -> PoliteClient:
-        keys = ("user_agent", "timeout_seconds", "max_retries", "backoff_seconds",
-                "max_backoff_seconds", "min_interval_seconds", "max_response_bytes", "deadline_seconds")
+        keys = (
+            "user_agent",
+            "timeout_seconds",
+            "max_retries",
+            "backoff_seconds",
+            "max_backoff_seconds",
+            "min_interval_seconds",
+            "max_response_bytes",
+            "deadline_seconds",
+        )
         return cls(**{k: http_cfg[k] for k in keys if k in http_cfg}, **kwargs)
 
     def _wait_for_host(self, url: str) -> None:
@@ -224,8 +233,12 @@ class PoliteClient:
         try:
             while True:
                 if time.monotonic() > deadline:
-                    raise FetchError(url, f"deadline of {self.deadline:g}s passed while reading the body "
-                                          f"({total} bytes received)", kind=DEADLINE)
+                    raise FetchError(
+                        url,
+                        f"deadline of {self.deadline:g}s passed while reading the body "
+                        f"({total} bytes received)",
+                        kind=DEADLINE,
+                    )
                 # read1: whatever one socket read gives, so a dripping server cannot hold one
                 # call past the deadline (read(n) would wait for n bytes)
                 chunk = resp.raw.read1(_READ_CHUNK, decode_content=False)
@@ -235,9 +248,15 @@ class PoliteClient:
                 if total > self.max_bytes:
                     raise FetchError(url, f"response exceeds limit of {self.max_bytes} bytes")
                 chunks.append(chunk)
-        except (urllib3.exceptions.HTTPError, http.client.HTTPException, OSError,
-                requests.RequestException) as exc:
-            raise FetchError(url, f"body cut off after {total} bytes: {type(exc).__name__}") from None
+        except (
+            urllib3.exceptions.HTTPError,
+            http.client.HTTPException,
+            OSError,
+            requests.RequestException,
+        ) as exc:
+            raise FetchError(
+                url, f"body cut off after {total} bytes: {type(exc).__name__}"
+            ) from None
         finally:
             resp.close()
         # a body shorter than its declared length is a truncated transfer, never data
@@ -256,7 +275,9 @@ class PoliteClient:
         except DecompressionLimitError as exc:
             raise FetchError(url, f"Content-Encoding {encoding}: {exc}") from None
         except (OSError, EOFError) as exc:
-            raise FetchError(url, f"Content-Encoding {encoding}: body does not decode ({exc})") from None
+            raise FetchError(
+                url, f"Content-Encoding {encoding}: body does not decode ({exc})"
+            ) from None
 
     def request(
         self,
@@ -277,18 +298,25 @@ class PoliteClient:
             self._wait_for_host(current)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise FetchError(current, f"deadline of {self.deadline:g}s passed after {attempt} "
-                                          f"attempt(s); last: {last_error}", status, kind=DEADLINE)
+                raise FetchError(
+                    current,
+                    f"deadline of {self.deadline:g}s passed after {attempt} "
+                    f"attempt(s); last: {last_error}",
+                    status,
+                    kind=DEADLINE,
+                )
             delay = min(self.max_backoff, self.backoff * (2**attempt))
             try:
-                resp = self.session.request(method, current, stream=True,
-                                            timeout=min(per_read, remaining), **kwargs)
+                resp = self.session.request(
+                    method, current, stream=True, timeout=min(per_read, remaining), **kwargs
+                )
             except (requests.ConnectionError, requests.Timeout) as exc:
                 kind = _unreachable_kind(exc)
                 if kind is not None:
                     # no host to talk to: backoff cannot fix that, say so at once
-                    raise FetchError(current, f"host {kind} ({type(exc).__name__}); not retried",
-                                     kind=kind) from None
+                    raise FetchError(
+                        current, f"host {kind} ({type(exc).__name__}); not retried", kind=kind
+                    ) from None
                 last_error = f"{type(exc).__name__}: {exc}"
                 status = None
             else:
@@ -316,10 +344,21 @@ class PoliteClient:
                     delay = min(self.max_backoff, retry_after)
             if attempt < self.max_retries:
                 if time.monotonic() + delay > deadline:
-                    raise FetchError(current, f"{last_error}; the next attempt (in {delay:.1f}s) would "
-                                              f"pass the {self.deadline:g}s deadline", status, kind=DEADLINE)
-                log.warning("%s: %s (attempt %d/%d); retrying in %.1fs", current, last_error,
-                            attempt + 1, self.max_retries + 1, delay)
+                    raise FetchError(
+                        current,
+                        f"{last_error}; the next attempt (in {delay:.1f}s) would "
+                        f"pass the {self.deadline:g}s deadline",
+                        status,
+                        kind=DEADLINE,
+                    )
+                log.warning(
+                    "%s: %s (attempt %d/%d); retrying in %.1fs",
+                    current,
+                    last_error,
+                    attempt + 1,
+                    self.max_retries + 1,
+                    delay,
+                )
                 self._sleep(delay)
         raise FetchError(current, f"{last_error} after {self.max_retries + 1} attempts", status)
 

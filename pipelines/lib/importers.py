@@ -78,11 +78,25 @@ OBS_LOG_CORRECTIONS = {
         "an out-of-bounds median or maximum dropped (and quarantined) instead of the whole row"
     ),
 }
-STAT_COLUMNS = {"price_min": "price_min_usd", "price_median": "price_median_usd", "price_max": "price_max_usd"}
+STAT_COLUMNS = {
+    "price_min": "price_min_usd",
+    "price_median": "price_median_usd",
+    "price_max": "price_max_usd",
+}
 
 OBS_LOG_COLUMNS = (
-    "date", "provider", "gpu_model", "gpu_count", "region", "rental_type", "price_min_usd",
-    "price_median_usd", "price_max_usd", "n_offers", "source_url", "fetched_at",
+    "date",
+    "provider",
+    "gpu_model",
+    "gpu_count",
+    "region",
+    "rental_type",
+    "price_min_usd",
+    "price_median_usd",
+    "price_max_usd",
+    "n_offers",
+    "source_url",
+    "fetched_at",
 )
 
 
@@ -116,25 +130,33 @@ def import_source_name(name: str | None, default: str, db_path: Path | None = No
     if not _SOURCE_NAME.fullmatch(source):
         raise ImportNameError(
             f"{source!r} is not a valid import source name: use 1-64 lower-case letters, digits "
-            "and underscores, starting with a letter (e.g. my_price_log)")
+            "and underscores, starting with a letter (e.g. my_price_log)"
+        )
     if source in _live_source_ids():
         raise ImportNameError(
             f"{source!r} is a live source id; an import under it would replace that source's rows "
-            "for the imported dates: choose another --source-name")
+            "for the imported dates: choose another --source-name"
+        )
     if db_path is not None and Path(db_path).exists():
         from pipelines.lib import warehouse
 
         with warehouse.reader(Path(db_path)) as con:
             has_log = con.execute(
                 "select count(*) from information_schema.tables "
-                "where table_schema = 'raw' and table_name = 'load_log'").fetchone()[0]
-            loaded = has_log and con.execute(
-                "select count(*) from raw.load_log where source = ? and mode <> 'import'",
-                [source]).fetchone()[0]
+                "where table_schema = 'raw' and table_name = 'load_log'"
+            ).fetchone()[0]
+            loaded = (
+                has_log
+                and con.execute(
+                    "select count(*) from raw.load_log where source = ? and mode <> 'import'",
+                    [source],
+                ).fetchone()[0]
+            )
         if loaded:
             raise ImportNameError(
                 f"{source!r} was loaded by a live or archive run ({loaded} loads in raw.load_log); "
-                "an import under it would replace those rows: choose another --source-name")
+                "an import under it would replace those rows: choose another --source-name"
+            )
     return source
 
 
@@ -173,8 +195,10 @@ def read_obs_log(path: Path) -> ImportBatch:
     per_instance = (pl.col("host") == "getdeploying.com") & (
         pl.col("fetched_ts") < GETDEPLOYING_PER_GPU_FROM
     ).fill_null(False)
-    nebius_spot = (pl.col("host") == "nebius.com") & (pl.col("day") < NEBIUS_ON_DEMAND_FROM) & (
-        pl.col("rental_type") == "on_demand"
+    nebius_spot = (
+        (pl.col("host") == "nebius.com")
+        & (pl.col("day") < NEBIUS_ON_DEMAND_FROM)
+        & (pl.col("rental_type") == "on_demand")
     )
     frame = frame.with_columns(
         pl.when(nebius_spot).then(pl.lit("spot")).otherwise(pl.col("rental_type")).alias("pricing"),
@@ -257,8 +281,10 @@ def _per_statistic_basis(frame: pl.DataFrame, per_instance: pl.Expr) -> tuple[pl
     median_instance = is_instance["price_median"]
     frame = frame.with_columns(
         (per_instance | median_instance).alias("_c1"),
-        pl.when(per_instance | median_instance).then(pl.lit("per_instance"))
-        .otherwise(pl.lit("per_gpu")).alias("price_basis"),
+        pl.when(per_instance | median_instance)
+        .then(pl.lit("per_instance"))
+        .otherwise(pl.lit("per_gpu"))
+        .alias("price_basis"),
     )
     rescaled = []
     n = 0
@@ -267,9 +293,12 @@ def _per_statistic_basis(frame: pl.DataFrame, per_instance: pl.Expr) -> tuple[pl
         down = mixed & ~median_instance & is_instance[k]  # instance statistic on a per-GPU row
         n += int(frame.select((up | down).sum()).item())
         rescaled.append(
-            pl.when(up).then((stat[k] * count).round(6).cast(pl.Utf8))
-            .when(down).then((stat[k] / count).round(6).cast(pl.Utf8))
-            .otherwise(pl.col(col)).alias(col)
+            pl.when(up)
+            .then((stat[k] * count).round(6).cast(pl.Utf8))
+            .when(down)
+            .then((stat[k] / count).round(6).cast(pl.Utf8))
+            .otherwise(pl.col(col))
+            .alias(col)
         )
     frame = frame.with_columns(rescaled)
     # the two fetches quote slightly different prices (gcore 8x L40S: evening 1.59 per GPU,
@@ -277,10 +306,14 @@ def _per_statistic_basis(frame: pl.DataFrame, per_instance: pl.Expr) -> tuple[pl
     # over all three rescaled statistics
     values = [pl.col(c).cast(pl.Float64, strict=False) for c in STAT_COLUMNS.values()]
     return frame.with_columns(
-        pl.when(mixed).then(pl.min_horizontal(values).cast(pl.Utf8))
-        .otherwise(pl.col("price_min_usd")).alias("price_min_usd"),
-        pl.when(mixed).then(pl.max_horizontal(values).cast(pl.Utf8))
-        .otherwise(pl.col("price_max_usd")).alias("price_max_usd"),
+        pl.when(mixed)
+        .then(pl.min_horizontal(values).cast(pl.Utf8))
+        .otherwise(pl.col("price_min_usd"))
+        .alias("price_min_usd"),
+        pl.when(mixed)
+        .then(pl.max_horizontal(values).cast(pl.Utf8))
+        .otherwise(pl.col("price_max_usd"))
+        .alias("price_max_usd"),
     ), n
 
 
@@ -291,37 +324,63 @@ def _bounds(name: str) -> tuple[float | None, float | None]:
         return None, None  # normalise_offers quarantines the name
 
 
-def _drop_out_of_bounds_statistics(frame: pl.DataFrame) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
+def _drop_out_of_bounds_statistics(
+    frame: pl.DataFrame,
+) -> tuple[pl.DataFrame, list[dict[str, Any]]]:
     """Correction 4: where the per-GPU minimum is within bounds and the median or maximum is
     not, drop that statistic (see the module docstring) and return one quarantine row per
     such log row, naming the statistics and values."""
     names = frame.select(pl.col("gpu_model").unique()).to_series().to_list()
     bounds = pl.DataFrame(
-        {"gpu_model": names, "_lo": [_bounds(n)[0] for n in names], "_hi": [_bounds(n)[1] for n in names]},
+        {
+            "gpu_model": names,
+            "_lo": [_bounds(n)[0] for n in names],
+            "_hi": [_bounds(n)[1] for n in names],
+        },
         schema={"gpu_model": pl.Utf8, "_lo": pl.Float64, "_hi": pl.Float64},
     )
     f = frame.join(bounds, on="gpu_model", how="left")
-    divisor = pl.when(pl.col("price_basis") == "per_instance").then(
-        pl.col("gpu_count").cast(pl.Float64, strict=False)).otherwise(1.0)
-    per_gpu = {k: pl.col(c).cast(pl.Float64, strict=False) / divisor for k, c in STAT_COLUMNS.items()}
+    divisor = (
+        pl.when(pl.col("price_basis") == "per_instance")
+        .then(pl.col("gpu_count").cast(pl.Float64, strict=False))
+        .otherwise(1.0)
+    )
+    per_gpu = {
+        k: pl.col(c).cast(pl.Float64, strict=False) / divisor for k, c in STAT_COLUMNS.items()
+    }
     ok = {k: v.is_between(pl.col("_lo"), pl.col("_hi")) for k, v in per_gpu.items()}
     bad_median = (ok["price_min"] & ~ok["price_median"]).fill_null(False)
     bad_max = (ok["price_min"] & ~ok["price_max"]).fill_null(False)
     detail = pl.concat_str(
-        [pl.when(bad).then(pl.format("{} {} USD/GPU-h", pl.lit(k), v.round(6)))
-         for k, bad, v in (("price_median", bad_median, per_gpu["price_median"]),
-                           ("price_max", bad_max, per_gpu["price_max"]))],
-        separator="; ", ignore_nulls=True,
+        [
+            pl.when(bad).then(pl.format("{} {} USD/GPU-h", pl.lit(k), v.round(6)))
+            for k, bad, v in (
+                ("price_median", bad_median, per_gpu["price_median"]),
+                ("price_max", bad_max, per_gpu["price_max"]),
+            )
+        ],
+        separator="; ",
+        ignore_nulls=True,
     )
     f = f.with_columns(
-        pl.when(bad_median | bad_max).then(pl.format(
-            "{} for {} outside [{}, {}]: statistic dropped, price_min {} kept",
-            detail, pl.col("gpu_model"), pl.col("_lo"), pl.col("_hi"), pl.col("price_min_usd"),
-        )).alias("_stat_detail"),
+        pl.when(bad_median | bad_max)
+        .then(
+            pl.format(
+                "{} for {} outside [{}, {}]: statistic dropped, price_min {} kept",
+                detail,
+                pl.col("gpu_model"),
+                pl.col("_lo"),
+                pl.col("_hi"),
+                pl.col("price_min_usd"),
+            )
+        )
+        .alias("_stat_detail"),
     )
     quarantine = f.filter(pl.col("_stat_detail").is_not_null()).to_dicts()
     f = f.with_columns(
-        pl.when(bad_median).then(pl.col("price_min_usd")).otherwise(pl.col("price_median_usd"))
+        pl.when(bad_median)
+        .then(pl.col("price_min_usd"))
+        .otherwise(pl.col("price_median_usd"))
         .alias("price_median_usd"),
         pl.when(bad_max).then(None).otherwise(pl.col("price_max_usd")).alias("price_max_usd"),
     )
@@ -351,7 +410,9 @@ def read_gpuhunt_json(path: Path, day: dt.date | None = None) -> ImportBatch:
     counts = Counter()
     for item in data:
         if not {"gpuModel", "price", "provider"} <= set(item):
-            raise ImportFormatError(f"{path}: offer without gpuModel/price/provider: {item!r}"[:300])
+            raise ImportFormatError(
+                f"{path}: offer without gpuModel/price/provider: {item!r}"[:300]
+            )
         counts[(item["provider"], item["gpuModel"], item["price"])] += 1
     records = [
         {

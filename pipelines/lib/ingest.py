@@ -84,12 +84,15 @@ def _exception_text(exc: BaseException) -> str:
     """``ExceptionClass: message`` for a failure that is not a ``ParseError`` (module-qualified
     outside builtins: ``_csv.Error`` says more than ``Error``)."""
     cls = type(exc)
-    name = cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    name = (
+        cls.__qualname__ if cls.__module__ == "builtins" else f"{cls.__module__}.{cls.__qualname__}"
+    )
     return f"{name}: {exc}"
 
 
-def _unparseable(source: str, day: dt.date, name: str, exc: Exception,
-                 errors: list[str]) -> pl.DataFrame:
+def _unparseable(
+    source: str, day: dt.date, name: str, exc: Exception, errors: list[str]
+) -> pl.DataFrame:
     """Record one payload that could not be parsed: an error line and a quarantine row.
 
     A ``ParseError`` is the parser saying what it did not find; anything else (``RecursionError``
@@ -100,13 +103,24 @@ def _unparseable(source: str, day: dt.date, name: str, exc: Exception,
     msg = f"{source} {day} {name}: {detail}"
     log.error("parse failed: %s", msg[:2000])
     errors.append(msg[:2000])
-    return quarantine_payload(source=source, day=day, payload_name=name,
-                              reason="unparseable_payload", detail=detail[:2000])
+    return quarantine_payload(
+        source=source,
+        day=day,
+        payload_name=name,
+        reason="unparseable_payload",
+        detail=detail[:2000],
+    )
 
 
-def _parse_one(module: ModuleType, source: str, day: dt.date, name: str, content: bytes,
-               fetched_at: dt.datetime | None,
-               fx_rates: dict[str, float] | None = None) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _parse_one(
+    module: ModuleType,
+    source: str,
+    day: dt.date,
+    name: str,
+    content: bytes,
+    fetched_at: dt.datetime | None,
+    fx_rates: dict[str, float] | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parse and normalise one GPU-offer payload -> (offers, quarantine)."""
     # A page that publishes dated prices ("effective October 1") needs the archive date to
     # pick the column in force: such a module sets PARSE_NEEDS_DAY and parse gets ``day=``.
@@ -116,46 +130,75 @@ def _parse_one(module: ModuleType, source: str, day: dt.date, name: str, content
         records = module.parse(name, content)
     if isinstance(records, pl.DataFrame):  # a columnar parser
         records = records.with_columns(
-            (pl.col("payload_name").fill_null(name) if "payload_name" in records.columns
-             else pl.lit(name)).alias("payload_name")
+            (
+                pl.col("payload_name").fill_null(name)
+                if "payload_name" in records.columns
+                else pl.lit(name)
+            ).alias("payload_name")
         )
     else:
         for rec in records:
             rec.setdefault("payload_name", name)
-    offers, quarantine = normalise_offers(records, source=source, day=day, fetched_at=fetched_at,
-                                          fx_rates=fx_rates)
+    offers, quarantine = normalise_offers(
+        records, source=source, day=day, fetched_at=fetched_at, fx_rates=fx_rates
+    )
     offers, duplicates = _split_duplicates(offers)
     if duplicates.height:
         quarantine = pl.concat([quarantine, duplicates])
     if len(records) == 0:
         # A parser that understood the payload but found no offers: surface it.
-        quarantine = quarantine_payload(source=source, day=day, payload_name=name,
-                                        reason="empty_payload", detail="payload parsed to zero offers")
+        quarantine = quarantine_payload(
+            source=source,
+            day=day,
+            payload_name=name,
+            reason="empty_payload",
+            detail="payload parsed to zero offers",
+        )
     return offers, quarantine
 
 
 def _parse_payloads(
-    module: ModuleType, source: str, day: dt.date, payloads: list[tuple[str, bytes, dt.datetime | None]],
+    module: ModuleType,
+    source: str,
+    day: dt.date,
+    payloads: list[tuple[str, bytes, dt.datetime | None]],
     fx_rates: dict[str, float] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame, list[str]]:
     offers_frames, quarantine_frames, errors = [], [], []
     for name, content, fetched_at in payloads:
         try:
-            offers, quarantine = _parse_one(module, source, day, name, content, fetched_at, fx_rates)
+            offers, quarantine = _parse_one(
+                module, source, day, name, content, fetched_at, fx_rates
+            )
         except Exception as exc:  # noqa: BLE001 -- one payload's failure must not stop the others
             quarantine_frames.append(_unparseable(source, day, name, exc, errors))
             continue
         offers_frames.append(offers)
         quarantine_frames.append(quarantine)
-        log.info("%s %s %s: %d offers, %d quarantined", source, day, name, offers.height, quarantine.height)
+        log.info(
+            "%s %s %s: %d offers, %d quarantined",
+            source,
+            day,
+            name,
+            offers.height,
+            quarantine.height,
+        )
     offers = pl.concat(offers_frames) if offers_frames else empty_offers()
-    quarantine = pl.concat(quarantine_frames) if quarantine_frames else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    quarantine = (
+        pl.concat(quarantine_frames)
+        if quarantine_frames
+        else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    )
     return offers, quarantine, errors
 
 
 def _collect_payloads(
-    module: ModuleType, source: str, day: dt.date, config: Config,
-    from_archive: Path | None, client: PoliteClient | None,
+    module: ModuleType,
+    source: str,
+    day: dt.date,
+    config: Config,
+    from_archive: Path | None,
+    client: PoliteClient | None,
 ) -> tuple[str, list[tuple[str, bytes, dt.datetime | None]], list[str], list[pl.DataFrame]]:
     """Replay ``<archive>/<source>/<day>/*`` or fetch live and archive every payload *before*
     it is parsed. Returns (mode, [(name, bytes, fetched_at)], fetch errors, quarantine rows of
@@ -169,9 +212,15 @@ def _collect_payloads(
         for p in stored:
             if p.refused:  # a symlink, FIFO, folder ...: named and quarantined, never read
                 errors.append(f"{source} {day} {p.name}: {p.refused}")
-                refused.append(quarantine_payload(
-                    source=source, day=day, payload_name=p.name, reason="refused_archive_entry",
-                    detail=p.refused))
+                refused.append(
+                    quarantine_payload(
+                        source=source,
+                        day=day,
+                        payload_name=p.name,
+                        reason="refused_archive_entry",
+                        detail=p.refused,
+                    )
+                )
                 continue
             if p.meta_error:  # the payload is fine; only its fetched_at etc. are unknown
                 msg = f"{source} {day} {p.name}: {p.meta_error}; payload used without its metadata"
@@ -188,12 +237,20 @@ def _collect_payloads(
             continue
         fetched_at = (
             dt.datetime.fromtimestamp(item.fetched_at, dt.UTC)
-            if item.fetched_at else dt.datetime.now(dt.UTC)
+            if item.fetched_at
+            else dt.datetime.now(dt.UTC)
         )
         content = redact_bytes(item.content)
         archive.write_payload(
-            config.archive_dir, source, day, item.name, content, url=item.url,
-            status=item.status, fetched_at=fetched_at, content_type=item.content_type,
+            config.archive_dir,
+            source,
+            day,
+            item.name,
+            content,
+            url=item.url,
+            status=item.status,
+            fetched_at=fetched_at,
+            content_type=item.content_type,
             redacted=content is not item.content,
         )
         batch.append((item.name, content, fetched_at))
@@ -211,7 +268,11 @@ def _split_duplicates(offers: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]
     if extra.height == 0:
         return offers, pl.DataFrame(schema=QUARANTINE_SCHEMA)
     quarantine = extra.select(
-        "date", "source", "payload_name", "provider", "gpu_name_raw",
+        "date",
+        "source",
+        "payload_name",
+        "provider",
+        "gpu_name_raw",
         pl.lit("duplicate_row").alias("reason"),
         pl.lit("exact copy of another offer in the same payload").alias("detail"),
         pl.struct(pl.all().exclude("fetched_at")).struct.json_encode().alias("record"),
@@ -229,11 +290,14 @@ def ingest(
 ) -> IngestResult:
     """Fetch-or-replay, archive and parse one GPU-offer source for one date."""
     module = source_module(source)
-    mode, batch, errors, refused = _collect_payloads(module, source, day, config, from_archive, client)
+    mode, batch, errors, refused = _collect_payloads(
+        module, source, day, config, from_archive, client
+    )
     # reference rates of this date, for offers priced in another currency (Scaleway's EUR):
     # the ECB file archived for the same date, in the replay archive or the live one
-    fx_rates = ecb_fx.usd_rates_for_day(Path(from_archive) if from_archive is not None
-                                        else config.archive_dir, day)
+    fx_rates = ecb_fx.usd_rates_for_day(
+        Path(from_archive) if from_archive is not None else config.archive_dir, day
+    )
     offers, quarantine, parse_errors = _parse_payloads(module, source, day, batch, fx_rates)
     errors.extend(parse_errors)
     if refused:
@@ -243,9 +307,12 @@ def ingest(
     if offers.height == 0:
         reasons = errors or (
             [f"{r}: {d}" for r, d in quarantine.select("reason", "detail").head(3).iter_rows()]
-            if quarantine.height else ["no payloads"]
+            if quarantine.height
+            else ["no payloads"]
         )
-        raise SourceFailed(f"{source} {day} ({mode}): no offers loaded; " + "; ".join(reasons[:5]), result)
+        raise SourceFailed(
+            f"{source} {day} ({mode}): no offers loaded; " + "; ".join(reasons[:5]), result
+        )
     return result
 
 
@@ -285,7 +352,9 @@ def market_module(source_id: str) -> ModuleType:
     try:
         return importlib.import_module(MARKET_SOURCES[source_id])
     except KeyError:
-        raise KeyError(f"unknown market source {source_id!r}; known: {sorted(MARKET_SOURCES)}") from None
+        raise KeyError(
+            f"unknown market source {source_id!r}; known: {sorted(MARKET_SOURCES)}"
+        ) from None
 
 
 def _problem_rows_to_quarantine(table: str, frame: pl.DataFrame) -> pl.DataFrame:
@@ -294,17 +363,22 @@ def _problem_rows_to_quarantine(table: str, frame: pl.DataFrame) -> pl.DataFrame
         return pl.DataFrame(schema=QUARANTINE_SCHEMA)
     id_col = next(c for c in ("model_id", "concept", "currency") if c in bad.columns)
     return bad.select(
-        pl.col("date"), pl.col("source"), pl.col("payload_name"),
+        pl.col("date"),
+        pl.col("source"),
+        pl.col("payload_name"),
         pl.lit("").alias("provider"),
         pl.col(id_col).cast(pl.Utf8).fill_null("").alias("gpu_name_raw"),
         pl.col("problem").alias("reason"),
         pl.lit(f"row of {table}").alias("detail"),
-        pl.struct(pl.all().exclude("date", "source", "problem")).struct.json_encode().alias("record"),
+        pl.struct(pl.all().exclude("date", "source", "problem"))
+        .struct.json_encode()
+        .alias("record"),
     ).cast(QUARANTINE_SCHEMA)
 
 
-def _parse_market_one(module: ModuleType, source: str, day: dt.date, name: str,
-                      content: bytes) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
+def _parse_market_one(
+    module: ModuleType, source: str, day: dt.date, name: str, content: bytes
+) -> dict[str, tuple[pl.DataFrame, pl.DataFrame]]:
     """Parse one market payload -> {raw table: (good rows, quarantined problem rows)}; raises
     whatever the parser or the conforming raises, before anything of the payload is kept."""
     out: dict[str, tuple[pl.DataFrame, pl.DataFrame]] = {}
@@ -313,7 +387,10 @@ def _parse_market_one(module: ModuleType, source: str, day: dt.date, name: str,
             pl.col("payload_name").fill_null(name),
         )
         frame = frame.select(pl.lit(day).alias("date"), pl.lit(source).alias("source"), pl.all())
-        out[table] = (frame.filter(pl.col("problem").is_null()), _problem_rows_to_quarantine(table, frame))
+        out[table] = (
+            frame.filter(pl.col("problem").is_null()),
+            _problem_rows_to_quarantine(table, frame),
+        )
     return out
 
 
@@ -329,7 +406,9 @@ def ingest_market(
     quarantine; a payload that does not parse is quarantined whole; no rows at all raises
     ``SourceFailed``."""
     module = market_module(source)
-    mode, batch, errors, refused = _collect_payloads(module, source, day, config, from_archive, client)
+    mode, batch, errors, refused = _collect_payloads(
+        module, source, day, config, from_archive, client
+    )
     parts: dict[str, list[pl.DataFrame]] = {}
     quarantine_frames: list[pl.DataFrame] = list(refused)
     for name, content, _fetched_at in batch:
@@ -343,18 +422,36 @@ def ingest_market(
             quarantine_frames.append(problems)
             parts.setdefault(table, []).append(good)
             n_rows += good.height
-            log.info("%s %s %s -> %s: %d rows, %d quarantined", source, day, name, table,
-                     good.height, problems.height)
+            log.info(
+                "%s %s %s -> %s: %d rows, %d quarantined",
+                source,
+                day,
+                name,
+                table,
+                good.height,
+                problems.height,
+            )
         if not n_rows:
-            quarantine_frames.append(quarantine_payload(
-                source=source, day=day, payload_name=name, reason="empty_payload",
-                detail="payload parsed to zero usable rows"))
+            quarantine_frames.append(
+                quarantine_payload(
+                    source=source,
+                    day=day,
+                    payload_name=name,
+                    reason="empty_payload",
+                    detail="payload parsed to zero usable rows",
+                )
+            )
     tables = {t: pl.concat(fs) for t, fs in parts.items()}
-    quarantine = (pl.concat(quarantine_frames) if quarantine_frames
-                  else pl.DataFrame(schema=QUARANTINE_SCHEMA))
+    quarantine = (
+        pl.concat(quarantine_frames)
+        if quarantine_frames
+        else pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    )
     names = [b[0] for b in batch] + [q["payload_name"][0] for q in refused]
     result = FamilyIngestResult(source, day, mode, tables, quarantine, names, errors)
     if result.rows == 0:
         reasons = errors or ["no payloads" if not batch else "no usable rows"]
-        raise SourceFailed(f"{source} {day} ({mode}): nothing loaded; " + "; ".join(reasons[:5]), result)
+        raise SourceFailed(
+            f"{source} {day} ({mode}): nothing loaded; " + "; ".join(reasons[:5]), result
+        )
     return result

@@ -105,8 +105,11 @@ class LakeTarget:
         return f"ducklake:{redact_dsn(self.catalog)} (data {self.data_path})"
 
     def extensions(self) -> list[str]:
-        return ["ducklake"] + (["postgres_scanner"] if self.postgres else []) \
+        return (
+            ["ducklake"]
+            + (["postgres_scanner"] if self.postgres else [])
             + (["httpfs"] if self.s3 else [])
+        )
 
 
 def redact_dsn(text: str) -> str:
@@ -126,24 +129,32 @@ def parse(text: str, base_dir: Path, data: str | None = None) -> LakeTarget:
     """``ducklake:<catalog>`` -> its target (data path from ``data`` or GPU_TRACKER_LAKE_DATA)."""
     if not is_lake_text(text):
         raise LakeError(f"{WAREHOUSE_ENV}={text!r} is not a ducklake: target")
-    catalog = text[len(PREFIX):].strip()
+    catalog = text[len(PREFIX) :].strip()
     data = (data if data is not None else os.environ.get(DATA_ENV, "")).strip()
     if not catalog:
-        raise LakeError(f"{WAREHOUSE_ENV}=ducklake: needs a catalog: ducklake:<file.ducklake> "
-                        "or ducklake:postgres:<libpq connection string>")
+        raise LakeError(
+            f"{WAREHOUSE_ENV}=ducklake: needs a catalog: ducklake:<file.ducklake> "
+            "or ducklake:postgres:<libpq connection string>"
+        )
     if catalog.startswith("postgres:"):
-        if not catalog[len("postgres:"):].strip():
-            raise LakeError(f"{WAREHOUSE_ENV}=ducklake:postgres: needs a libpq connection string, "
-                            "e.g. ducklake:postgres:host=db.internal dbname=gpu_lake user=tracker")
+        if not catalog[len("postgres:") :].strip():
+            raise LakeError(
+                f"{WAREHOUSE_ENV}=ducklake:postgres: needs a libpq connection string, "
+                "e.g. ducklake:postgres:host=db.internal dbname=gpu_lake user=tracker"
+            )
         if not data:
-            raise LakeError(f"a Postgres lake catalog needs {DATA_ENV} (a directory shared by "
-                            "every machine, or s3://bucket/prefix)")
+            raise LakeError(
+                f"a Postgres lake catalog needs {DATA_ENV} (a directory shared by "
+                "every machine, or s3://bucket/prefix)"
+            )
         digest = hashlib.sha256(f"{catalog}\n{data}".encode()).hexdigest()[:12]
         anchor = base_dir / "warehouse" / f"ducklake-postgres-{digest}.catalog"
     else:
         if catalog.startswith(("md:", "sqlite:", "mysql:")):
-            raise LakeError(f"{WAREHOUSE_ENV}: catalog {catalog.split(':')[0]}: is not supported "
-                            "(a DuckDB file or postgres:<connection string>)")
+            raise LakeError(
+                f"{WAREHOUSE_ENV}: catalog {catalog.split(':')[0]}: is not supported "
+                "(a DuckDB file or postgres:<connection string>)"
+            )
         path = Path(catalog).expanduser()
         anchor = path if path.is_absolute() else base_dir / path
         catalog = str(anchor)
@@ -199,14 +210,17 @@ def target_for(db_path: str | os.PathLike) -> LakeTarget | None:
         _TARGETS[path] = target
         return target
     if path.name.startswith("ducklake-postgres-") and path.suffix == ".catalog":
-        raise LakeError(f"{path} names a Postgres lake, but {WAREHOUSE_ENV} does not say which: "
-                        f"set {WAREHOUSE_ENV}=ducklake:postgres:<connection string> and {DATA_ENV}")
+        raise LakeError(
+            f"{path} names a Postgres lake, but {WAREHOUSE_ENV} does not say which: "
+            f"set {WAREHOUSE_ENV}=ducklake:postgres:<connection string> and {DATA_ENV}"
+        )
     return None
 
 
 def _config_dir() -> Path:
     try:
         from pipelines.lib.config import REPO_ROOT, config_path_from_env
+
         path = config_path_from_env()
     except (ImportError, FileNotFoundError):
         return Path.cwd()
@@ -220,14 +234,17 @@ def extension_path(name: str) -> Path:
     want = duckdb.__version__
     spec = importlib.util.find_spec(package.replace("-", "_"))
     if spec is None or not spec.submodule_search_locations:
-        raise LakeError(f"the DuckLake backend needs the DuckDB extension {name}: "
-                        f"pip install {package}=={want}")
+        raise LakeError(
+            f"the DuckLake backend needs the DuckDB extension {name}: pip install {package}=={want}"
+        )
     root = Path(next(iter(spec.submodule_search_locations))) / "extensions"
     path = root / f"v{want}" / f"{name}.duckdb_extension"
     if not path.is_file():
         built = sorted(p.name.lstrip("v") for p in root.glob("v*")) if root.is_dir() else []
-        raise LakeError(f"{package} is built for DuckDB {', '.join(built) or 'another version'}, "
-                        f"this is DuckDB {want}: pip install {package}=={want}")
+        raise LakeError(
+            f"{package} is built for DuckDB {', '.join(built) or 'another version'}, "
+            f"this is DuckDB {want}: pip install {package}=={want}"
+        )
     return path
 
 
@@ -237,9 +254,11 @@ def load_extensions(con: duckdb.DuckDBPyConnection, names: list[str]) -> None:
         try:
             con.execute(f"LOAD '{_sql_str(str(path))}'")
         except duckdb.Error as exc:
-            raise LakeError(f"could not load {path.name} from {EXTENSION_PACKAGES[name]} "
-                            f"({_first_line(exc)}): pip install --force-reinstall "
-                            f"{EXTENSION_PACKAGES[name]}=={duckdb.__version__}") from exc
+            raise LakeError(
+                f"could not load {path.name} from {EXTENSION_PACKAGES[name]} "
+                f"({_first_line(exc)}): pip install --force-reinstall "
+                f"{EXTENSION_PACKAGES[name]}=={duckdb.__version__}"
+            ) from exc
 
 
 def _sql_str(text: str) -> str:
@@ -268,8 +287,11 @@ def s3_secret_sql(env: dict[str, str] | None = None) -> str:
         if not parts.netloc:
             raise LakeError(f"AWS_ENDPOINT_URL={endpoint!r} has no host")
         # a custom endpoint (MinIO, moto, Ceph) serves buckets as paths, not subdomains
-        opts += [f"ENDPOINT '{_sql_str(parts.netloc)}'", "URL_STYLE 'path'",
-                 f"USE_SSL {'true' if parts.scheme == 'https' else 'false'}"]
+        opts += [
+            f"ENDPOINT '{_sql_str(parts.netloc)}'",
+            "URL_STYLE 'path'",
+            f"USE_SSL {'true' if parts.scheme == 'https' else 'false'}",
+        ]
     return f"CREATE OR REPLACE TEMPORARY SECRET gpu_tracker_lake_s3 ({', '.join(opts)})"
 
 
@@ -278,30 +300,38 @@ def catalog_exists(target: LakeTarget) -> bool:
     the database through a short-lived connection)."""
     if not target.postgres:
         return target.anchor.is_file()
-    con = duckdb.connect(config={"autoinstall_known_extensions": "false",
-                                 "autoload_known_extensions": "false"})
+    con = duckdb.connect(
+        config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+    )
     try:
         load_extensions(con, ["postgres_scanner"])
-        dsn = _sql_str(target.catalog[len("postgres:"):])
+        dsn = _sql_str(target.catalog[len("postgres:") :])
         try:
             con.execute(f"ATTACH '{dsn}' AS pg (TYPE postgres, READ_ONLY)")
-            rows = con.execute("SELECT count(*) FROM information_schema.tables "
-                               "WHERE table_catalog = 'pg' AND table_name = 'ducklake_metadata'"
-                               ).fetchone()
+            rows = con.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_catalog = 'pg' AND table_name = 'ducklake_metadata'"
+            ).fetchone()
         except duckdb.Error as exc:
-            raise LakeError(f"lake catalog {redact_dsn(target.catalog)}: {_first_line(exc)}") from exc
+            raise LakeError(
+                f"lake catalog {redact_dsn(target.catalog)}: {_first_line(exc)}"
+            ) from exc
         return bool(rows and rows[0])
     finally:
         con.close()
 
 
-def connect(target: LakeTarget, read_only: bool, settings: dict[str, str] | None = None
-            ) -> duckdb.DuckDBPyConnection:
+def connect(
+    target: LakeTarget, read_only: bool, settings: dict[str, str] | None = None
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB with the lake attached as ``lake`` and made the default database.
     Read-only connections attach READ_ONLY; a reader of a lake not created yet gets
     FileNotFoundError, like a reader of a missing warehouse file."""
-    config: dict[str, str] = {"autoinstall_known_extensions": "false",
-                              "autoload_known_extensions": "false", **(settings or {})}
+    config: dict[str, str] = {
+        "autoinstall_known_extensions": "false",
+        "autoload_known_extensions": "false",
+        **(settings or {}),
+    }
     con = duckdb.connect(config=config)
     try:
         con.execute("SET enable_progress_bar = false")
@@ -311,11 +341,15 @@ def connect(target: LakeTarget, read_only: bool, settings: dict[str, str] | None
         if target.s3:
             con.execute(s3_secret_sql())
         if read_only and not catalog_exists(target):
-            raise FileNotFoundError(f"warehouse {target.describe()} does not exist yet: run "
-                                    "`gpu-tracker run` or `gpu-tracker import` first")
+            raise FileNotFoundError(
+                f"warehouse {target.describe()} does not exist yet: run "
+                "`gpu-tracker run` or `gpu-tracker import` first"
+            )
         if not read_only and not target.s3:
             Path(target.data_path).mkdir(parents=True, exist_ok=True)
-        options = [f"DATA_PATH '{_sql_str(target.data_path)}'"] + (["READ_ONLY"] if read_only else [])
+        options = [f"DATA_PATH '{_sql_str(target.data_path)}'"] + (
+            ["READ_ONLY"] if read_only else []
+        )
         attach = f"ATTACH '{_sql_str(PREFIX + target.catalog)}' AS {ALIAS} ({', '.join(options)})"
         for attempt in range(1, INIT_ATTEMPTS + 1):
             try:
@@ -325,8 +359,10 @@ def connect(target: LakeTarget, read_only: bool, settings: dict[str, str] | None
                 # two processes attaching a new Postgres catalog at once both create its
                 # metadata tables; the loser fails (duplicate key in pg_type) and, once the
                 # winner has committed, attaches to the catalog it created
-                if not (target.postgres and "Failed to initialize DuckLake" in str(exc)) \
-                        or attempt == INIT_ATTEMPTS:
+                if (
+                    not (target.postgres and "Failed to initialize DuckLake" in str(exc))
+                    or attempt == INIT_ATTEMPTS
+                ):
                     raise
                 sleep_before_retry(attempt)
         con.execute(f"USE {ALIAS}")
@@ -354,8 +390,17 @@ def _write_note(target: LakeTarget) -> None:
         return
     try:
         target.anchor.parent.mkdir(parents=True, exist_ok=True)
-        target.anchor.write_text(json.dumps({"backend": "ducklake", "catalog": redact_dsn(target.catalog),
-                                             "data_path": target.data_path}, indent=1) + "\n")
+        target.anchor.write_text(
+            json.dumps(
+                {
+                    "backend": "ducklake",
+                    "catalog": redact_dsn(target.catalog),
+                    "data_path": target.data_path,
+                },
+                indent=1,
+            )
+            + "\n"
+        )
     except OSError:
         pass  # only a convenience for local checks: the lake itself is in Postgres
 
@@ -374,21 +419,26 @@ def sandbox_settings(con: duckdb.DuckDBPyConnection) -> tuple[list[str], bool]:
     if not row or not row[0]:
         raise LakeError("lake connection without its data path (not opened by lake.connect)")
     data_path = str(row[0])
-    return [f"SET allowed_directories = ['{_sql_str(data_path)}']"], not data_path.startswith("s3://")
+    return [f"SET allowed_directories = ['{_sql_str(data_path)}']"], not data_path.startswith(
+        "s3://"
+    )
 
 
 def is_lake_connection(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether ``con``'s default database is a DuckLake (the commit-conflict retry applies)."""
-    row = con.execute("SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
-                      ).fetchone()
+    row = con.execute(
+        "SELECT type FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
     return bool(row) and row[0] == "ducklake"
 
 
 def is_conflict(exc: BaseException) -> bool:
     """A DuckLake commit that lost a race with another writer (retrying can succeed)."""
     text = str(exc)
-    return isinstance(exc, duckdb.Error) and ("Transaction conflict" in text or (
-        "conflict" in text.lower() and "ducklake" in text.lower()))
+    return isinstance(exc, duckdb.Error) and (
+        "Transaction conflict" in text
+        or ("conflict" in text.lower() and "ducklake" in text.lower())
+    )
 
 
 def conflict_pause(attempt: int) -> float:

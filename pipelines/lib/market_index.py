@@ -70,8 +70,15 @@ CONFIDENCE = {
 EXCLUSION_REASONS = ("constant_floor", "not_a_spot_price", "outlier", "not_reported")
 
 OBSERVATION_COLUMNS = [
-    "date", "gpu_model", "provider", "provider_tier", "pricing", "source", "upstream_source",
-    "region", "price_min",
+    "date",
+    "gpu_model",
+    "provider",
+    "provider_tier",
+    "pricing",
+    "source",
+    "upstream_source",
+    "region",
+    "price_min",
 ]
 
 
@@ -94,6 +101,7 @@ def _require(df: pl.DataFrame, columns: list[str], what: str) -> None:
 
 # ---------------------------------------------------------------------------- feeds
 
+
 def feed_expr() -> pl.Expr:
     """Where an observation came from: the upstream host when the source says it (a log or
     an aggregator), else the source id."""
@@ -103,8 +111,10 @@ def feed_expr() -> pl.Expr:
 def feed_rank() -> pl.Expr:
     """Source precedence: 0 = the provider's own feed, 1 = a catalog, 2 = an aggregator."""
     return (
-        pl.when(pl.col("feed").is_in(list(AGGREGATOR_FEEDS))).then(2)
-        .when(pl.col("source").is_in(list(CATALOG_SOURCES))).then(1)
+        pl.when(pl.col("feed").is_in(list(AGGREGATOR_FEEDS)))
+        .then(2)
+        .when(pl.col("source").is_in(list(CATALOG_SOURCES)))
+        .then(1)
         .otherwise(0)
         .cast(pl.Int8)
         .alias("feed_rank")
@@ -117,14 +127,26 @@ def prepare_observations(obs: pl.DataFrame) -> pl.DataFrame:
     _require(obs, OBSERVATION_COLUMNS, "observations")
     f = obs.with_columns(feed_expr()).with_columns(feed_rank(), pl.col("region").fill_null(""))
     return (
-        f.group_by(["date", "gpu_model", "provider", "provider_tier", "pricing", "source", "feed",
-                    "feed_rank", "region"])
+        f.group_by(
+            [
+                "date",
+                "gpu_model",
+                "provider",
+                "provider_tier",
+                "pricing",
+                "source",
+                "feed",
+                "feed_rank",
+                "region",
+            ]
+        )
         .agg(pl.col("price_min").min())
         .sort(["date", "gpu_model", "pricing", "provider", "feed", "region", "provider_tier"])
     )
 
 
 # ---------------------------------------------------------------------------- hygiene rules
+
 
 def rule_constant_floor(obs: pl.DataFrame) -> pl.DataFrame:
     """Adds ``flag_constant_floor``: the observation's exact price recurs on at least
@@ -139,11 +161,10 @@ def rule_constant_floor(obs: pl.DataFrame) -> pl.DataFrame:
         pl.col("date").n_unique().over([*series, "price_min"]).alias("_days_at_price"),
     )
     day = ["date", "gpu_model", "pricing"]
-    others = (
-        f.select(*day, pl.col("provider").alias("_other"), pl.col("price_min").alias("_p"))
-    )
+    others = f.select(*day, pl.col("provider").alias("_other"), pl.col("price_min").alias("_p"))
     ref = (
-        f.select(*day, "provider").unique()
+        f.select(*day, "provider")
+        .unique()
         .join(others, on=day)
         .filter(pl.col("_other") != pl.col("provider"))
         .group_by([*day, "provider"])
@@ -151,15 +172,14 @@ def rule_constant_floor(obs: pl.DataFrame) -> pl.DataFrame:
     )
     f = f.join(ref, on=[*day, "provider"], how="left")
     # same provider's other observations (e.g. RunPod secure 1.99 beside its "any" 0.50)
-    own = (
-        f.select(*day, "provider", pl.col("price_min").alias("_own"))
-    )
+    own = f.select(*day, "provider", pl.col("price_min").alias("_own"))
     f = f.with_row_index("_r")
     own_ref = (
         f.select("_r", *day, "provider", "price_min")
         .join(own, on=[*day, "provider"])
         .filter(pl.col("_own") != pl.col("price_min"))
-        .group_by("_r").agg(pl.col("_own").median().alias("_ref_own"))
+        .group_by("_r")
+        .agg(pl.col("_own").median().alias("_ref_own"))
     )
     f = f.join(own_ref, on="_r", how="left")
     ref_price = pl.coalesce(pl.col("_ref_others"), pl.col("_ref_own"))
@@ -168,7 +188,8 @@ def rule_constant_floor(obs: pl.DataFrame) -> pl.DataFrame:
         & (pl.col("price_min") <= FLOOR_MAX_RATIO * ref_price)
     ).fill_null(False)
     return f.with_columns(flag.alias("flag_constant_floor")).drop(
-        "_r", "_days_at_price", "_ref_others", "_ref_own")
+        "_r", "_days_at_price", "_ref_others", "_ref_own"
+    )
 
 
 def provider_votes(obs: pl.DataFrame) -> pl.DataFrame:
@@ -180,33 +201,47 @@ def provider_votes(obs: pl.DataFrame) -> pl.DataFrame:
     with ``flag_constant_floor`` and the lowest of them as ``price_used``."""
     _require(obs, ["flag_constant_floor", "feed", "feed_rank"], "observations")
     tiered = obs.filter(pl.col("provider_tier").is_in(list(SEGMENTS[1:])))
-    segmented = pl.concat([
-        obs.with_columns(pl.lit("all").alias("segment")),
-        tiered.with_columns(pl.col("provider_tier").alias("segment")),
-    ])
+    segmented = pl.concat(
+        [
+            obs.with_columns(pl.lit("all").alias("segment")),
+            tiered.with_columns(pl.col("provider_tier").alias("segment")),
+        ]
+    )
     keys = [*INDEX_KEYS, "provider"]
     # priority: clean before floor, then own feed < catalog < aggregator
     f = segmented.with_columns(
         (pl.col("flag_constant_floor").cast(pl.Int8) * 10 + pl.col("feed_rank")).alias("_prio"),
     ).with_columns(pl.col("_prio").min().over(keys).alias("_best"))
     chosen = f.filter(pl.col("_prio") == pl.col("_best"))
-    picked = chosen.sort([*keys, "price_min", "feed", "region"]).group_by(keys, maintain_order=True).agg(
-        pl.col("price_min").first().alias("price_used"),
-        pl.col("feed").first().alias("source_used"),
+    picked = (
+        chosen.sort([*keys, "price_min", "feed", "region"])
+        .group_by(keys, maintain_order=True)
+        .agg(
+            pl.col("price_min").first().alias("price_used"),
+            pl.col("feed").first().alias("source_used"),
+        )
     )
     rest = f.group_by(keys).agg(
         pl.col("flag_constant_floor").all().alias("flag_constant_floor"),
         pl.col("flag_constant_floor").any().alias("_any_floor"),
         pl.col("provider_tier").unique().sort().str.join(",").alias("provider_tiers"),
         pl.col("feed").n_unique().cast(pl.Int64).alias("n_feeds"),
-        pl.col("feed").filter((pl.col("_prio") % 10) > (pl.col("_best") % 10)).unique().sort()
-        .str.join(",").alias("feeds_overridden"),
+        pl.col("feed")
+        .filter((pl.col("_prio") % 10) > (pl.col("_best") % 10))
+        .unique()
+        .sort()
+        .str.join(",")
+        .alias("feeds_overridden"),
     )
     return (
         picked.join(rest, on=keys)
         .with_columns(
-            (pl.col("_any_floor") & ~pl.col("flag_constant_floor")).alias("floor_observations_dropped"),
-            pl.when(pl.col("feeds_overridden") != "").then(pl.col("feeds_overridden")).alias("feeds_overridden"),
+            (pl.col("_any_floor") & ~pl.col("flag_constant_floor")).alias(
+                "floor_observations_dropped"
+            ),
+            pl.when(pl.col("feeds_overridden") != "")
+            .then(pl.col("feeds_overridden"))
+            .alias("feeds_overridden"),
         )
         .drop("_any_floor")
         .sort(keys)
@@ -219,10 +254,14 @@ def rule_not_a_spot_price(votes: pl.DataFrame) -> pl.DataFrame:
     be cheaper; equal to the cent (RunPod on 421 of 584 day x GPU pairs) it is the list
     price relabelled, above it a different product."""
     on_demand = votes.filter(
-        (pl.col("pricing") == "on_demand") & (pl.col("segment") == "all") & ~pl.col("flag_constant_floor")
+        (pl.col("pricing") == "on_demand")
+        & (pl.col("segment") == "all")
+        & ~pl.col("flag_constant_floor")
     ).select("date", "gpu_model", "provider", pl.col("price_used").alias("_on_demand"))
     f = votes.join(on_demand, on=["date", "gpu_model", "provider"], how="left")
-    flag = ((pl.col("pricing") == "spot") & (pl.col("price_used") >= pl.col("_on_demand"))).fill_null(False)
+    flag = (
+        (pl.col("pricing") == "spot") & (pl.col("price_used") >= pl.col("_on_demand"))
+    ).fill_null(False)
     return f.with_columns(flag.alias("flag_not_a_spot_price")).drop("_on_demand")
 
 
@@ -239,17 +278,24 @@ def rule_outlier(votes: pl.DataFrame) -> pl.DataFrame:
         pl.col("_lp").count().over(INDEX_KEYS).alias("_n"),
     ).with_columns((pl.col("_lp") - pl.col("_med")).abs().alias("_dev"))
     f = f.with_columns(pl.col("_dev").median().over(INDEX_KEYS).alias("_mad"))
-    threshold = pl.max_horizontal(OUTLIER_MAD_K * 1.4826 * pl.col("_mad"), pl.lit(math.log(OUTLIER_MIN_FACTOR)))
-    flag = (eligible & (pl.col("_n") >= OUTLIER_MIN_VOTES) & (pl.col("_dev") > threshold)).fill_null(False)
+    threshold = pl.max_horizontal(
+        OUTLIER_MAD_K * 1.4826 * pl.col("_mad"), pl.lit(math.log(OUTLIER_MIN_FACTOR))
+    )
+    flag = (
+        eligible & (pl.col("_n") >= OUTLIER_MIN_VOTES) & (pl.col("_dev") > threshold)
+    ).fill_null(False)
     return f.with_columns(flag.alias("flag_outlier")).drop("_lp", "_med", "_n", "_dev", "_mad")
 
 
 def exclusion_reason() -> pl.Expr:
     """The first rule that excludes a vote, in rule order; null when included."""
     return (
-        pl.when(pl.col("flag_constant_floor")).then(pl.lit("constant_floor"))
-        .when(pl.col("flag_not_a_spot_price")).then(pl.lit("not_a_spot_price"))
-        .when(pl.col("flag_outlier")).then(pl.lit("outlier"))
+        pl.when(pl.col("flag_constant_floor"))
+        .then(pl.lit("constant_floor"))
+        .when(pl.col("flag_not_a_spot_price"))
+        .then(pl.lit("not_a_spot_price"))
+        .when(pl.col("flag_outlier"))
+        .then(pl.lit("outlier"))
         .otherwise(None)
         .alias("exclusion_reason")
     )
@@ -262,9 +308,12 @@ def _panel_absentees(votes: pl.DataFrame) -> pl.DataFrame:
     seen = votes.select(*SERIES_KEYS, "provider", pl.col("date").alias("last_seen")).unique()
     cand = (
         dates.join(seen, on=SERIES_KEYS)
-        .filter((pl.col("last_seen") < pl.col("date"))
-                & (pl.col("last_seen") >= pl.col("date") - pl.duration(days=PANEL_DAYS)))
-        .group_by([*INDEX_KEYS, "provider"]).agg(pl.col("last_seen").max())
+        .filter(
+            (pl.col("last_seen") < pl.col("date"))
+            & (pl.col("last_seen") >= pl.col("date") - pl.duration(days=PANEL_DAYS))
+        )
+        .group_by([*INDEX_KEYS, "provider"])
+        .agg(pl.col("last_seen").max())
     )
     present = votes.select(*INDEX_KEYS, "provider")
     return cand.join(present, on=[*INDEX_KEYS, "provider"], how="anti")
@@ -283,19 +332,41 @@ def index_constituents(observations: pl.DataFrame) -> pl.DataFrame:
     absent = _panel_absentees(votes).with_columns(
         pl.lit(False).alias("included"),
         pl.lit("not_reported").alias("exclusion_reason"),
-        *(pl.lit(False).alias(c) for c in ("flag_constant_floor", "floor_observations_dropped",
-                                           "flag_not_a_spot_price", "flag_outlier")),
+        *(
+            pl.lit(False).alias(c)
+            for c in (
+                "flag_constant_floor",
+                "floor_observations_dropped",
+                "flag_not_a_spot_price",
+                "flag_outlier",
+            )
+        ),
     )
     out = pl.concat([votes, absent], how="diagonal_relaxed")
     return out.select(
-        "date", "gpu_model", "pricing", "segment", "provider", "price_used", "source_used",
-        "included", "exclusion_reason", "provider_tiers", "n_feeds", "feeds_overridden",
-        "flag_constant_floor", "floor_observations_dropped", "flag_not_a_spot_price",
-        "flag_outlier", "last_seen", pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
+        "date",
+        "gpu_model",
+        "pricing",
+        "segment",
+        "provider",
+        "price_used",
+        "source_used",
+        "included",
+        "exclusion_reason",
+        "provider_tiers",
+        "n_feeds",
+        "feeds_overridden",
+        "flag_constant_floor",
+        "floor_observations_dropped",
+        "flag_not_a_spot_price",
+        "flag_outlier",
+        "last_seen",
+        pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
     ).sort(CONSTITUENT_KEYS)
 
 
 # ---------------------------------------------------------------------------- index
+
 
 def confidence_expr() -> pl.Expr:
     """Index confidence from matched providers, panel coverage and the spread of the matched
@@ -303,12 +374,18 @@ def confidence_expr() -> pl.Expr:
     hi, med = CONFIDENCE["high"], CONFIDENCE["medium"]
     linked = pl.col("link_status").is_in(["matched", "thin"])
     return (
-        pl.when(linked & (pl.col("n_providers_matched") >= hi["min_matched"])
-                & (pl.col("panel_coverage") >= hi["min_coverage"])
-                & (pl.col("relative_spread_log") <= hi["max_relative_spread"]))
+        pl.when(
+            linked
+            & (pl.col("n_providers_matched") >= hi["min_matched"])
+            & (pl.col("panel_coverage") >= hi["min_coverage"])
+            & (pl.col("relative_spread_log") <= hi["max_relative_spread"])
+        )
         .then(pl.lit("high"))
-        .when(linked & (pl.col("n_providers_matched") >= med["min_matched"])
-              & (pl.col("panel_coverage") >= med["min_coverage"]))
+        .when(
+            linked
+            & (pl.col("n_providers_matched") >= med["min_matched"])
+            & (pl.col("panel_coverage") >= med["min_coverage"])
+        )
         .then(pl.lit("medium"))
         .otherwise(pl.lit("low"))
         .alias("confidence")
@@ -319,27 +396,38 @@ def gpu_price_index(constituents: pl.DataFrame) -> pl.DataFrame:
     """``marts.gpu_price_index``: per date x gpu_model x pricing x segment, the like-for-like
     change against the previous index date (Jevons: geometric mean of the price relatives of
     the providers included on both dates), chained into ``index_level``."""
-    _require(constituents, [*CONSTITUENT_KEYS, "price_used", "included", "exclusion_reason"], "constituents")
+    _require(
+        constituents,
+        [*CONSTITUENT_KEYS, "price_used", "included", "exclusion_reason"],
+        "constituents",
+    )
     inc = constituents.filter(pl.col("included")).select(*CONSTITUENT_KEYS, "price_used")
     panel = (
         constituents.filter(pl.col("included") | (pl.col("exclusion_reason") == "not_reported"))
-        .group_by(INDEX_KEYS).agg(pl.col("provider").n_unique().alias("n_panel"))
+        .group_by(INDEX_KEYS)
+        .agg(pl.col("provider").n_unique().alias("n_panel"))
     )
     days = (
-        inc.group_by(INDEX_KEYS).agg(
+        inc.group_by(INDEX_KEYS)
+        .agg(
             pl.col("provider").n_unique().alias("n_providers"),
             pl.col("price_used").log().median().exp().alias("median_price"),
         )
         .sort(INDEX_KEYS)
         .with_columns(pl.col("date").shift(1).over(SERIES_KEYS).alias("prev_date"))
     )
-    prev = inc.select(*SERIES_KEYS, "provider", pl.col("date").alias("prev_date"),
-                      pl.col("price_used").alias("price_prev"))
+    prev = inc.select(
+        *SERIES_KEYS,
+        "provider",
+        pl.col("date").alias("prev_date"),
+        pl.col("price_used").alias("price_prev"),
+    )
     rel = (
         inc.join(days.select(*INDEX_KEYS, "prev_date"), on=INDEX_KEYS)
         .join(prev, on=[*SERIES_KEYS, "provider", "prev_date"], how="inner")
         .with_columns((pl.col("price_used") / pl.col("price_prev")).log().alias("_lr"))
-        .group_by(INDEX_KEYS).agg(
+        .group_by(INDEX_KEYS)
+        .agg(
             pl.len().alias("n_providers_matched"),
             pl.col("_lr").mean().alias("_mean_lr"),
             pl.col("_lr").min().exp().alias("min_relative"),
@@ -351,22 +439,34 @@ def gpu_price_index(constituents: pl.DataFrame) -> pl.DataFrame:
     gap_days = (pl.col("date") - pl.col("prev_date")).dt.total_days()
     f = f.with_columns(
         pl.col("n_providers_matched").fill_null(0).cast(pl.Int64),
-        pl.when(pl.col("prev_date").is_null()).then(pl.lit("base"))
-        .when(gap_days > MAX_LINK_GAP_DAYS).then(pl.lit("gap"))
-        .when(pl.col("n_providers_matched").fill_null(0) >= 2).then(pl.lit("matched"))
-        .when(pl.col("n_providers_matched").fill_null(0) == 1).then(pl.lit("thin"))
+        pl.when(pl.col("prev_date").is_null())
+        .then(pl.lit("base"))
+        .when(gap_days > MAX_LINK_GAP_DAYS)
+        .then(pl.lit("gap"))
+        .when(pl.col("n_providers_matched").fill_null(0) >= 2)
+        .then(pl.lit("matched"))
+        .when(pl.col("n_providers_matched").fill_null(0) == 1)
+        .then(pl.lit("thin"))
         .otherwise(pl.lit("no_match"))
         .alias("link_status"),
         (pl.col("n_providers") / pl.col("n_panel")).alias("panel_coverage"),
     )
     linked = pl.col("link_status").is_in(["matched", "thin"])
-    f = f.with_columns(
-        pl.when(linked).then((pl.col("_mean_lr").exp() - 1.0) * 100.0).alias("change_1d_pct"),
-        pl.when(linked).then(pl.col("_mean_lr")).otherwise(0.0).alias("_step"),
-        *(pl.when(linked).then(pl.col(c)).alias(c) for c in ("min_relative", "max_relative",
-                                                               "relative_spread_log")),
-    ).sort(INDEX_KEYS).with_columns(
-        (INDEX_BASE_LEVEL * pl.col("_step").cum_sum().over(SERIES_KEYS).exp()).alias("index_level"),
+    f = (
+        f.with_columns(
+            pl.when(linked).then((pl.col("_mean_lr").exp() - 1.0) * 100.0).alias("change_1d_pct"),
+            pl.when(linked).then(pl.col("_mean_lr")).otherwise(0.0).alias("_step"),
+            *(
+                pl.when(linked).then(pl.col(c)).alias(c)
+                for c in ("min_relative", "max_relative", "relative_spread_log")
+            ),
+        )
+        .sort(INDEX_KEYS)
+        .with_columns(
+            (INDEX_BASE_LEVEL * pl.col("_step").cum_sum().over(SERIES_KEYS).exp()).alias(
+                "index_level"
+            ),
+        )
     )
     f = f.with_columns(confidence_expr())
     # The index in USD, anchored at the series' newest date: there it equals that day's median
@@ -377,16 +477,32 @@ def gpu_price_index(constituents: pl.DataFrame) -> pl.DataFrame:
     # not, so this is a re-expression, not a restatement. It prices a GPU-hour in the serving
     # cost mart ("the day's like-for-like market level").
     f = f.with_columns(
-        (pl.col("median_price").last().over(SERIES_KEYS, order_by="date")
-         * pl.col("index_level") / pl.col("index_level").last().over(SERIES_KEYS, order_by="date"))
-        .alias("level_usd_per_gpu_hour"),
+        (
+            pl.col("median_price").last().over(SERIES_KEYS, order_by="date")
+            * pl.col("index_level")
+            / pl.col("index_level").last().over(SERIES_KEYS, order_by="date")
+        ).alias("level_usd_per_gpu_hour"),
     )
     return f.select(
-        "date", "gpu_model", "pricing", "segment", "index_level", "change_1d_pct", "n_providers",
-        "n_providers_matched", "confidence", pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
-        "prev_date", "link_status", "min_relative", "max_relative", "relative_spread_log",
-        pl.col("n_panel").alias("n_panel_providers"), "panel_coverage",
-        pl.col("median_price").alias("median_price_included"), "level_usd_per_gpu_hour",
+        "date",
+        "gpu_model",
+        "pricing",
+        "segment",
+        "index_level",
+        "change_1d_pct",
+        "n_providers",
+        "n_providers_matched",
+        "confidence",
+        pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
+        "prev_date",
+        "link_status",
+        "min_relative",
+        "max_relative",
+        "relative_spread_log",
+        pl.col("n_panel").alias("n_panel_providers"),
+        "panel_coverage",
+        pl.col("median_price").alias("median_price_included"),
+        "level_usd_per_gpu_hour",
     ).sort(INDEX_KEYS)
 
 
@@ -394,36 +510,74 @@ def index_change(index: pl.DataFrame, horizon_days: int, tolerance_days: int) ->
     """Like-for-like change over ``horizon_days``: ``index_level`` today over the level of the
     latest index date in [date - horizon - tolerance, date - horizon] of the same series,
     in percent (null when there is none)."""
-    ref = index.select(*SERIES_KEYS, pl.col("date").alias("_ref_date"),
-                       pl.col("index_level").alias("_ref_level")).sort("_ref_date")
-    target = index.select(*SERIES_KEYS, "date", "index_level",
-                          (pl.col("date") - pl.duration(days=horizon_days)).alias("_target")).sort("_target")
-    m = target.join_asof(ref, left_on="_target", right_on="_ref_date", by=SERIES_KEYS,
-                         strategy="backward", tolerance=f"{tolerance_days}d", check_sortedness=False)
-    return m.select(*INDEX_KEYS, ((pl.col("index_level") / pl.col("_ref_level") - 1.0) * 100.0)
-                    .alias(f"change_{horizon_days}d_like_for_like_pct"))
+    ref = index.select(
+        *SERIES_KEYS, pl.col("date").alias("_ref_date"), pl.col("index_level").alias("_ref_level")
+    ).sort("_ref_date")
+    target = index.select(
+        *SERIES_KEYS,
+        "date",
+        "index_level",
+        (pl.col("date") - pl.duration(days=horizon_days)).alias("_target"),
+    ).sort("_target")
+    m = target.join_asof(
+        ref,
+        left_on="_target",
+        right_on="_ref_date",
+        by=SERIES_KEYS,
+        strategy="backward",
+        tolerance=f"{tolerance_days}d",
+        check_sortedness=False,
+    )
+    return m.select(
+        *INDEX_KEYS,
+        ((pl.col("index_level") / pl.col("_ref_level") - 1.0) * 100.0).alias(
+            f"change_{horizon_days}d_like_for_like_pct"
+        ),
+    )
 
 
 # ---------------------------------------------------------------------------- restatements
 
 RESTATEMENT_SCHEMA: dict[str, pl.DataType] = {
-    "restated_at": pl.Datetime("us", "UTC"), "methodology_version_old": pl.Utf8,
-    "methodology_version_new": pl.Utf8, "reason": pl.Utf8, "table_name": pl.Utf8,
-    "row_key": pl.Utf8, "column_name": pl.Utf8, "value_old": pl.Utf8, "value_new": pl.Utf8,
+    "restated_at": pl.Datetime("us", "UTC"),
+    "methodology_version_old": pl.Utf8,
+    "methodology_version_new": pl.Utf8,
+    "reason": pl.Utf8,
+    "table_name": pl.Utf8,
+    "row_key": pl.Utf8,
+    "column_name": pl.Utf8,
+    "value_old": pl.Utf8,
+    "value_new": pl.Utf8,
 }
 # published marts whose history a rebuild may restate -> (unique key, value columns recorded)
 RESTATED_MARTS = {
-    "gpu_price_index": (INDEX_KEYS, ["index_level", "change_1d_pct", "n_providers",
-                                     "n_providers_matched", "confidence"]),
-    "daily_summary": (["date", "gpu_model", "pricing"],
-                      ["market_median", "change_1d_like_for_like_pct", "change_7d_like_for_like_pct",
-                       "change_30d_like_for_like_pct", "confidence"]),
+    "gpu_price_index": (
+        INDEX_KEYS,
+        ["index_level", "change_1d_pct", "n_providers", "n_providers_matched", "confidence"],
+    ),
+    "daily_summary": (
+        ["date", "gpu_model", "pricing"],
+        [
+            "market_median",
+            "change_1d_like_for_like_pct",
+            "change_7d_like_for_like_pct",
+            "change_30d_like_for_like_pct",
+            "confidence",
+        ],
+    ),
 }
 RESTATEMENT_REL_TOL = 1e-9
 
 
-def restatements(old: pl.DataFrame | None, new: pl.DataFrame, table: str, keys: list[str],
-                 columns: list[str], restated_at, reason: str) -> pl.DataFrame:
+def restatements(
+    old: pl.DataFrame | None,
+    new: pl.DataFrame,
+    table: str,
+    keys: list[str],
+    columns: list[str],
+    restated_at,
+    reason: str,
+) -> pl.DataFrame:
     """``marts.restatements`` rows (METHODOLOGY.md section 6): every value of a row already
     published in ``old`` that ``new`` changes (numbers beyond ``RESTATEMENT_REL_TOL``
     relative), and every published row ``new`` no longer has (``column_name = '*'``). Rows
@@ -433,38 +587,65 @@ def restatements(old: pl.DataFrame | None, new: pl.DataFrame, table: str, keys: 
     cols = [c for c in columns if c in old.columns and c in new.columns]
     version = "methodology_version"
     o = old.select(*keys, *cols, *([version] if version in old.columns else []))
-    n = new.select(*keys, *cols, *([version] if version in new.columns else []),
-                   pl.lit(True).alias("_in_new"))
+    n = new.select(
+        *keys, *cols, *([version] if version in new.columns else []), pl.lit(True).alias("_in_new")
+    )
     joined = o.join(n, on=keys, how="left", suffix="_new", nulls_equal=True).with_columns(
         pl.struct(keys).struct.json_encode().alias("row_key"),
     )
     present = pl.col("_in_new").fill_null(False)
     parts = []
     removed = joined.filter(~present)
-    parts.append(removed.select("row_key", pl.lit("*").alias("column_name"),
-                                pl.lit("row").alias("value_old"), pl.lit(None, pl.Utf8).alias("value_new"),
-                                *_versions(removed, version)))
+    parts.append(
+        removed.select(
+            "row_key",
+            pl.lit("*").alias("column_name"),
+            pl.lit("row").alias("value_old"),
+            pl.lit(None, pl.Utf8).alias("value_new"),
+            *_versions(removed, version),
+        )
+    )
     kept = joined.filter(present)
     for c in cols:
         a, b = pl.col(c), pl.col(f"{c}_new")
         if kept.schema[c].is_numeric():
             differs = (a.is_null() != b.is_null()) | (
-                (a - b).abs() > RESTATEMENT_REL_TOL * pl.max_horizontal(a.abs(), b.abs()))
+                (a - b).abs() > RESTATEMENT_REL_TOL * pl.max_horizontal(a.abs(), b.abs())
+            )
         else:
             differs = a.cast(pl.Utf8).ne_missing(b.cast(pl.Utf8))
         changed = kept.filter(differs.fill_null(False))
-        parts.append(changed.select("row_key", pl.lit(c).alias("column_name"),
-                                    a.cast(pl.Utf8).alias("value_old"), b.cast(pl.Utf8).alias("value_new"),
-                                    *_versions(changed, version)))
+        parts.append(
+            changed.select(
+                "row_key",
+                pl.lit(c).alias("column_name"),
+                a.cast(pl.Utf8).alias("value_old"),
+                b.cast(pl.Utf8).alias("value_new"),
+                *_versions(changed, version),
+            )
+        )
     out = pl.concat(parts)
-    return out.select(
-        pl.lit(restated_at).cast(RESTATEMENT_SCHEMA["restated_at"]).alias("restated_at"),
-        "methodology_version_old", "methodology_version_new", pl.lit(reason).alias("reason"),
-        pl.lit(table).alias("table_name"), "row_key", "column_name", "value_old", "value_new",
-    ).cast(RESTATEMENT_SCHEMA).sort("table_name", "row_key", "column_name")
+    return (
+        out.select(
+            pl.lit(restated_at).cast(RESTATEMENT_SCHEMA["restated_at"]).alias("restated_at"),
+            "methodology_version_old",
+            "methodology_version_new",
+            pl.lit(reason).alias("reason"),
+            pl.lit(table).alias("table_name"),
+            "row_key",
+            "column_name",
+            "value_old",
+            "value_new",
+        )
+        .cast(RESTATEMENT_SCHEMA)
+        .sort("table_name", "row_key", "column_name")
+    )
 
 
 def _versions(frame: pl.DataFrame, version: str) -> list[pl.Expr]:
     old = pl.col(version) if version in frame.columns else pl.lit(None, pl.Utf8)
     new = pl.col(f"{version}_new") if f"{version}_new" in frame.columns else pl.lit(None, pl.Utf8)
-    return [old.cast(pl.Utf8).alias("methodology_version_old"), new.cast(pl.Utf8).alias("methodology_version_new")]
+    return [
+        old.cast(pl.Utf8).alias("methodology_version_old"),
+        new.cast(pl.Utf8).alias("methodology_version_new"),
+    ]

@@ -52,7 +52,9 @@ from __future__ import annotations
 
 import re
 
-ROUTE_SUFFIXES = frozenset({"free", "thinking", "extended", "beta", "nitro", "floor", "online", "exacto"})
+ROUTE_SUFFIXES = frozenset(
+    {"free", "thinking", "extended", "beta", "nitro", "floor", "online", "exacto"}
+)
 BEDROCK_GEOS = ("us-gov", "global", "apac", "us", "eu", "au", "jp", "ca")
 
 _BEDROCK = re.compile(

@@ -64,8 +64,9 @@ def _endpoint(url: str) -> tuple[str, int] | None:
     return parts.hostname, parts.port or (443 if parts.scheme == "https" else 80)
 
 
-def source_endpoints(sections: Mapping[str, Mapping[str, Any]], sources: Iterable[str]
-                     ) -> dict[tuple[str, int], list[str]]:
+def source_endpoints(
+    sections: Mapping[str, Mapping[str, Any]], sources: Iterable[str]
+) -> dict[tuple[str, int], list[str]]:
     """(host, port) -> the sources that fetch from it, from every URL-valued key of each
     source's config section (``base_url``, ``fallback_url``, ...)."""
     out: dict[tuple[str, int], list[str]] = {}
@@ -114,8 +115,10 @@ def _try(host: str, port: int, deadline: float) -> str | None:
     return last
 
 
-def check_endpoints(endpoints: Mapping[tuple[str, int], list[str]],
-                    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> list[HostCheck]:
+def check_endpoints(
+    endpoints: Mapping[tuple[str, int], list[str]],
+    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+) -> list[HostCheck]:
     """Try every endpoint concurrently; all results within ``deadline_seconds`` (an endpoint
     still resolving or connecting at the deadline is reported as not answering)."""
     started = time.monotonic()
@@ -128,8 +131,10 @@ def check_endpoints(endpoints: Mapping[tuple[str, int], list[str]],
         with lock:
             results[endpoint] = (error, time.monotonic() - started)
 
-    threads = [threading.Thread(target=run, args=(e,), daemon=True, name=f"netcheck {e[0]}")
-               for e in endpoints]
+    threads = [
+        threading.Thread(target=run, args=(e,), daemon=True, name=f"netcheck {e[0]}")
+        for e in endpoints
+    ]
     for t in threads:
         t.start()
     for t in threads:
@@ -137,14 +142,21 @@ def check_endpoints(endpoints: Mapping[tuple[str, int], list[str]],
     with lock:
         done = dict(results)
     return [
-        HostCheck(host, port, tuple(sources),
-                  *done.get((host, port), (f"no answer within {deadline_seconds:g}s", deadline_seconds)))
+        HostCheck(
+            host,
+            port,
+            tuple(sources),
+            *done.get((host, port), (f"no answer within {deadline_seconds:g}s", deadline_seconds)),
+        )
         for (host, port), sources in endpoints.items()
     ]
 
 
-def preflight(sections: Mapping[str, Mapping[str, Any]], sources: Iterable[str],
-              deadline_seconds: float = DEFAULT_DEADLINE_SECONDS) -> list[HostCheck]:
+def preflight(
+    sections: Mapping[str, Mapping[str, Any]],
+    sources: Iterable[str],
+    deadline_seconds: float = DEFAULT_DEADLINE_SECONDS,
+) -> list[HostCheck]:
     """Check the hosts of ``sources``; raise ``NetworkUnreachable`` (one line, with the replay
     advice) when none answers. Returns the checks (some may have failed: a partial outage)."""
     endpoints = source_endpoints(sections, sources)
@@ -157,4 +169,5 @@ def preflight(sections: Mapping[str, Mapping[str, Any]], sources: Iterable[str],
     more = f"; and {len(checks) - 3} more" if len(checks) > 3 else ""
     raise NetworkUnreachable(
         f"network unreachable: none of the {len(checks)} source host(s) answered within "
-        f"{deadline_seconds:g}s ({shown}{more}); {REPLAY_ADVICE}")
+        f"{deadline_seconds:g}s ({shown}{more}); {REPLAY_ADVICE}"
+    )

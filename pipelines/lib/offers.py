@@ -84,10 +84,27 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
 
 # Keys a candidate record may carry (everything else is kept only in quarantine's JSON).
 RAW_OFFER_KEYS = (
-    "provider", "segment", "upstream_source", "gpu_name", "gpu_hint", "gpu_memory_gb",
-    "gpu_count", "instance_type", "region", "pricing", "reserved_term", "price",
-    "price_basis", "currency", "price_min", "price_max", "n_offers", "stock_status",
-    "available_gpus", "payload_name", "date",
+    "provider",
+    "segment",
+    "upstream_source",
+    "gpu_name",
+    "gpu_hint",
+    "gpu_memory_gb",
+    "gpu_count",
+    "instance_type",
+    "region",
+    "pricing",
+    "reserved_term",
+    "price",
+    "price_basis",
+    "currency",
+    "price_min",
+    "price_max",
+    "n_offers",
+    "stock_status",
+    "available_gpus",
+    "payload_name",
+    "date",
 )
 # Optional keys of a parser that knows a record is not trustworthy although it looks valid
 # (a catalog's placeholder price): the record is quarantined with this reason and detail.
@@ -119,7 +136,11 @@ class AmbiguousNumber(ValueError):
 # "2,490" (2490 or 2.490), reads as 2490 -- for a per-GPU-hour price that is far outside every
 # family's bounds (price_out_of_bounds), so it cannot be accepted as a plausible price either.
 # ASCII digits only: "\d" would also take other scripts' digits, which polars cannot cast.
-_NUMBER_TEXT = r"(?:[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?|\.[0-9]+(?:[eE][+-]?[0-9]+)?|[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?)"
+_NUMBER_TEXT = (
+    r"(?:[0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?"
+    r"|\.[0-9]+(?:[eE][+-]?[0-9]+)?"
+    r"|[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?)"
+)
 PRICE_TEXT_PATTERN = rf"^(?:[+-]\$?|\$[+-]?)?\s*{_NUMBER_TEXT}$"
 _PRICE_TEXT = re.compile(PRICE_TEXT_PATTERN)
 _STRIP_FROM_PRICE_TEXT = r"[$,\s]"  # what is removed from an accepted text before float()
@@ -136,8 +157,10 @@ def parse_price_text(text: str) -> float:
     if not re.search(r"[0-9]", stripped):
         raise ValueError(f"no number in {text!r}")
     if not _PRICE_TEXT.match(stripped):
-        raise AmbiguousNumber(f"{text!r} is not a number in a form read without guessing "
-                              "(plain decimal, optional $, thousands separators 1,234.56)")
+        raise AmbiguousNumber(
+            f"{text!r} is not a number in a form read without guessing "
+            "(plain decimal, optional $, thousands separators 1,234.56)"
+        )
     return float(re.sub(_STRIP_FROM_PRICE_TEXT, "", stripped))
 
 
@@ -180,7 +203,10 @@ def _field(rec: Mapping[str, Any], key: str) -> float | None:
 
 
 def _offer_from_record(
-    rec: Mapping[str, Any], source: str, day: dt.date, fetched_at: dt.datetime | None,
+    rec: Mapping[str, Any],
+    source: str,
+    day: dt.date,
+    fetched_at: dt.datetime | None,
     fx_rates: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
     """One candidate record -> one canonical offer dict, or raise _Quarantined. ``fx_rates``:
@@ -198,7 +224,9 @@ def _offer_from_record(
 
     pricing = str(rec.get("pricing") or "").strip().lower().replace("-", "_")
     if pricing not in PRICING_TYPES:
-        raise _Quarantined("bad_pricing_type", f"pricing {rec.get('pricing')!r} not in {PRICING_TYPES}")
+        raise _Quarantined(
+            "bad_pricing_type", f"pricing {rec.get('pricing')!r} not in {PRICING_TYPES}"
+        )
     basis = str(rec.get("price_basis") or "")
     if basis not in PRICE_BASES:
         raise _Quarantined("bad_price_basis", f"price basis {basis!r} not in {PRICE_BASES}")
@@ -207,17 +235,27 @@ def _offer_from_record(
     if currency != "USD":
         # converted only with a reference rate of the ingest date (ecb_fx); never guessed
         if fx_rates is None:
-            raise _Quarantined("non_usd_currency", f"currency {currency}: no reference rates "
-                               f"loaded for {day} (ecb_fx), so no USD price")
+            raise _Quarantined(
+                "non_usd_currency",
+                f"currency {currency}: no reference rates "
+                f"loaded for {day} (ecb_fx), so no USD price",
+            )
         rate = fx_rates.get(currency)
-        if rate is None or not (isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0):
-            raise _Quarantined("no_fx_rate", f"currency {currency}: the reference rates of {day} "
-                               "have no rate for it, so no USD price")
+        if rate is None or not (
+            isinstance(rate, (int, float)) and math.isfinite(rate) and rate > 0
+        ):
+            raise _Quarantined(
+                "no_fx_rate",
+                f"currency {currency}: the reference rates of {day} "
+                "have no rate for it, so no USD price",
+            )
         usd_per_unit = float(rate)
 
     count_f = _field(rec, "gpu_count")
     if count_f is None and basis == "per_instance":
-        raise _Quarantined("unknown_gpu_count", "instance price with no GPU count: no per-GPU price")
+        raise _Quarantined(
+            "unknown_gpu_count", "instance price with no GPU count: no per-GPU price"
+        )
     if count_f is None or not 0 < count_f <= MAX_GPU_COUNT or count_f != int(count_f):
         raise _Quarantined("bad_gpu_count", f"gpu_count {rec.get('gpu_count')!r}")
     gpu_count = int(count_f)
@@ -235,7 +273,11 @@ def _offer_from_record(
     per_gpu_min = round(pmin * usd_per_unit / divisor, 6) if pmin is not None else per_gpu
     per_gpu_max = round(pmax * usd_per_unit / divisor, 6) if pmax is not None else per_gpu
     lo, hi = price_bounds(match.gpu_family)
-    for label, value in (("price", per_gpu), ("price_min", per_gpu_min), ("price_max", per_gpu_max)):
+    for label, value in (
+        ("price", per_gpu),
+        ("price_min", per_gpu_min),
+        ("price_max", per_gpu_max),
+    ):
         if not (lo <= value <= hi):
             raise _Quarantined(
                 "price_out_of_bounds",
@@ -244,7 +286,9 @@ def _offer_from_record(
     n_offers = _field(rec, "n_offers")
     if n_offers is not None and not (1 <= n_offers <= MAX_N_OFFERS and n_offers == int(n_offers)):
         raise _Quarantined(
-            "bad_n_offers", f"n_offers {rec.get('n_offers')!r} is not a count of offers in 1..{MAX_N_OFFERS}")
+            "bad_n_offers",
+            f"n_offers {rec.get('n_offers')!r} is not a count of offers in 1..{MAX_N_OFFERS}",
+        )
     available = _field(rec, "available_gpus")
     rec_day = rec.get("date") or day
     if isinstance(rec_day, str):
@@ -272,18 +316,39 @@ def _offer_from_record(
         "price_max_usd_per_gpu_hour": per_gpu_max,
         "n_offers": int(n_offers) if n_offers is not None else 1,
         "stock_status": rec.get("stock_status"),
-        "available_gpus": int(available) if available is not None and abs(available) < _INT32_LIMIT else None,
+        "available_gpus": int(available)
+        if available is not None and abs(available) < _INT32_LIMIT
+        else None,
         "payload_name": rec.get("payload_name"),
         "fetched_at": fetched_at,
     }
 
 
 _TEXT_KEYS = (
-    "provider", "segment", "upstream_source", "gpu_name", "gpu_hint", "instance_type", "region",
-    "pricing", "reserved_term", "price_basis", "currency", "stock_status", "payload_name",
+    "provider",
+    "segment",
+    "upstream_source",
+    "gpu_name",
+    "gpu_hint",
+    "instance_type",
+    "region",
+    "pricing",
+    "reserved_term",
+    "price_basis",
+    "currency",
+    "stock_status",
+    "payload_name",
     "quarantine_reason",
 )
-_NUM_KEYS = ("gpu_memory_gb", "gpu_count", "price", "price_min", "price_max", "n_offers", "available_gpus")
+_NUM_KEYS = (
+    "gpu_memory_gb",
+    "gpu_count",
+    "price",
+    "price_min",
+    "price_max",
+    "n_offers",
+    "available_gpus",
+)
 
 
 class _FrameRows:
@@ -296,7 +361,9 @@ class _FrameRows:
         return self.rows([i])[0]
 
     def rows(self, idx: list[int]) -> list[dict[str, Any]]:
-        return [{k: v for k, v in row.items() if v is not None} for row in self.frame[idx].to_dicts()]
+        return [
+            {k: v for k, v in row.items() if v is not None} for row in self.frame[idx].to_dicts()
+        ]
 
 
 _Rows = list[Mapping[str, Any]] | _FrameRows
@@ -309,14 +376,18 @@ def _num_series(name: str, values: list[Any]) -> tuple[pl.Series, pl.Series]:
     flagged ambiguous (the record then goes to ``_offer_from_record``, which names it). Values
     that are neither numbers nor text (``True`` in a mixed column) take ``_num`` one by one."""
     try:
-        return (pl.Series(name, values, dtype=pl.Float64, strict=True).fill_nan(None),
-                pl.repeat(False, len(values), dtype=pl.Boolean, eager=True))
+        return (
+            pl.Series(name, values, dtype=pl.Float64, strict=True).fill_nan(None),
+            pl.repeat(False, len(values), dtype=pl.Boolean, eager=True),
+        )
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
         pass
     text = pl.Series(name, [v if isinstance(v, str) else None for v in values], dtype=pl.Utf8)
     read = pl.DataFrame({"t": text.str.strip_chars()}).select(
         pl.when(pl.col("t").str.contains(PRICE_TEXT_PATTERN))
-        .then(pl.col("t").str.replace_all(_STRIP_FROM_PRICE_TEXT, "").cast(pl.Float64, strict=False))
+        .then(
+            pl.col("t").str.replace_all(_STRIP_FROM_PRICE_TEXT, "").cast(pl.Float64, strict=False)
+        )
         .alias("v"),
         pl.col("t").str.contains("[0-9]").fill_null(False).alias("digit"),
     )
@@ -374,8 +445,11 @@ def _candidate_frame_from_polars(frame: pl.DataFrame, day: dt.date) -> pl.DataFr
     n = frame.height
     columns: list[pl.Series] = [pl.Series("_i", range(n), dtype=pl.Int64)]
     for key in _TEXT_KEYS:
-        columns.append(frame.get_column(key).cast(pl.Utf8, strict=False) if key in frame.columns
-                       else pl.Series(key, [None] * n, dtype=pl.Utf8))
+        columns.append(
+            frame.get_column(key).cast(pl.Utf8, strict=False)
+            if key in frame.columns
+            else pl.Series(key, [None] * n, dtype=pl.Utf8)
+        )
     ambiguous = pl.repeat(False, n, dtype=pl.Boolean, eager=True)
     for key in _NUM_KEYS:
         if key not in frame.columns:
@@ -440,7 +514,9 @@ def _resolve(name: str, hint: str, memory: float | None) -> tuple:
 SMALL_BATCH = 2000
 
 
-def _quarantine_row(rec: Mapping[str, Any], source: str, day: dt.date, reason: str, detail: str) -> dict[str, Any]:
+def _quarantine_row(
+    rec: Mapping[str, Any], source: str, day: dt.date, reason: str, detail: str
+) -> dict[str, Any]:
     return {
         "date": day,
         "source": source,
@@ -454,7 +530,10 @@ def _quarantine_row(rec: Mapping[str, Any], source: str, day: dt.date, reason: s
 
 
 def _normalise_one_by_one(
-    recs: list[Mapping[str, Any]], source: str, day: dt.date, fetched_at: dt.datetime | None,
+    recs: list[Mapping[str, Any]],
+    source: str,
+    day: dt.date,
+    fetched_at: dt.datetime | None,
     fx_rates: Mapping[str, float] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """``normalise_offers`` for a small batch: ``_offer_from_record`` on each record."""
@@ -497,8 +576,13 @@ def normalise_offers(
         fetched_at = fetched_at.replace(tzinfo=dt.UTC)
     if isinstance(records, pl.DataFrame):
         if records.height < SMALL_BATCH:
-            return _normalise_one_by_one(_FrameRows(records).rows(list(range(records.height))),
-                                         source, day, fetched_at, fx_rates)
+            return _normalise_one_by_one(
+                _FrameRows(records).rows(list(range(records.height))),
+                source,
+                day,
+                fetched_at,
+                fx_rates,
+            )
         recs: _Rows = _FrameRows(records)
         candidates = _candidate_frame_from_polars(records, day)
     else:
@@ -511,21 +595,37 @@ def normalise_offers(
         pl.col("provider").fill_null("").alias("_provider_in"),
         pl.col("gpu_name").fill_null("").str.strip_chars().alias("gpu_name_raw"),
         pl.col("gpu_hint").fill_null("").alias("_hint"),
-        pl.col("pricing").fill_null("").str.strip_chars().str.to_lowercase()
-        .str.replace_all("-", "_", literal=True).alias("_pricing"),
+        pl.col("pricing")
+        .fill_null("")
+        .str.strip_chars()
+        .str.to_lowercase()
+        .str.replace_all("-", "_", literal=True)
+        .alias("_pricing"),
         pl.col("price_basis").fill_null("").alias("_basis"),
-        pl.when(pl.col("currency").fill_null("") == "").then(pl.lit("USD"))
-        .otherwise(pl.col("currency").str.to_uppercase()).alias("_currency"),
+        pl.when(pl.col("currency").fill_null("") == "")
+        .then(pl.lit("USD"))
+        .otherwise(pl.col("currency").str.to_uppercase())
+        .alias("_currency"),
     )
     f = _lookup(f, ["_provider_in"], lambda p: (provider_slug(p),), {"_provider": pl.Utf8})
     f = _lookup(
-        f, ["_provider", "segment"], lambda p, seg: (provider_tier(p, seg) if p else None,),
+        f,
+        ["_provider", "segment"],
+        lambda p, seg: (provider_tier(p, seg) if p else None,),
         {"provider_tier": pl.Utf8},
     )
     f = _lookup(
-        f, ["gpu_name_raw", "_hint", "gpu_memory_gb"], _resolve,
-        {"gpu_model": pl.Utf8, "gpu_family": pl.Utf8, "gpu_variant_assumed": pl.Boolean,
-         "_lo": pl.Float64, "_hi": pl.Float64, "_gpu_error": pl.Utf8},
+        f,
+        ["gpu_name_raw", "_hint", "gpu_memory_gb"],
+        _resolve,
+        {
+            "gpu_model": pl.Utf8,
+            "gpu_family": pl.Utf8,
+            "gpu_variant_assumed": pl.Boolean,
+            "_lo": pl.Float64,
+            "_hi": pl.Float64,
+            "_gpu_error": pl.Utf8,
+        },
     )
     divisor = pl.when(pl.col("_basis") == "per_instance").then(pl.col("gpu_count")).otherwise(1.0)
     quotients = f.select(
@@ -538,7 +638,11 @@ def normalise_offers(
         pl.coalesce(_round6(quotients["price_max"]), per_gpu).alias("price_max_usd_per_gpu_hour"),
     )
     in_bounds = pl.lit(True)
-    for col in ("price_usd_per_gpu_hour", "price_min_usd_per_gpu_hour", "price_max_usd_per_gpu_hour"):
+    for col in (
+        "price_usd_per_gpu_hour",
+        "price_min_usd_per_gpu_hour",
+        "price_max_usd_per_gpu_hour",
+    ):
         in_bounds = in_bounds & pl.col(col).is_between(pl.col("_lo"), pl.col("_hi"))
     ok = (
         (pl.col("_provider") != "")
@@ -552,9 +656,13 @@ def normalise_offers(
         & (pl.col("price") > 0)
         & in_bounds
         & ~pl.col("_ambiguous")
-        & (pl.col("n_offers").is_null()
-           | (pl.col("n_offers").is_between(1, MAX_N_OFFERS)
-              & (pl.col("n_offers") == pl.col("n_offers").floor())))
+        & (
+            pl.col("n_offers").is_null()
+            | (
+                pl.col("n_offers").is_between(1, MAX_N_OFFERS)
+                & (pl.col("n_offers") == pl.col("n_offers").floor())
+            )
+        )
         & pl.col("date").is_not_null()
         & (pl.col("quarantine_reason").fill_null("") == "")
     ).fill_null(False)
@@ -584,8 +692,10 @@ def normalise_offers(
         pl.col("price_max_usd_per_gpu_hour"),
         pl.col("n_offers").fill_null(1.0).cast(pl.Int32).alias("n_offers"),
         pl.col("stock_status"),
-        pl.when(pl.col("available_gpus").abs() < _INT32_LIMIT).then(pl.col("available_gpus"))
-        .cast(pl.Int32).alias("available_gpus"),
+        pl.when(pl.col("available_gpus").abs() < _INT32_LIMIT)
+        .then(pl.col("available_gpus"))
+        .cast(pl.Int32)
+        .alias("available_gpus"),
         pl.col("payload_name"),
         pl.lit(fetched_at, dtype=OFFER_SCHEMA["fetched_at"]).alias("fetched_at"),
     )
@@ -595,21 +705,31 @@ def normalise_offers(
     # vectorised checks could not, e.g. a price written "1_000")
     # (a record with an ambiguous number may have had its GPU memory read as null: the scalar
     # definition names the number, so it goes there)
-    unknown_gpu = (pl.col("_provider") != "") & pl.col("gpu_model").is_null() & ~pl.col("_ambiguous")
+    unknown_gpu = (
+        (pl.col("_provider") != "") & pl.col("gpu_model").is_null() & ~pl.col("_ambiguous")
+    )
     rejected = f.filter(~pl.col("_ok"))
     unknown = rejected.filter(unknown_gpu)
     unknown_idx = unknown.get_column("_i").to_list()
-    unknown_recs = recs.rows(unknown_idx) if isinstance(recs, _FrameRows) else [recs[i] for i in unknown_idx]
+    unknown_recs = (
+        recs.rows(unknown_idx) if isinstance(recs, _FrameRows) else [recs[i] for i in unknown_idx]
+    )
     quarantined: list[dict[str, Any]] = [
         {"_i": i, **_quarantine_row(rec, source, day, "unknown_gpu", detail)}
-        for i, rec, detail in zip(unknown_idx, unknown_recs, unknown.get_column("_gpu_error"), strict=True)
+        for i, rec, detail in zip(
+            unknown_idx, unknown_recs, unknown.get_column("_gpu_error"), strict=True
+        )
     ]
     offers_late: list[dict[str, Any]] = []
     other_idx = rejected.filter(~unknown_gpu).get_column("_i").to_list()
-    other_recs = recs.rows(other_idx) if isinstance(recs, _FrameRows) else [recs[i] for i in other_idx]
+    other_recs = (
+        recs.rows(other_idx) if isinstance(recs, _FrameRows) else [recs[i] for i in other_idx]
+    )
     for i, rec in zip(other_idx, other_recs, strict=True):
         try:
-            offers_late.append({"_i": i, **_offer_from_record(rec, source, day, fetched_at, fx_rates)})
+            offers_late.append(
+                {"_i": i, **_offer_from_record(rec, source, day, fetched_at, fx_rates)}
+            )
         except _Quarantined as q:
             quarantined.append({"_i": i, **_quarantine_row(rec, source, day, q.reason, q.detail)})
     if offers_late:
@@ -617,8 +737,11 @@ def normalise_offers(
         good = pl.concat([good, late.select(good.columns)]).sort("_i")
     return (
         good.drop("_i"),
-        pl.DataFrame(sorted(quarantined, key=lambda q: q["_i"]), schema={"_i": pl.Int64, **QUARANTINE_SCHEMA})
-        .drop("_i") if quarantined else empty_quarantine(),
+        pl.DataFrame(
+            sorted(quarantined, key=lambda q: q["_i"]), schema={"_i": pl.Int64, **QUARANTINE_SCHEMA}
+        ).drop("_i")
+        if quarantined
+        else empty_quarantine(),
     )
 
 
@@ -627,7 +750,17 @@ def quarantine_payload(
 ) -> pl.DataFrame:
     """A one-row quarantine frame for a whole payload that could not be parsed."""
     return pl.DataFrame(
-        [{"date": day, "source": source, "payload_name": payload_name, "provider": "",
-          "gpu_name_raw": "", "reason": reason, "detail": detail, "record": ""}],
+        [
+            {
+                "date": day,
+                "source": source,
+                "payload_name": payload_name,
+                "provider": "",
+                "gpu_name_raw": "",
+                "reason": reason,
+                "detail": detail,
+                "record": "",
+            }
+        ],
         schema=QUARANTINE_SCHEMA,
     )

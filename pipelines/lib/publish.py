@@ -38,15 +38,30 @@ import polars as pl
 
 from pipelines.lib import registry
 
-PUBLISHED_TABLES = ("gpu_price_daily", "daily_summary", "provider_spreads", "cost_per_flop", "price_changes",
-                    "api_price_families", "gpu_price_index", "index_constituents", "serving_cost_daily")
+PUBLISHED_TABLES = (
+    "gpu_price_daily",
+    "daily_summary",
+    "provider_spreads",
+    "cost_per_flop",
+    "price_changes",
+    "api_price_families",
+    "gpu_price_index",
+    "index_constituents",
+    "serving_cost_daily",
+)
 
 
 def read_marts(con: duckdb.DuckDBPyConnection, tables=PUBLISHED_TABLES) -> dict[str, pl.DataFrame]:
     """Every published mart that exists in the warehouse, full history."""
-    existing = {r[0] for r in con.execute(
-        "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
-    return {t: con.sql(f"select * from marts.{t} order by all").pl() for t in tables if t in existing}
+    existing = {
+        r[0]
+        for r in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'marts'"
+        ).fetchall()
+    }
+    return {
+        t: con.sql(f"select * from marts.{t} order by all").pl() for t in tables if t in existing
+    }
 
 
 def latest_date(frames: dict[str, pl.DataFrame]) -> dt.date | None:
@@ -88,19 +103,27 @@ def csv_safe(frame: pl.DataFrame) -> pl.DataFrame:
         return frame
     return frame.with_columns(
         pl.when(pl.col(name).str.contains(_FORMULA_START))
-        .then(pl.lit("'") + pl.col(name)).otherwise(pl.col(name)).alias(name)
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
         for name in strings
     )
 
 
-def publish(frames: dict[str, pl.DataFrame], out_dir: Path, as_of: dt.date | None = None,
-            generated_at: dt.datetime | None = None) -> Path:
+def publish(
+    frames: dict[str, pl.DataFrame],
+    out_dir: Path,
+    as_of: dt.date | None = None,
+    generated_at: dt.datetime | None = None,
+) -> Path:
     """Write the as-of day's files under ``out_dir/<as_of>/`` and refresh ``latest``."""
     from pipelines.lib.report import render_report
 
     as_of = as_of or latest_date(frames)
     if as_of is None:
-        raise ValueError("nothing to publish: marts.daily_summary and marts.gpu_price_daily are empty")
+        raise ValueError(
+            "nothing to publish: marts.daily_summary and marts.gpu_price_daily are empty"
+        )
     generated_at = generated_at or dt.datetime.now(dt.UTC)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -108,13 +131,20 @@ def publish(frames: dict[str, pl.DataFrame], out_dir: Path, as_of: dt.date | Non
     staging = Path(tempfile.mkdtemp(prefix=f".{as_of.isoformat()}.", dir=out_dir))
     os.chmod(staging, _dir_mode())  # mkdtemp makes it 0700; the published day is for everyone
     try:
-        manifest = {"as_of": as_of.isoformat(), "generated_at": generated_at.isoformat(), "files": {}}
+        manifest = {
+            "as_of": as_of.isoformat(),
+            "generated_at": generated_at.isoformat(),
+            "files": {},
+        }
         # which sources the rows came from, with their terms and licences (#13.4)
         frames = {**frames, "sources": registry.sources_frame(registry.sources_in(frames))}
         for name, frame in frames.items():
             # GPU marts: the day's rows; the API family table is sparse (price-map versions): all of it
-            day = (frame.filter(pl.col("date") == as_of)
-                   if "date" in frame.columns and name != "api_price_families" else frame)
+            day = (
+                frame.filter(pl.col("date") == as_of)
+                if "date" in frame.columns and name != "api_price_families"
+                else frame
+            )
             for ext in ("parquet", "csv"):
                 path = staging / f"{name}.{ext}"
                 if ext == "parquet":
@@ -146,7 +176,13 @@ def _exchange(a: Path, b: Path) -> bool:
         renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
     except (OSError, AttributeError):  # a libc without renameat2 (glibc < 2.28)
         return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.argtypes = [
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.c_char_p,
+        ctypes.c_uint,
+    ]
     at_fdcwd, rename_exchange = -100, 2
     if renameat2(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
         return True

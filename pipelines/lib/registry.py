@@ -46,8 +46,9 @@ def _discover() -> dict[str, tuple[SourceSpec, str]]:
         try:
             module = importlib.import_module(module_name)
         except Exception as exc:  # a broken module must be loud, not missing
-            raise RegistryError(f"source module {module_name} failed to import: "
-                                f"{type(exc).__name__}: {exc}") from exc
+            raise RegistryError(
+                f"source module {module_name} failed to import: {type(exc).__name__}: {exc}"
+            ) from exc
         spec = getattr(module, "SPEC", None)
         if spec is None:
             continue
@@ -60,7 +61,9 @@ def _discover() -> dict[str, tuple[SourceSpec, str]]:
             if not callable(getattr(module, fn, None)):
                 raise RegistryError(f"{module_name} declares a SPEC but has no {fn}()")
         if spec.id in found:
-            raise RegistryError(f"source id {spec.id!r} declared by {found[spec.id][1]} and {module_name}")
+            raise RegistryError(
+                f"source id {spec.id!r} declared by {found[spec.id][1]} and {module_name}"
+            )
         found[spec.id] = (spec, module_name)
     return found
 
@@ -119,18 +122,20 @@ def describe(enabled: dict[str, bool] | None = None) -> list[dict[str, Any]]:
     rows = []
     for sid, s in specs().items():
         terms = asdict(s.terms)
-        rows.append({
-            "id": sid,
-            "enabled": bool((enabled or {}).get(sid, s.defaults.get("enabled", True))),
-            "kind": "gpu offers" if s.kind == GPU_OFFERS else "market",
-            "providers": ",".join(s.providers),
-            "terms_url": terms["url"],
-            "terms": terms["verdict"],
-            "terms_checked": terms["checked"],
-            "licence": terms["licence"],
-            "terms_quote": terms["quote"],
-            "description": s.description,
-        })
+        rows.append(
+            {
+                "id": sid,
+                "enabled": bool((enabled or {}).get(sid, s.defaults.get("enabled", True))),
+                "kind": "gpu offers" if s.kind == GPU_OFFERS else "market",
+                "providers": ",".join(s.providers),
+                "terms_url": terms["url"],
+                "terms": terms["verdict"],
+                "terms_checked": terms["checked"],
+                "licence": terms["licence"],
+                "terms_quote": terms["quote"],
+                "description": s.description,
+            }
+        )
     return rows
 
 
@@ -140,13 +145,36 @@ def sources_frame(seen: set[str] | None = None):
     row's ``sources`` can be traced to what its providers' terms and the data's licence say."""
     import polars as pl
 
-    rows = [{k: r[k] for k in ("id", "kind", "providers", "terms", "terms_checked", "licence",
-                                "terms_url", "description")} for r in describe()]
+    rows = [
+        {
+            k: r[k]
+            for k in (
+                "id",
+                "kind",
+                "providers",
+                "terms",
+                "terms_checked",
+                "licence",
+                "terms_url",
+                "description",
+            )
+        }
+        for r in describe()
+    ]
     declared = {r["id"] for r in rows}
     for name in sorted((seen or set()) - declared):
-        rows.append({"id": name, "kind": "import", "providers": "*", "terms": "unknown",
-                     "terms_checked": "", "licence": "that of the imported file (see its README)",
-                     "terms_url": "", "description": "third-party history loaded with gpu-tracker import"})
+        rows.append(
+            {
+                "id": name,
+                "kind": "import",
+                "providers": "*",
+                "terms": "unknown",
+                "terms_checked": "",
+                "licence": "that of the imported file (see its README)",
+                "terms_url": "",
+                "description": "third-party history loaded with gpu-tracker import",
+            }
+        )
     return pl.DataFrame(rows, schema={k: pl.String for k in rows[0]})
 
 

@@ -104,10 +104,14 @@ class ServingCostError(ValueError):
     """No benchmark or price for the request, or an input outside sane bounds."""
 
 
-def usd_per_million_output_tokens(usd_per_gpu_hour: float, tokens_per_second_per_gpu: float) -> float:
+def usd_per_million_output_tokens(
+    usd_per_gpu_hour: float, tokens_per_second_per_gpu: float
+) -> float:
     """USD per GPU-hour / (output tokens/s per GPU x 3600) x 1e6."""
-    for name, value in (("usd_per_gpu_hour", usd_per_gpu_hour),
-                        ("tokens_per_second_per_gpu", tokens_per_second_per_gpu)):
+    for name, value in (
+        ("usd_per_gpu_hour", usd_per_gpu_hour),
+        ("tokens_per_second_per_gpu", tokens_per_second_per_gpu),
+    ):
         if value is None or not math.isfinite(value) or value <= 0:
             raise ServingCostError(f"{name} must be a positive number, got {value!r}")
     return usd_per_gpu_hour / (tokens_per_second_per_gpu * SECONDS_PER_HOUR) * 1e6
@@ -115,7 +119,8 @@ def usd_per_million_output_tokens(usd_per_gpu_hour: float, tokens_per_second_per
 
 def _cost_expr(price: str, tps: str) -> pl.Expr:
     return pl.when((pl.col(price) > 0) & (pl.col(tps) > 0)).then(
-        pl.col(price) / (pl.col(tps) * SECONDS_PER_HOUR) * 1e6)
+        pl.col(price) / (pl.col(tps) * SECONDS_PER_HOUR) * 1e6
+    )
 
 
 def round_order(round_id: str | None) -> tuple:
@@ -136,23 +141,34 @@ def _model_filter(model: str) -> pl.Expr:
     (``llama2-70b``, ``llama2-70b-99.9``) or a tracker model key (``llama-2-70b-chat``)."""
     base, target, key = benchmark_model(model)
     as_key = model_key(model)
-    bench_base = pl.col("benchmark_model").str.to_lowercase().str.replace_all("_", ".") \
+    bench_base = (
+        pl.col("benchmark_model")
+        .str.to_lowercase()
+        .str.replace_all("_", ".")
         .str.replace(r"-99(\.9)?$", "")
+    )
     if target is not None:  # an explicit accuracy target: that one only
         return (bench_base == base) & (pl.col("accuracy_target") == target)
-    return (bench_base == base) | (pl.col("model_key") == as_key) | \
-        (pl.col("model_key") == (key or as_key))
+    return (
+        (bench_base == base)
+        | (pl.col("model_key") == as_key)
+        | (pl.col("model_key") == (key or as_key))
+    )
 
 
-def eligible(bench: pl.DataFrame, *, scenario: str = DEFAULT_SCENARIO,
-             source: str = DEFAULT_SOURCE) -> pl.DataFrame:
+def eligible(
+    bench: pl.DataFrame, *, scenario: str = DEFAULT_SCENARIO, source: str = DEFAULT_SOURCE
+) -> pl.DataFrame:
     """Rows that may price a model on a GPU: the source's latest loads, closed division,
     available, one GPU type, the scenario, a positive per-GPU throughput."""
     rows = latest_loads(bench.filter(pl.col("source") == source))
     if source == "mlperf_inference":
-        rows = rows.filter((pl.col("division") == "closed") & (pl.col("availability") == "available"))
+        rows = rows.filter(
+            (pl.col("division") == "closed") & (pl.col("availability") == "available")
+        )
     return rows.filter(
-        pl.col("gpu_model").is_not_null() & pl.col("model_key").is_not_null()
+        pl.col("gpu_model").is_not_null()
+        & pl.col("model_key").is_not_null()
         & (pl.col("scenario").str.to_lowercase() == scenario.lower())
         & (pl.col("tokens_per_second_per_gpu") > 0)
         & pl.col("problem").is_null()
@@ -164,11 +180,15 @@ def _rank_best(rows: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     if rows.height == 0:
         return rows
     ranked = rows.with_columns(
-        pl.col("round").map_elements(lambda r: list(round_order(r)), return_dtype=pl.List(pl.Int64))
+        pl.col("round")
+        .map_elements(lambda r: list(round_order(r)), return_dtype=pl.List(pl.Int64))
         .alias("_round_order"),
     )
-    ranked = ranked.sort(["_round_order", "tokens_per_second_per_gpu", "system", "precision"],
-                         descending=[True, True, False, False], nulls_last=True)
+    ranked = ranked.sort(
+        ["_round_order", "tokens_per_second_per_gpu", "system", "precision"],
+        descending=[True, True, False, False],
+        nulls_last=True,
+    )
     return ranked.group_by(by, maintain_order=True).head(1).drop("_round_order")
 
 
@@ -187,41 +207,74 @@ class Benchmark:
     tokens_per_second_per_gpu: float
 
     def as_json(self) -> dict[str, Any]:
-        return {"source": self.source, "round": self.round, "system": self.system,
-                "submitter": self.submitter, "model": self.benchmark_model,
-                "scenario": self.scenario, "precision": self.precision,
-                "accelerators": self.accelerators}
+        return {
+            "source": self.source,
+            "round": self.round,
+            "system": self.system,
+            "submitter": self.submitter,
+            "model": self.benchmark_model,
+            "scenario": self.scenario,
+            "precision": self.precision,
+            "accelerators": self.accelerators,
+        }
 
 
-def select_benchmark(bench: pl.DataFrame, *, model: str, gpu_model: str,
-                     scenario: str = DEFAULT_SCENARIO, source: str = DEFAULT_SOURCE) -> Benchmark:
+def select_benchmark(
+    bench: pl.DataFrame,
+    *,
+    model: str,
+    gpu_model: str,
+    scenario: str = DEFAULT_SCENARIO,
+    source: str = DEFAULT_SOURCE,
+) -> Benchmark:
     """The benchmark that prices ``model`` on ``gpu_model`` (see the module docstring);
     ``ServingCostError`` naming what exists when there is none."""
     rows = eligible(bench, scenario=scenario, source=source).filter(_model_filter(model))
     on_gpu = rows.filter(pl.col("gpu_model") == gpu_model)
     if on_gpu.height == 0:
         have = sorted(set(rows["gpu_model"].to_list()))
-        hint = f"; it has one on {', '.join(have)}" if have else \
-            f"; no eligible {scenario} result for that model at all"
+        hint = (
+            f"; it has one on {', '.join(have)}"
+            if have
+            else f"; no eligible {scenario} result for that model at all"
+        )
         raise ServingCostError(
             f"no closed-division, available {scenario} {source} result for {model} on "
-            f"{gpu_model}{hint}")
+            f"{gpu_model}{hint}"
+        )
     best = _rank_best(on_gpu, ["gpu_model"]).row(0, named=True)
-    return Benchmark(best["source"], best["round"], best["system"], best["submitter"],
-                     best["benchmark_model"], best["model_key"], best["scenario"],
-                     best["precision"], best["total_accelerators"], best["gpu_model"],
-                     float(best["tokens_per_second_per_gpu"]))
+    return Benchmark(
+        best["source"],
+        best["round"],
+        best["system"],
+        best["submitter"],
+        best["benchmark_model"],
+        best["model_key"],
+        best["scenario"],
+        best["precision"],
+        best["total_accelerators"],
+        best["gpu_model"],
+        float(best["tokens_per_second_per_gpu"]),
+    )
 
 
-def best_benchmarks(bench: pl.DataFrame, *, scenario: str = DEFAULT_SCENARIO,
-                    source: str = DEFAULT_SOURCE) -> pl.DataFrame:
+def best_benchmarks(
+    bench: pl.DataFrame, *, scenario: str = DEFAULT_SCENARIO, source: str = DEFAULT_SOURCE
+) -> pl.DataFrame:
     """``select_benchmark`` for every model_key x gpu_model at once."""
     return _rank_best(eligible(bench, scenario=scenario, source=source), ["model_key", "gpu_model"])
 
 
-def serving_cost(bench: pl.DataFrame, *, model: str, gpu_model: str, usd_per_gpu_hour: float,
-                 scenario: str = DEFAULT_SCENARIO, source: str = DEFAULT_SOURCE,
-                 price_basis: str = "--usd-per-hour") -> dict[str, Any]:
+def serving_cost(
+    bench: pl.DataFrame,
+    *,
+    model: str,
+    gpu_model: str,
+    usd_per_gpu_hour: float,
+    scenario: str = DEFAULT_SCENARIO,
+    source: str = DEFAULT_SOURCE,
+    price_basis: str = "--usd-per-hour",
+) -> dict[str, Any]:
     """The ``gpu-tracker serving-cost`` answer as a JSON-ready dict."""
     b = select_benchmark(bench, model=model, gpu_model=gpu_model, scenario=scenario, source=source)
     return {
@@ -230,21 +283,27 @@ def serving_cost(bench: pl.DataFrame, *, model: str, gpu_model: str, usd_per_gpu
         "tokens_per_second_per_gpu": b.tokens_per_second_per_gpu,
         "usd_per_gpu_hour": usd_per_gpu_hour,
         "usd_per_million_output_tokens": usd_per_million_output_tokens(
-            usd_per_gpu_hour, b.tokens_per_second_per_gpu),
+            usd_per_gpu_hour, b.tokens_per_second_per_gpu
+        ),
         "benchmark": b.as_json(),
         "price_basis": price_basis,
         "formula": "usd_per_gpu_hour / (tokens_per_second_per_gpu * 3600) * 1e6",
-        "note": "derived from published results; not an official MLPerf result" if
-                b.source == "mlperf_inference" else "derived from published sweep data",
+        "note": "derived from published results; not an official MLPerf result"
+        if b.source == "mlperf_inference"
+        else "derived from published sweep data",
     }
 
 
-def market_level(summary: pl.DataFrame, *, gpu_model: str, day: dt.date,
-                 pricing: str = "on_demand") -> float:
+def market_level(
+    summary: pl.DataFrame, *, gpu_model: str, day: dt.date, pricing: str = "on_demand"
+) -> float:
     """The day's ``MARKET_LEVEL`` for one GPU (``--date`` of serving-cost)."""
     column = MARKET_LEVEL[1]
-    hit = summary.filter((pl.col("date") == day) & (pl.col("gpu_model") == gpu_model)
-                         & (pl.col("pricing") == pricing))
+    hit = summary.filter(
+        (pl.col("date") == day)
+        & (pl.col("gpu_model") == gpu_model)
+        & (pl.col("pricing") == pricing)
+    )
     if hit.height == 0 or hit[column][0] is None:
         raise ServingCostError(f"no {pricing} {MARKET_LEVEL[0]}.{column} for {gpu_model} on {day}")
     return float(hit[column][0])
@@ -252,60 +311,108 @@ def market_level(summary: pl.DataFrame, *, gpu_model: str, day: dt.date,
 
 def _api_prices(api_daily: pl.DataFrame | None) -> pl.DataFrame:
     """Cheapest paid output price per date x model_key, with its source."""
-    schema = {"api_price_date": pl.Date, "model": pl.Utf8, "api_output_usd_per_mtok": pl.Float64,
-              "api_price_source": pl.Utf8}
+    schema = {
+        "api_price_date": pl.Date,
+        "model": pl.Utf8,
+        "api_output_usd_per_mtok": pl.Float64,
+        "api_price_source": pl.Utf8,
+    }
     if api_daily is None or api_daily.height == 0:
         return pl.DataFrame(schema=schema)
     paid = api_daily.filter((pl.col("output_usd_per_mtok") > 0) & pl.col("model_key").is_not_null())
-    return (paid.sort(["date", "model_key", "output_usd_per_mtok", "source"])
-            .group_by(["date", "model_key"], maintain_order=True).first()
-            .select(pl.col("date").alias("api_price_date"), pl.col("model_key").alias("model"),
-                    pl.col("output_usd_per_mtok").alias("api_output_usd_per_mtok"),
-                    pl.col("source").alias("api_price_source"))
-            .cast(schema).sort("api_price_date"))
+    return (
+        paid.sort(["date", "model_key", "output_usd_per_mtok", "source"])
+        .group_by(["date", "model_key"], maintain_order=True)
+        .first()
+        .select(
+            pl.col("date").alias("api_price_date"),
+            pl.col("model_key").alias("model"),
+            pl.col("output_usd_per_mtok").alias("api_output_usd_per_mtok"),
+            pl.col("source").alias("api_price_source"),
+        )
+        .cast(schema)
+        .sort("api_price_date")
+    )
 
 
-def serving_cost_daily(bench: pl.DataFrame, summary: pl.DataFrame,
-                       api_daily: pl.DataFrame | None = None, *,
-                       scenario: str = DEFAULT_SCENARIO,
-                       source: str = DEFAULT_SOURCE) -> pl.DataFrame:
+def serving_cost_daily(
+    bench: pl.DataFrame,
+    summary: pl.DataFrame,
+    api_daily: pl.DataFrame | None = None,
+    *,
+    scenario: str = DEFAULT_SCENARIO,
+    source: str = DEFAULT_SOURCE,
+) -> pl.DataFrame:
     """``marts.serving_cost_daily`` (see the module docstring)."""
     level, cheapest = MARKET_LEVEL[1], CHEAPEST_LEVEL[1]
-    missing = [c for c in ("date", "gpu_model", "pricing", level, cheapest, "lowest_provider")
-               if c not in summary.columns]
+    missing = [
+        c
+        for c in ("date", "gpu_model", "pricing", level, cheapest, "lowest_provider")
+        if c not in summary.columns
+    ]
     if missing:
         raise ValueError(f"{MARKET_LEVEL[0]} lacks column(s) {missing}")
     best = best_benchmarks(bench, scenario=scenario, source=source)
     if best.height == 0 or summary.height == 0:
         return pl.DataFrame(schema=MART_SCHEMA)
     best = best.select(
-        pl.col("model_key").alias("model"), "gpu_model", "tokens_per_second_per_gpu",
-        pl.col("source").alias("benchmark_source"), pl.col("round").alias("benchmark_round"),
-        pl.col("system").alias("benchmark_system"), pl.col("submitter").alias("benchmark_submitter"),
-        "benchmark_model", "scenario", "precision",
+        pl.col("model_key").alias("model"),
+        "gpu_model",
+        "tokens_per_second_per_gpu",
+        pl.col("source").alias("benchmark_source"),
+        pl.col("round").alias("benchmark_round"),
+        pl.col("system").alias("benchmark_system"),
+        pl.col("submitter").alias("benchmark_submitter"),
+        "benchmark_model",
+        "scenario",
+        "precision",
         pl.col("total_accelerators").alias("accelerators"),
     )
-    day = summary.select("date", "gpu_model", "pricing", pl.col(level).alias("usd_per_gpu_hour"),
-                         pl.col(cheapest).alias("usd_per_gpu_hour_cheapest"),
-                         pl.col("lowest_provider").alias("cheapest_provider"))
-    out = day.join(best, on="gpu_model", how="inner").with_columns(
-        _cost_expr("usd_per_gpu_hour", "tokens_per_second_per_gpu")
-        .alias("usd_per_million_output_tokens"),
-        _cost_expr("usd_per_gpu_hour_cheapest", "tokens_per_second_per_gpu")
-        .alias("usd_per_million_output_tokens_cheapest"),
-        pl.lit(".".join(MARKET_LEVEL)).alias("market_level_column"),
-    ).filter(pl.col("usd_per_million_output_tokens").is_not_null())
+    day = summary.select(
+        "date",
+        "gpu_model",
+        "pricing",
+        pl.col(level).alias("usd_per_gpu_hour"),
+        pl.col(cheapest).alias("usd_per_gpu_hour_cheapest"),
+        pl.col("lowest_provider").alias("cheapest_provider"),
+    )
+    out = (
+        day.join(best, on="gpu_model", how="inner")
+        .with_columns(
+            _cost_expr("usd_per_gpu_hour", "tokens_per_second_per_gpu").alias(
+                "usd_per_million_output_tokens"
+            ),
+            _cost_expr("usd_per_gpu_hour_cheapest", "tokens_per_second_per_gpu").alias(
+                "usd_per_million_output_tokens_cheapest"
+            ),
+            pl.lit(".".join(MARKET_LEVEL)).alias("market_level_column"),
+        )
+        .filter(pl.col("usd_per_million_output_tokens").is_not_null())
+    )
     out = out.with_columns(
-        pl.col("usd_per_million_output_tokens").rank("min")
-        .over(["date", "model", "pricing"]).cast(pl.Int64).alias("cost_rank"),
+        pl.col("usd_per_million_output_tokens")
+        .rank("min")
+        .over(["date", "model", "pricing"])
+        .cast(pl.Int64)
+        .alias("cost_rank"),
     )
     api = _api_prices(api_daily)
-    out = out.sort("date").join_asof(
-        api, left_on="date", right_on="api_price_date", by="model", strategy="backward",
-        tolerance=f"{API_MAX_AGE_DAYS}d", check_sortedness=False,
-    ).with_columns(
-        (pl.col("api_output_usd_per_mtok") / pl.col("usd_per_million_output_tokens"))
-        .alias("serving_margin"),
+    out = (
+        out.sort("date")
+        .join_asof(
+            api,
+            left_on="date",
+            right_on="api_price_date",
+            by="model",
+            strategy="backward",
+            tolerance=f"{API_MAX_AGE_DAYS}d",
+            check_sortedness=False,
+        )
+        .with_columns(
+            (pl.col("api_output_usd_per_mtok") / pl.col("usd_per_million_output_tokens")).alias(
+                "serving_margin"
+            ),
+        )
     )
     out = out.with_columns(pl.lit(METHODOLOGY_VERSION).alias("methodology_version"))
     return out.select([pl.col(c).cast(t) for c, t in MART_SCHEMA.items()]).sort(MART_KEYS)

@@ -60,11 +60,18 @@ def plan(shared_data: Path, today: dt.date | None = None) -> list[Staged]:
     """What would be staged, from what is present (missing folders are simply absent)."""
     d = Path(shared_data)
     out: list[Staged] = []
-    for path in sorted((d / "api_prices/litellm").glob("model_prices_and_context_window_*.json.gz")):
+    for path in sorted(
+        (d / "api_prices/litellm").glob("model_prices_and_context_window_*.json.gz")
+    ):
         out.append(Staged("litellm_prices", _date_in(path), "model_prices.json", path))
-    for path in sorted((d / "api_prices/tokencost_litellm_copy_2024").glob("model_prices_*.json.gz")):
+    for path in sorted(
+        (d / "api_prices/tokencost_litellm_copy_2024").glob("model_prices_*.json.gz")
+    ):
         out.append(Staged("litellm_prices", _date_in(path), "model_prices.json", path))
-    for folder in ("model_releases/openrouter/raw_envelope", "model_releases/openrouter/daily_gptel"):
+    for folder in (
+        "model_releases/openrouter/raw_envelope",
+        "model_releases/openrouter/daily_gptel",
+    ):
         for path in sorted((d / folder).glob("*.json*")):
             out.append(Staged("openrouter", _date_in(path), "models.json", path))
     for path in sorted((d / "model_releases/epoch_ai").glob("notable_ai_models_*.csv")):
@@ -92,7 +99,8 @@ def _newest_filed(path: Path) -> dt.date:
         fact["filed"]
         for concept in facts.get("facts", {}).get("us-gaap", {}).values()
         for unit in concept.get("units", {}).values()
-        for fact in unit if "filed" in fact
+        for fact in unit
+        if "filed" in fact
     ]
     if not filed:
         raise ValueError(f"{path}: no 'filed' dates in the companyfacts payload")

@@ -70,10 +70,30 @@ _EXPLAIN_PREFIX = re.compile(r"^\s*explain\s+(?:analy[sz]e\s+)?", re.IGNORECASE)
 # types polars fetches and CSV/JSON carry faithfully; everything else is cast to VARCHAR
 # (interval: polars cannot import it; timetz: polars drops the offset; blob/bit: not text)
 _PLAIN_TYPES = {
-    "boolean", "tinyint", "smallint", "integer", "bigint", "hugeint", "utinyint",
-    "usmallint", "uinteger", "ubigint", "uhugeint", "float", "double", "decimal", "varchar",
-    "date", "time", "timestamp", "timestamp_s", "timestamp_ms", "timestamp_ns",
-    "timestamp with time zone", "uuid", "null",
+    "boolean",
+    "tinyint",
+    "smallint",
+    "integer",
+    "bigint",
+    "hugeint",
+    "utinyint",
+    "usmallint",
+    "uinteger",
+    "ubigint",
+    "uhugeint",
+    "float",
+    "double",
+    "decimal",
+    "varchar",
+    "date",
+    "time",
+    "timestamp",
+    "timestamp_s",
+    "timestamp_ms",
+    "timestamp_ns",
+    "timestamp with time zone",
+    "uuid",
+    "null",
 }
 _NESTED_TYPES = {"list", "struct", "map", "array", "union"}
 _CONVERSION_ERRORS = (pl.exceptions.PolarsError, ValueError, TypeError, OverflowError)
@@ -103,7 +123,7 @@ def check_read_only(query: str) -> None:
     if kind == duckdb.StatementType.EXPLAIN:
         # EXPLAIN ANALYZE runs its statement: the explained statement must itself be a query
         match = _EXPLAIN_PREFIX.match(statement.query)
-        inner = statement.query[match.end():] if match else ""
+        inner = statement.query[match.end() :] if match else ""
         try:
             inner_statements = duckdb.extract_statements(inner) if inner.strip() else []
         except duckdb.Error:
@@ -129,7 +149,9 @@ def timeout_seconds(value: float | None = None) -> float:
         except ValueError:
             raise SqlConsoleError(f"{TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
     if not (math.isfinite(value) and value > 0):
-        raise SqlConsoleError(f"statement timeout must be a positive number of seconds, not {value}")
+        raise SqlConsoleError(
+            f"statement timeout must be a positive number of seconds, not {value}"
+        )
     return value
 
 
@@ -145,7 +167,9 @@ def sandbox(con: duckdb.DuckDBPyConnection, limit: str | None = None) -> None:
     try:
         con.execute(f"SET memory_limit = '{limit.replace(chr(39), '')}'")
     except duckdb.Error as exc:
-        raise SqlConsoleError(f"bad memory limit {limit!r} ({MEMORY_ENV}): {_first_line(exc)}") from None
+        raise SqlConsoleError(
+            f"bad memory limit {limit!r} ({MEMORY_ENV}): {_first_line(exc)}"
+        ) from None
     # a DuckLake warehouse may read its data path (and a local one needs the local file system)
     lake_settings, keep_local_fs = lake.sandbox_settings(con)
     for setting in lake_settings:
@@ -177,7 +201,9 @@ def open_sandboxed(db_path: Path, wait_seconds: float = 60) -> Iterator[duckdb.D
             raise SqlConsoleError(str(exc)) from None
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():  # the file stayed busy past the wait
-                raise SqlConsoleError(f"warehouse {db_path} is busy, try again: {_first_line(exc)}") from None
+                raise SqlConsoleError(
+                    f"warehouse {db_path} is busy, try again: {_first_line(exc)}"
+                ) from None
             raise SqlConsoleError(
                 f"warehouse {db_path} is corrupt or not a DuckDB file: {_first_line(exc)}"
             ) from None
@@ -239,18 +265,32 @@ def render(frame, fmt: str, nested: set[int], max_rows: int = 50) -> str:
         names = frame.columns
         rows = []
         for row in frame.iter_rows():
-            rows.append({
-                names[i]: _nested_json(v) if i in nested else _json_value(v) for i, v in enumerate(row)
-            })
+            rows.append(
+                {
+                    names[i]: _nested_json(v) if i in nested else _json_value(v)
+                    for i, v in enumerate(row)
+                }
+            )
         return json.dumps(rows, default=str, indent=1, allow_nan=False) + "\n"
-    with pl.Config(tbl_rows=max_rows, tbl_cols=-1, tbl_width_chars=200,
-                   tbl_hide_dataframe_shape=True, tbl_formatting="ASCII_MARKDOWN",
-                   tbl_hide_column_data_types=True):
+    with pl.Config(
+        tbl_rows=max_rows,
+        tbl_cols=-1,
+        tbl_width_chars=200,
+        tbl_hide_dataframe_shape=True,
+        tbl_formatting="ASCII_MARKDOWN",
+        tbl_hide_column_data_types=True,
+    ):
         return str(frame) + "\n"
 
 
-def run_query(db_path: Path, query: str, fmt: str = "table", *, max_rows: int = 50,
-              timeout: float | None = None) -> str:
+def run_query(
+    db_path: Path,
+    query: str,
+    fmt: str = "table",
+    *,
+    max_rows: int = 50,
+    timeout: float | None = None,
+) -> str:
     """Run one read-only ``query`` in the sandbox; returns the output text. Every failure is a
     ``SqlConsoleError`` with a one-line message."""
     if fmt not in ("table", "csv", "json"):
@@ -293,10 +333,14 @@ def run_query(db_path: Path, query: str, fmt: str = "table", *, max_rows: int = 
                 ) from None
             raise SqlConsoleError(f"query failed: {message}") from None
         except _CONVERSION_ERRORS as exc:  # polars conversion of an unusual result
-            raise SqlConsoleError(f"query result could not be converted: {_first_line(exc)}") from None
+            raise SqlConsoleError(
+                f"query result could not be converted: {_first_line(exc)}"
+            ) from None
         finally:
             timer.cancel()
     try:
         return render(frame, fmt, nested, max_rows=max_rows)
     except _CONVERSION_ERRORS as exc:
-        raise SqlConsoleError(f"query result could not be written as {fmt}: {_first_line(exc)}") from None
+        raise SqlConsoleError(
+            f"query result could not be written as {fmt}: {_first_line(exc)}"
+        ) from None

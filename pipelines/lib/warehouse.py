@@ -94,6 +94,7 @@ RAW_TABLES: dict[str, dict[str, pl.DataType]] = {
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create schemas and raw tables if missing (idempotent). On a lake, in one transaction
     retried on a commit conflict (writers starting at once on a new lake all create them)."""
+
     def create() -> None:
         for schema in ("raw", "staging", "intermediate", "marts"):
             con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
@@ -121,7 +122,9 @@ def writer_lock(db_path: Path, timeout_seconds: float = 600) -> Iterator[None]:
                 break
             except BlockingIOError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"another writer holds {lock_path} for > {timeout_seconds}s")
+                    raise TimeoutError(
+                        f"another writer holds {lock_path} for > {timeout_seconds}s"
+                    ) from None
                 time.sleep(0.2)
         try:
             yield
@@ -153,14 +156,20 @@ def _wait_for_writer(db_path: Path, deadline: float) -> None:
         with open(_intent_path(db_path)) as fh:
             while True:
                 try:
-                    fcntl.flock(fh, fcntl.LOCK_SH | fcntl.LOCK_NB)  # free: no writer waiting or writing
-                    fcntl.flock(fh, fcntl.LOCK_UN)  # never held while reading: readers don't block writers
+                    fcntl.flock(
+                        fh, fcntl.LOCK_SH | fcntl.LOCK_NB
+                    )  # free: no writer waiting or writing
+                    fcntl.flock(
+                        fh, fcntl.LOCK_UN
+                    )  # never held while reading: readers don't block writers
                     return
                 except BlockingIOError:
                     if time.monotonic() > deadline:
                         return  # the connect below reports DuckDB's own lock error
                     time.sleep(0.02)
-    except OSError:  # no writer ever ran here (or the file is not ours to read): nothing to wait for
+    except (
+        OSError
+    ):  # no writer ever ran here (or the file is not ours to read): nothing to wait for
         return
 
 
@@ -170,7 +179,10 @@ def duckdb_settings() -> dict[str, str]:
     full model build over tens of millions of rows takes what it is given, spilling to
     ``<db>.tmp`` beyond the limit) and ``GPU_TRACKER_DUCKDB_THREADS``."""
     settings = {}
-    for key, env in (("memory_limit", "GPU_TRACKER_DUCKDB_MEMORY_LIMIT"), ("threads", "GPU_TRACKER_DUCKDB_THREADS")):
+    for key, env in (
+        ("memory_limit", "GPU_TRACKER_DUCKDB_MEMORY_LIMIT"),
+        ("threads", "GPU_TRACKER_DUCKDB_THREADS"),
+    ):
         value = os.environ.get(env, "").strip()
         if value:
             settings[key] = value
@@ -190,7 +202,9 @@ def _connect(db_path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def connect_retrying(db_path: Path, read_only: bool, wait_seconds: float = 60) -> duckdb.DuckDBPyConnection:
+def connect_retrying(
+    db_path: Path, read_only: bool, wait_seconds: float = 60
+) -> duckdb.DuckDBPyConnection:
     """Connect, retrying while another process holds the file (DuckDB's own file lock)."""
     deadline = time.monotonic() + wait_seconds
     while True:
@@ -228,28 +242,45 @@ def write_error(db_path: Path, exc: BaseException) -> WarehouseWriteError | None
     """The one-line error for a failed write, or None when ``exc`` is not one we can name."""
     text = " ".join(str(exc).split())
     code = getattr(exc, "errno", None)
-    if code in (errno.ENOSPC, errno.EDQUOT) or "No space left on device" in text \
-            or "Disk quota exceeded" in text:
+    if (
+        code in (errno.ENOSPC, errno.EDQUOT)
+        or "No space left on device" in text
+        or "Disk quota exceeded" in text
+    ):
         return WarehouseWriteError(
             f"warehouse {db_path}: disk full (No space left on device); nothing was written, the "
-            "previous rows are kept -- free space and re-run", "disk_full")
+            "previous rows are kept -- free space and re-run",
+            "disk_full",
+        )
     if code == errno.EFBIG or "File too large" in text:
         return WarehouseWriteError(
             f"warehouse {db_path}: file size limit reached (File too large); nothing was written, "
-            "the previous rows are kept", "disk_full")
-    if code in (errno.EROFS, errno.EACCES, errno.EPERM) or "Read-only file system" in text \
-            or "Permission denied" in text:
+            "the previous rows are kept",
+            "disk_full",
+        )
+    if (
+        code in (errno.EROFS, errno.EACCES, errno.EPERM)
+        or "Read-only file system" in text
+        or "Permission denied" in text
+    ):
         where = getattr(exc, "filename", None) or db_path
-        why = "read-only file system" if code == errno.EROFS or "Read-only" in text else "permission denied"
+        why = (
+            "read-only file system"
+            if code == errno.EROFS or "Read-only" in text
+            else "permission denied"
+        )
         return WarehouseWriteError(
-            f"warehouse {db_path}: not writable ({where}: {why}); nothing was written", "read_only")
+            f"warehouse {db_path}: not writable ({where}: {why}); nothing was written", "read_only"
+        )
     if isinstance(exc, duckdb.IOException) and "lock" in text.lower():
         pid = re.search(r"PID (\d+)", text)
         return WarehouseWriteError(
             f"warehouse {db_path}: another process"
             + (f" (PID {pid.group(1)})" if pid else "")
             + f" kept the file open for more than {write_wait_seconds():g}s (a reader that does not "
-            "close it?); nothing was written -- close it and re-run", "busy")
+            "close it?); nothing was written -- close it and re-run",
+            "busy",
+        )
     return None
 
 
@@ -274,8 +305,11 @@ def open_for_write(db_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
         # a Postgres-catalog lake has no file to lock: DuckLake's optimistic concurrency lets
         # writers of any process or machine commit at once (conflicts: ``in_transaction``).
         # A DuckDB-catalog lake is one DuckDB file, single-writer like the file backend.
-        with (contextlib.nullcontext() if target is not None and target.postgres
-              else _file_locks(db_path)):
+        with (
+            contextlib.nullcontext()
+            if target is not None and target.postgres
+            else _file_locks(db_path)
+        ):
             con = connect_retrying(db_path, read_only=False, wait_seconds=write_wait_seconds())
             try:
                 yield con
@@ -316,9 +350,15 @@ def in_transaction(con: duckdb.DuckDBPyConnection, body, *, what: str) -> None:
                 raise WarehouseWriteError(
                     f"warehouse lake: {what} lost {attempts} commit races in a row to other "
                     f"writers ({' '.join(str(exc).split())[:200]}); nothing was written -- "
-                    "re-run", "conflict") from exc
-            log.info("lake commit conflict while %s (attempt %d of %d), retrying",
-                     what, attempt, attempts)
+                    "re-run",
+                    "conflict",
+                ) from exc
+            log.info(
+                "lake commit conflict while %s (attempt %d of %d), retrying",
+                what,
+                attempt,
+                attempts,
+            )
             lake.sleep_before_retry(attempt)
 
 
@@ -382,7 +422,9 @@ def replace_partition(
         )
         if frame.height:
             con.register("_incoming", frame.to_arrow())
-            con.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM _incoming")
+            con.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) SELECT {', '.join(columns)} FROM _incoming"
+            )
             con.unregister("_incoming")
 
     if own_transaction:
@@ -407,8 +449,17 @@ def record_load(
     """Append one line to raw.load_log (the history of every load attempt)."""
     con.execute(
         "INSERT INTO raw.load_log VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [source, day, status, rows_loaded, rows_quarantined, ",".join(payloads), error, mode,
-         dt.datetime.now(dt.UTC)],
+        [
+            source,
+            day,
+            status,
+            rows_loaded,
+            rows_quarantined,
+            ",".join(payloads),
+            error,
+            mode,
+            dt.datetime.now(dt.UTC),
+        ],
     )
 
 
@@ -426,19 +477,27 @@ def load_source_day(
 ) -> None:
     """Write one source's offers + quarantine for some dates, and log the load, in ONE
     transaction: a crash or error leaves the previous rows of those dates untouched."""
+
     def body() -> None:
-        replace_partition(con, "raw.gpu_offers", offers, source=source, dates=days,
-                          own_transaction=False)
-        replace_partition(con, "raw.quarantine", quarantine, source=source, dates=days,
-                          own_transaction=False)
+        replace_partition(
+            con, "raw.gpu_offers", offers, source=source, dates=days, own_transaction=False
+        )
+        replace_partition(
+            con, "raw.quarantine", quarantine, source=source, dates=days, own_transaction=False
+        )
         n_off = dict(offers.group_by("date").len().iter_rows()) if offers.height else {}
         n_q = dict(quarantine.group_by("date").len().iter_rows()) if quarantine.height else {}
         for day in days:
             record_load(
-                con, source=source, day=day,
+                con,
+                source=source,
+                day=day,
                 status=status or ("ok" if n_off.get(day) else "empty"),
-                rows_loaded=n_off.get(day, 0), rows_quarantined=n_q.get(day, 0),
-                payloads=payloads, error=error, mode=mode,
+                rows_loaded=n_off.get(day, 0),
+                rows_quarantined=n_q.get(day, 0),
+                payloads=payloads,
+                error=error,
+                mode=mode,
             )
 
     with writer(db_path) as con:
@@ -463,6 +522,7 @@ def load_market_day(
     unknown = set(tables) - set(FAMILY_SCHEMAS)
     if unknown:
         raise ValueError(f"{source}: no raw table(s) {sorted(unknown)}")
+
     def body() -> None:
         rows_by_day: dict[dt.date, int] = {}
         for table, schema in FAMILY_SCHEMAS.items():
@@ -471,15 +531,21 @@ def load_market_day(
             if frame.height:
                 for day, n in frame.group_by("date").len().iter_rows():
                     rows_by_day[day] = rows_by_day.get(day, 0) + n
-        replace_partition(con, "raw.quarantine", quarantine, source=source, dates=days,
-                          own_transaction=False)
+        replace_partition(
+            con, "raw.quarantine", quarantine, source=source, dates=days, own_transaction=False
+        )
         n_q = dict(quarantine.group_by("date").len().iter_rows()) if quarantine.height else {}
         for day in days:
             record_load(
-                con, source=source, day=day,
+                con,
+                source=source,
+                day=day,
                 status=status or ("ok" if rows_by_day.get(day) else "empty"),
-                rows_loaded=rows_by_day.get(day, 0), rows_quarantined=n_q.get(day, 0),
-                payloads=payloads, error=error, mode=mode,
+                rows_loaded=rows_by_day.get(day, 0),
+                rows_quarantined=n_q.get(day, 0),
+                payloads=payloads,
+                error=error,
+                mode=mode,
             )
 
     with writer(db_path) as con:
@@ -499,17 +565,32 @@ def record_failure(
     """A failed load of (source, day): log it and keep its quarantined payloads, but leave the
     rows a previous good load stored for that date untouched -- a failed re-run never deletes
     data. Quarantine rows of the same payload names are replaced (no duplicates on retries)."""
+
     def body() -> None:
         names = sorted(set(quarantine["payload_name"].to_list())) if quarantine.height else []
         if names:
-            con.execute("DELETE FROM raw.quarantine WHERE source = ? AND date = ? AND payload_name IN "
-                        "(SELECT unnest(?::VARCHAR[]))", [source, day, names])
+            con.execute(
+                "DELETE FROM raw.quarantine WHERE source = ? AND date = ? AND payload_name IN "
+                "(SELECT unnest(?::VARCHAR[]))",
+                [source, day, names],
+            )
             cols = list(QUARANTINE_SCHEMA)
             con.register("_failed_q", quarantine.select(cols).to_arrow())
-            con.execute(f"INSERT INTO raw.quarantine ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _failed_q")
+            con.execute(
+                f"INSERT INTO raw.quarantine ({', '.join(cols)}) SELECT {', '.join(cols)} FROM _failed_q"
+            )
             con.unregister("_failed_q")
-        record_load(con, source=source, day=day, status="failed", rows_loaded=0,
-                    rows_quarantined=quarantine.height, payloads=payloads, error=error, mode=mode)
+        record_load(
+            con,
+            source=source,
+            day=day,
+            status="failed",
+            rows_loaded=0,
+            rows_quarantined=quarantine.height,
+            payloads=payloads,
+            error=error,
+            mode=mode,
+        )
 
     with writer(db_path) as con:
         in_transaction(con, body, what=f"recording the failed load of {source} {day}")

@@ -24,12 +24,16 @@ H100 = "H100-SXM-80GB"
 @pytest.fixture(scope="module")
 def offers(shared_data) -> pl.DataFrame:
     batch = read_obs_log(shared_data / OBS)
-    frames = [normalise_offers(recs, source="obs_log", day=day)[0]
-              for day, recs in sorted(batch.records_by_date.items())]
+    frames = [
+        normalise_offers(recs, source="obs_log", day=day)[0]
+        for day, recs in sorted(batch.records_by_date.items())
+    ]
     all_offers = pl.concat(frames)
     # intermediate.int_comparable_offers
-    return all_offers.filter(pl.col("price_basis").is_in(["per_gpu", "per_instance"])
-                             & (pl.col("price_usd_per_gpu_hour") > 0))
+    return all_offers.filter(
+        pl.col("price_basis").is_in(["per_gpu", "per_instance"])
+        & (pl.col("price_usd_per_gpu_hour") > 0)
+    )
 
 
 def _observations(offers: pl.DataFrame) -> pl.DataFrame:
@@ -45,8 +49,11 @@ def marts(offers):
 
 
 def _series(frame, gpu=H100, pricing="on_demand", segment="all"):
-    return frame.filter((pl.col("gpu_model") == gpu) & (pl.col("pricing") == pricing)
-                        & (pl.col("segment") == segment))
+    return frame.filter(
+        (pl.col("gpu_model") == gpu)
+        & (pl.col("pricing") == pricing)
+        & (pl.col("segment") == segment)
+    )
 
 
 def test_every_change_lies_within_its_matched_relatives(marts):
@@ -64,24 +71,46 @@ def test_h100_30_day_like_for_like_is_well_short_of_the_cross_sectional_fall(mar
     constituents, index = marts
     # 2026-05-16: three providers (crusoe 3.90, lambda 3.99, runpod 2.99); 2026-06-15 five
     day = _series(constituents).filter(pl.col("included"))
-    on = {d: dict(day.filter(pl.col("date") == d).select("provider", "price_used").iter_rows())
-          for d in (dt.date(2026, 5, 16), dt.date(2026, 6, 15))}
+    on = {
+        d: dict(day.filter(pl.col("date") == d).select("provider", "price_used").iter_rows())
+        for d in (dt.date(2026, 5, 16), dt.date(2026, 6, 15))
+    }
     assert on[dt.date(2026, 5, 16)] == {"crusoe": 3.90, "lambda": 3.99, "runpod": 2.99}
-    assert on[dt.date(2026, 6, 15)] == {"crusoe": 3.90, "lambda": 3.99, "runpod": 2.69, "nebius": 2.15,
-                                        "vastai": 2.0411}
-    prices = (offers.group_by(analytics.PRICE_KEYS)
-              .agg(pl.col("gpu_family").first(), pl.col("price_min_usd_per_gpu_hour").min().alias("price_min"),
-                   pl.col("n_offers").sum(), pl.col("available_gpus").sum()))
+    assert on[dt.date(2026, 6, 15)] == {
+        "crusoe": 3.90,
+        "lambda": 3.99,
+        "runpod": 2.69,
+        "nebius": 2.15,
+        "vastai": 2.0411,
+    }
+    prices = offers.group_by(analytics.PRICE_KEYS).agg(
+        pl.col("gpu_family").first(),
+        pl.col("price_min_usd_per_gpu_hour").min().alias("price_min"),
+        pl.col("n_offers").sum(),
+        pl.col("available_gpus").sum(),
+    )
     summary = analytics.daily_summary(prices, index)
-    row = summary.filter((pl.col("gpu_model") == H100) & (pl.col("pricing") == "on_demand")
-                         & (pl.col("date") == dt.date(2026, 6, 15))).row(0, named=True)
+    row = summary.filter(
+        (pl.col("gpu_model") == H100)
+        & (pl.col("pricing") == "on_demand")
+        & (pl.col("date") == dt.date(2026, 6, 15))
+    ).row(0, named=True)
     assert row["change_30d_pct"] == pytest.approx(-31.0, abs=0.05)  # 3.90 -> 2.69, cross-sectional
     assert row["change_30d_like_for_like_pct"] == pytest.approx(-14.18, abs=0.01)
     # the chain counts Vast.ai's own fall from its first day back (05-17, 3.07) to 2.04, but not
     # the cheaper entrants' levels
-    vast = _series(constituents).filter((pl.col("provider") == "vastai") & pl.col("included")
-                                        & (pl.col("date") > dt.date(2026, 5, 16))).sort("date")
-    assert vast["date"][0] == dt.date(2026, 5, 17) and vast["price_used"][0] == pytest.approx(3.0689)
+    vast = (
+        _series(constituents)
+        .filter(
+            (pl.col("provider") == "vastai")
+            & pl.col("included")
+            & (pl.col("date") > dt.date(2026, 5, 16))
+        )
+        .sort("date")
+    )
+    assert vast["date"][0] == dt.date(2026, 5, 17) and vast["price_used"][0] == pytest.approx(
+        3.0689
+    )
 
 
 def test_2026_02_18_keeps_the_series_of_the_days_around_it(marts):
@@ -90,9 +119,14 @@ def test_2026_02_18_keeps_the_series_of_the_days_around_it(marts):
 
     def present(d):
         return set(index.filter(pl.col("date") == d).select(keys).iter_rows())
+
     around = present(dt.date(2026, 2, 17)) & present(dt.date(2026, 2, 19))
     assert len(around) == 40 and around - present(dt.date(2026, 2, 18)) == set()
-    h = _series(index).filter(pl.col("date").is_between(dt.date(2026, 2, 17), dt.date(2026, 2, 19))).sort("date")
+    h = (
+        _series(index)
+        .filter(pl.col("date").is_between(dt.date(2026, 2, 17), dt.date(2026, 2, 19)))
+        .sort("date")
+    )
     # no false -9.5% / +9.6% swing: the matched providers barely moved
     assert h["change_1d_pct"].abs().max() < 2.0
 
@@ -107,11 +141,19 @@ def test_hygiene_rules_on_the_real_log(marts):
     constituents, _ = marts
     all_seg = constituents.filter(pl.col("segment") == "all")
     counts = dict(all_seg.group_by("exclusion_reason").len().iter_rows())
-    assert counts == {None: 11704, "constant_floor": 69, "not_a_spot_price": 200, "outlier": 27,
-                      "not_reported": 1886}
+    assert counts == {
+        None: 11704,
+        "constant_floor": 69,
+        "not_a_spot_price": 200,
+        "outlier": 27,
+        "not_reported": 1886,
+    }
     # the $0.50 RunPod rows getdeploying carried in H200 and MI300X on-demand: all excluded
-    floors = all_seg.filter((pl.col("provider") == "runpod") & (pl.col("price_used") == 0.5)
-                            & (pl.col("pricing") == "on_demand"))
+    floors = all_seg.filter(
+        (pl.col("provider") == "runpod")
+        & (pl.col("price_used") == 0.5)
+        & (pl.col("pricing") == "on_demand")
+    )
     assert floors.height == 44 and set(floors["exclusion_reason"]) == {"constant_floor"}
     assert set(floors["gpu_model"]) == {"H200-SXM-141GB", "MI300X-192GB"}
     # RunPod spot at or above its on-demand price: not a spot price

@@ -26,8 +26,12 @@ def _archive(tmp_path, shared_data, day=DAY, clouds=("lambda", "verda", "nebius"
     root = tmp_path / "archive"
     folder = root / "skypilot_catalog" / day
     folder.mkdir(parents=True, exist_ok=True)
-    files = {"lambda": "lambda/v8_0f40703_us-east-1.csv", "verda": "verda/v8_000c1d0.csv",
-             "nebius": "nebius/v8_0082b04.csv", "hyperstack": "hyperstack/v8_fdc9d90.csv"}
+    files = {
+        "lambda": "lambda/v8_0f40703_us-east-1.csv",
+        "verda": "verda/v8_000c1d0.csv",
+        "nebius": "nebius/v8_0082b04.csv",
+        "hyperstack": "hyperstack/v8_fdc9d90.csv",
+    }
     for cloud in clouds:
         shutil.copy(shared_data / "skypilot_catalog" / files[cloud], folder / f"{cloud}.csv")
     return root
@@ -49,15 +53,23 @@ def test_materialize_source_asset_with_partition_key(tracker_env, tmp_path, shar
     result = dg.materialize([asset], partition_key=DAY, resources=resources)
     assert result.success
     checks = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
-    assert checks == {"non_empty": True, "prices_positive": True, "no_duplicate_keys": True,
-                      "prices_within_bounds": True, "unmapped_gpu_names": True,
-                      "fetch_and_parse_errors": True}
+    assert checks == {
+        "non_empty": True,
+        "prices_positive": True,
+        "no_duplicate_keys": True,
+        "prices_within_bounds": True,
+        "unmapped_gpu_names": True,
+        "fetch_and_parse_errors": True,
+    }
     first = _query(db, "SELECT * FROM raw.gpu_offers ORDER BY ALL")
     assert len(first) == 22 + 33 + 29
     # idempotent: the same date again replaces, never duplicates
     assert dg.materialize([asset], partition_key=DAY, resources=resources).success
     assert _query(db, "SELECT * FROM raw.gpu_offers ORDER BY ALL") == first
-    assert _query(db, "SELECT status, rows_loaded FROM raw.load_log ORDER BY loaded_at") == [("ok", 84)] * 2
+    assert (
+        _query(db, "SELECT status, rows_loaded FROM raw.load_log ORDER BY loaded_at")
+        == [("ok", 84)] * 2
+    )
 
 
 def test_unknown_gpu_name_quarantined_and_check_warns(tracker_env, tmp_path):
@@ -69,13 +81,19 @@ def test_unknown_gpu_name_quarantined_and_check_warns(tracker_env, tmp_path):
         b"gpu_1x_zz9,ZZ-9000,1,1.00,us-east-1,\n"
     )
     db = tracker_env / "gpu_market.duckdb"
-    resources = {"tracker": TrackerResource(from_archive=str(tmp_path / "archive"), warehouse=str(db))}
-    result = dg.materialize([build_source_asset("skypilot_catalog")], partition_key=DAY, resources=resources)
+    resources = {
+        "tracker": TrackerResource(from_archive=str(tmp_path / "archive"), warehouse=str(db))
+    }
+    result = dg.materialize(
+        [build_source_asset("skypilot_catalog")], partition_key=DAY, resources=resources
+    )
     assert result.success  # a warning, not a failure: the known rows still load
     evals = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert not evals["unmapped_gpu_names"].passed
     assert evals["unmapped_gpu_names"].severity == dg.AssetCheckSeverity.WARN
-    assert _query(db, "SELECT gpu_name_raw, reason FROM raw.quarantine") == [("ZZ-9000", "unknown_gpu")]
+    assert _query(db, "SELECT gpu_name_raw, reason FROM raw.quarantine") == [
+        ("ZZ-9000", "unknown_gpu")
+    ]
     assert _query(db, "SELECT gpu_model FROM raw.gpu_offers") == [("H100-SXM-80GB",)]
 
 
@@ -85,12 +103,18 @@ def test_cli_run_from_archive_builds_gpu_price_daily(tracker_env, tmp_path, shar
     out = capsys.readouterr().out
     assert "run ok: 1 date(s), 1 source(s), 84 offers loaded, 0 quarantined" in out
     db = tracker_env / "gpu_market.duckdb"
-    rows = _query(db, "SELECT price_min, price_max, n_offers FROM marts.gpu_price_daily WHERE "
-                      "provider = 'lambda' AND gpu_model = 'H100-SXM-80GB' AND pricing = 'on_demand'")
+    rows = _query(
+        db,
+        "SELECT price_min, price_max, n_offers FROM marts.gpu_price_daily WHERE "
+        "provider = 'lambda' AND gpu_model = 'H100-SXM-80GB' AND pricing = 'on_demand'",
+    )
     # lambda 8x H100 SXM: 31.92 / 8 = 3.99; 1x 4.29; 1x/2x/4x/8x = 4 offers
     assert rows == [(3.99, 4.29, 4)]
-    rows = _query(db, "SELECT price_min, n_offers FROM marts.gpu_price_daily WHERE provider = 'nebius' "
-                      "AND gpu_model = 'H100-SXM-80GB' AND pricing = 'spot'")
+    rows = _query(
+        db,
+        "SELECT price_min, n_offers FROM marts.gpu_price_daily WHERE provider = 'nebius' "
+        "AND gpu_model = 'H100-SXM-80GB' AND pricing = 'spot'",
+    )
     assert rows == [(1.25, 2)]
     # Dagster recorded the runs in DAGSTER_HOME
     assert any((tracker_env / "dagster_home").rglob("*.db"))
@@ -107,11 +131,16 @@ def test_one_failing_source_does_not_stop_the_others(tracker_env, tmp_path, shar
     assert "2 source(s)" in out and "1 failed step(s)" in out
     assert "lambda_pricing" in err
     db = tracker_env / "gpu_market.duckdb"
-    assert _query(db, "SELECT count(*) FROM raw.gpu_offers WHERE source = 'skypilot_catalog'") == [(84,)]
+    assert _query(db, "SELECT count(*) FROM raw.gpu_offers WHERE source = 'skypilot_catalog'") == [
+        (84,)
+    ]
     assert _query(db, "SELECT source, status FROM raw.load_log ORDER BY source") == [
-        ("lambda_pricing", "failed"), ("skypilot_catalog", "ok")]
+        ("lambda_pricing", "failed"),
+        ("skypilot_catalog", "ok"),
+    ]
     assert _query(db, "SELECT reason FROM raw.quarantine WHERE source = 'lambda_pricing'") == [
-        ("unparseable_payload",)]
+        ("unparseable_payload",)
+    ]
     # the marts still built from what arrived
     assert _query(db, "SELECT count(*) > 0 FROM marts.gpu_price_daily") == [(True,)]
 
@@ -119,10 +148,25 @@ def test_one_failing_source_does_not_stop_the_others(tracker_env, tmp_path, shar
 def test_backfill_is_one_run_over_the_range(tracker_env, tmp_path, shared_data, capsys):
     archive = _archive(tmp_path, shared_data, day="2026-05-01", clouds=("lambda",))
     _archive(tmp_path, shared_data, day="2026-05-02", clouds=("lambda", "verda"))
-    assert cli(["backfill", "--from-archive", str(archive), "--start", "2026-05-01", "--end", "2026-05-02"]) == 0
+    assert (
+        cli(
+            [
+                "backfill",
+                "--from-archive",
+                str(archive),
+                "--start",
+                "2026-05-01",
+                "--end",
+                "2026-05-02",
+            ]
+        )
+        == 0
+    )
     db = tracker_env / "gpu_market.duckdb"
     assert _query(db, "SELECT date, count(*) FROM raw.gpu_offers GROUP BY date ORDER BY date") == [
-        (dt.date(2026, 5, 1), 22), (dt.date(2026, 5, 2), 55)]
+        (dt.date(2026, 5, 1), 22),
+        (dt.date(2026, 5, 2), 55),
+    ]
     instance = dg.DagsterInstance.get()
     source_runs = [r for r in instance.get_runs() if r.job_name == "daily_sources_job"]
     assert len(source_runs) == 1
@@ -133,12 +177,18 @@ def test_import_obs_log_fills_gpu_price_daily(tracker_env, shared_data, capsys):
     out = capsys.readouterr().out
     # 26,282 log rows: 26,254 offers + 28 quarantined rows, and 19 statistics quarantined from
     # rows whose minimum is kept (methodology 2.0 import fixes, pipelines/lib/importers.py)
-    assert "source=obs_log 26254 offers over 125 dates (2026-02-11..2026-06-15), 47 quarantined" in out
+    assert (
+        "source=obs_log 26254 offers over 125 dates (2026-02-11..2026-06-15), 47 quarantined" in out
+    )
     db = tracker_env / "gpu_market.duckdb"
 
     def daily(day, provider, gpu, pricing):
-        return _query(db, "SELECT price_min, n_offers FROM marts.gpu_price_daily WHERE date = ? AND "
-                          "provider = ? AND gpu_model = ? AND pricing = ?", [day, provider, gpu, pricing])
+        return _query(
+            db,
+            "SELECT price_min, n_offers FROM marts.gpu_price_daily WHERE date = ? AND "
+            "provider = ? AND gpu_model = ? AND pricing = ?",
+            [day, provider, gpu, pricing],
+        )
 
     # vast.ai H100 SXM on 2026-06-01: 7 log rows, lowest 2.0011, 1+2+5+3+1+1+1 offers
     assert daily("2026-06-01", "vastai", "H100-SXM-80GB", "on_demand") == [(2.0011, 14)]
@@ -153,13 +203,22 @@ def test_import_obs_log_fills_gpu_price_daily(tracker_env, shared_data, capsys):
     assert cli(["import", str(shared_data / OBS), "--format", "obs-log"]) == 0
     assert _query(db, "SELECT * FROM marts.gpu_price_daily ORDER BY ALL") == before
     # every GPU mart is filled from the real history, and the day's files and report are published
-    for mart in ("cost_per_flop", "provider_spreads", "daily_summary", "price_changes", "gpu_price_index",
-                 "index_constituents"):
+    for mart in (
+        "cost_per_flop",
+        "provider_spreads",
+        "daily_summary",
+        "price_changes",
+        "gpu_price_index",
+        "index_constituents",
+    ):
         assert _query(db, f"SELECT count(*) > 0 FROM marts.{mart}") == [(True,)], mart
     # cost per FLOP of an H100 SXM = its per-GPU-hour price / 0.9894 dense BF16 PFLOPS
-    (price, per_pflop), = _query(db, "SELECT usd_per_gpu_hour, usd_per_pflop_hour_bf16 FROM marts.cost_per_flop "
-                                     "WHERE gpu_model = 'H100-SXM-80GB' AND provider = 'vastai' "
-                                     "AND pricing = 'on_demand' AND date = '2026-06-01'")
+    ((price, per_pflop),) = _query(
+        db,
+        "SELECT usd_per_gpu_hour, usd_per_pflop_hour_bf16 FROM marts.cost_per_flop "
+        "WHERE gpu_model = 'H100-SXM-80GB' AND provider = 'vastai' "
+        "AND pricing = 'on_demand' AND date = '2026-06-01'",
+    )
     assert price == 2.0011 and per_pflop == pytest.approx(2.0011 / 0.9894)
     published = tracker_env / "published"
     report = (published / "2026-06-15" / "report.html").read_text()
@@ -168,7 +227,9 @@ def test_import_obs_log_fills_gpu_price_daily(tracker_env, shared_data, capsys):
     assert (published / "2026-06-15" / "cost_per_flop.csv").read_text().startswith("date,gpu_model")
 
 
-def test_build_models_is_incremental_and_full_refresh_rebuilds(tracker_env, tmp_path, shared_data, capsys):
+def test_build_models_is_incremental_and_full_refresh_rebuilds(
+    tracker_env, tmp_path, shared_data, capsys
+):
     import dagster as dg
 
     archive = _archive(tmp_path, shared_data)
@@ -176,11 +237,17 @@ def test_build_models_is_incremental_and_full_refresh_rebuilds(tracker_env, tmp_
     assert cli(["build-models"]) == 0
     assert cli(["build-models", "--full-refresh"]) == 0
     instance = dg.DagsterInstance.get()
-    builds = [e.asset_materialization.metadata["build"].value
-              for e in instance.get_event_records(dg.EventRecordsFilter(
-                  event_type=dg.DagsterEventType.ASSET_MATERIALIZATION,
-                  asset_key=dg.AssetKey(["marts", "gpu_price_daily"])), ascending=True)
-              for e in [e.event_log_entry]]
+    builds = [
+        e.asset_materialization.metadata["build"].value
+        for e in instance.get_event_records(
+            dg.EventRecordsFilter(
+                event_type=dg.DagsterEventType.ASSET_MATERIALIZATION,
+                asset_key=dg.AssetKey(["marts", "gpu_price_daily"]),
+            ),
+            ascending=True,
+        )
+        for e in [e.event_log_entry]
+    ]
     assert builds[0] == "full build: first build"
     assert builds[-2] == "incremental: 0 date partition(s) rebuilt"
     assert builds[-1] == "full build: full refresh asked"
@@ -204,12 +271,18 @@ def test_schedule_and_sensors_are_running():
     schedule = defs.resolve_schedule_def("daily_schedule")
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
     assert schedule.cron_schedule == "0 6 * * *"
-    context = dg.build_schedule_context(scheduled_execution_time=dt.datetime(2026, 5, 24, 6, tzinfo=dt.UTC),
-                                        repository_def=defs.get_repository_def())
+    context = dg.build_schedule_context(
+        scheduled_execution_time=dt.datetime(2026, 5, 24, 6, tzinfo=dt.UTC),
+        repository_def=defs.get_repository_def(),
+    )
     (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-05-24"
-    for name in ("build_models_after_sources_success", "build_models_after_sources_failure",
-                 "alerts_after_models", "alert_on_run_failure"):
+    for name in (
+        "build_models_after_sources_success",
+        "build_models_after_sources_failure",
+        "alerts_after_models",
+        "alert_on_run_failure",
+    ):
         assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
 
 
@@ -224,11 +297,25 @@ def test_every_source_has_an_asset_with_checks():
     assert "marts/gpu_price_daily" in keys
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["run", "--date", "2030-01-01"], "in the future"),
-    (["run", "--sources", "nope"], "unknown source"),
-    (["backfill", "--from-archive", "/nonexistent", "--start", "2026-01-02", "--end", "2026-01-01"], "before"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["run", "--date", "2030-01-01"], "in the future"),
+        (["run", "--sources", "nope"], "unknown source"),
+        (
+            [
+                "backfill",
+                "--from-archive",
+                "/nonexistent",
+                "--start",
+                "2026-01-02",
+                "--end",
+                "2026-01-01",
+            ],
+            "before",
+        ),
+    ],
+)
 def test_cli_errors_are_one_line(tracker_env, capsys, argv, message):
     assert cli(argv) == 2
     err = capsys.readouterr().err.strip()

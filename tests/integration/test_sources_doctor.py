@@ -18,8 +18,16 @@ from pipelines.lib.sources.base import TERMS_VERDICTS
 def test_registry_lists_every_source_module_once_with_terms():
     specs = registry.specs()
     # every source the tracker ships, each declared once, with a terms verdict and a date
-    for sid in ("runpod", "vastai", "azure_retail", "openrouter", "litellm_prices",
-                "huggingface", "epoch_models", "sec_edgar"):
+    for sid in (
+        "runpod",
+        "vastai",
+        "azure_retail",
+        "openrouter",
+        "litellm_prices",
+        "huggingface",
+        "epoch_models",
+        "sec_edgar",
+    ):
         assert sid in specs
     for sid, spec in specs.items():
         assert spec.terms.verdict in TERMS_VERDICTS, sid
@@ -46,18 +54,32 @@ def test_sources_command_json(tracker_env, capsys):
     assert by_id["epoch_models"]["licence"] == "CC-BY-4.0"
     assert by_id["epoch_models"]["terms"] == "permits"
     assert by_id["sec_edgar"]["enabled"] is False
-    assert set(rows[0]) >= {"id", "enabled", "kind", "providers", "terms_url", "terms",
-                            "terms_checked", "licence"}
+    assert set(rows[0]) >= {
+        "id",
+        "enabled",
+        "kind",
+        "providers",
+        "terms_url",
+        "terms",
+        "terms_checked",
+        "licence",
+    }
 
 
 @pytest.fixture
 def payload_server(shared_data):
     """Serves a real LiteLLM price map (gzip in the shared folder, plain on the wire), a real
     OpenRouter envelope, and an HTML error page for everything else."""
-    litellm = gzip.decompress((shared_data / "api_prices/litellm/"
-                               "model_prices_and_context_window_2024-11-28_litellm-1.53.1.json.gz").read_bytes())
-    openrouter = (shared_data / "model_releases/openrouter/raw_envelope/"
-                  "openrouter-models_2026-02-27_gptel_eda7195a_envelope.json").read_bytes()
+    litellm = gzip.decompress(
+        (
+            shared_data / "api_prices/litellm/"
+            "model_prices_and_context_window_2024-11-28_litellm-1.53.1.json.gz"
+        ).read_bytes()
+    )
+    openrouter = (
+        shared_data / "model_releases/openrouter/raw_envelope/"
+        "openrouter-models_2026-02-27_gptel_eda7195a_envelope.json"
+    ).read_bytes()
     routes = {"/litellm.json": litellm, "/api/v1/models": openrouter}
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -82,11 +104,14 @@ def payload_server(shared_data):
     server.shutdown()
 
 
-def test_doctor_reports_each_source_and_fails_on_the_broken_one(tracker_env, payload_server,
-                                                                 tmp_path, capsys):
+def test_doctor_reports_each_source_and_fails_on_the_broken_one(
+    tracker_env, payload_server, tmp_path, capsys
+):
     payload_server, payload_server_sizes = payload_server
     config = tmp_path / "gpu_tracker.toml"
-    config.write_text(config.read_text() + f"""
+    config.write_text(
+        config.read_text()
+        + f"""
 [http]
 min_interval_seconds = 0
 max_retries = 0
@@ -100,14 +125,26 @@ base_url = "{payload_server}/api/v1/models"
 
 [sources.epoch_models]
 base_url = "{payload_server}/epoch.csv"
-""")
+"""
+    )
     out = tmp_path / "doctor"
-    rc = cli.main(["doctor", "--sources", "litellm_prices,openrouter,epoch_models",
-                   "--out", str(out), "--format", "json"])
+    rc = cli.main(
+        [
+            "doctor",
+            "--sources",
+            "litellm_prices,openrouter,epoch_models",
+            "--out",
+            str(out),
+            "--format",
+            "json",
+        ]
+    )
     captured = capsys.readouterr()
     checks = {c["source"]: c for c in json.loads(captured.out)}
     assert rc == 1  # epoch_models got an HTML page, not its CSV
-    assert checks["litellm_prices"]["ok"] and checks["litellm_prices"]["rows"] == 599  # usable price rows of litellm 1.53.1
+    assert (
+        checks["litellm_prices"]["ok"] and checks["litellm_prices"]["rows"] == 599
+    )  # usable price rows of litellm 1.53.1
     assert checks["litellm_prices"]["status"] == "200"
     assert checks["litellm_prices"]["bytes"] == payload_server_sizes["/litellm.json"]
     assert checks["openrouter"]["ok"] and checks["openrouter"]["rows"] > 300

@@ -36,22 +36,34 @@ def _load(db: Path, shared_data: Path, rel: str) -> int:
     cloud = rel.split("/")[1]
     records = sky.parse(f"{cloud}.csv", (shared_data / rel).read_bytes())
     offers, quarantine = normalise_offers(records, source="skypilot_catalog", day=DAY)
-    warehouse.load_source_day(db, source="skypilot_catalog", days=[DAY], offers=offers,
-                              quarantine=quarantine, payloads=[f"{cloud}.csv"], mode="archive")
+    warehouse.load_source_day(
+        db,
+        source="skypilot_catalog",
+        days=[DAY],
+        offers=offers,
+        quarantine=quarantine,
+        payloads=[f"{cloud}.csv"],
+        mode="archive",
+    )
     return offers.height
 
 
 def _providers(db: Path) -> tuple:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute("select count(*), min(provider), max(provider) from raw.gpu_offers").fetchone()
+        return con.execute(
+            "select count(*), min(provider), max(provider) from raw.gpu_offers"
+        ).fetchone()
     finally:
         con.close()
 
 
 def _files(folder: Path) -> dict[str, str]:
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -145,8 +157,11 @@ def test_manifest_paths_outside_the_backup_are_refused(wh, damaged, tmp_path, ca
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     shutil.copyfile(_current(damaged) / "gpu_market.duckdb", elsewhere / "w.duckdb")
-    target = {"abs": str(elsewhere / "w.duckdb"), "dotdot": "../../elsewhere/w.duckdb",
-              "symlink": "link.duckdb"}[escape]
+    target = {
+        "abs": str(elsewhere / "w.duckdb"),
+        "dotdot": "../../elsewhere/w.duckdb",
+        "symlink": "link.duckdb",
+    }[escape]
     if escape == "symlink":
         (_current(damaged) / "link.duckdb").symlink_to(elsewhere / "w.duckdb")
     _tamper(damaged, file=target)
@@ -203,20 +218,29 @@ CHILD = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("step,after", [
-    ("_row_counts", False),     # data file in place, manifest not yet written
-    ("_write_manifest", True),  # manifest written, pointer not yet switched
-    ("_switch_pointer", False),  # just before the switch
-])
-def test_sigkill_during_backup_keeps_the_previous_good_backup(wh, shared_data, tmp_path, capsys,
-                                                               step, after):
+@pytest.mark.parametrize(
+    "step,after",
+    [
+        ("_row_counts", False),  # data file in place, manifest not yet written
+        ("_write_manifest", True),  # manifest written, pointer not yet switched
+        ("_switch_pointer", False),  # just before the switch
+    ],
+)
+def test_sigkill_during_backup_keeps_the_previous_good_backup(
+    wh, shared_data, tmp_path, capsys, step, after
+):
     out = tmp_path / "bk"
     backup.backup(wh, out)  # the previous good backup: Lambda, 22 offers
     verda = _load(wh, shared_data, VERDA)
     flag = tmp_path / "flag"
     child = subprocess.Popen(
-        [sys.executable, "-c", CHILD.format(step=step, after=after, flag=str(flag), db=str(wh), out=str(out))],
-        cwd=REPO)
+        [
+            sys.executable,
+            "-c",
+            CHILD.format(step=step, after=after, flag=str(flag), db=str(wh), out=str(out)),
+        ],
+        cwd=REPO,
+    )
     deadline = time.monotonic() + 60
     while not flag.exists():
         assert child.poll() is None, "the backup died before reaching the step"
@@ -229,7 +253,10 @@ def test_sigkill_during_backup_keeps_the_previous_good_backup(wh, shared_data, t
     _load(wh, shared_data, VERDA)
     # the next backup runs (the dead one's lock is gone) and becomes current
     assert cli(["backup", "--out", str(out)]) == 0
-    assert json.loads((_current(out) / "manifest.json").read_text())["tables"]["raw.gpu_offers"] == verda
+    assert (
+        json.loads((_current(out) / "manifest.json").read_text())["tables"]["raw.gpu_offers"]
+        == verda
+    )
     assert not [p for p in out.iterdir() if p.is_dir() and not (p / "manifest.json").exists()]
     capsys.readouterr()
 
@@ -248,12 +275,15 @@ RESTORE_CHILD = textwrap.dedent("""
 """)
 
 
-def test_sigkill_during_restore_leaves_the_warehouse_and_the_next_restore_works(wh, damaged, tmp_path,
-                                                                                 capsys):
+def test_sigkill_during_restore_leaves_the_warehouse_and_the_next_restore_works(
+    wh, damaged, tmp_path, capsys
+):
     before = {k: v for k, v in _files(wh.parent).items() if not k.endswith(".restoring")}
     flag = tmp_path / "flag"
     child = subprocess.Popen(
-        [sys.executable, "-c", RESTORE_CHILD.format(flag=str(flag), out=str(damaged), db=str(wh))], cwd=REPO)
+        [sys.executable, "-c", RESTORE_CHILD.format(flag=str(flag), out=str(damaged), db=str(wh))],
+        cwd=REPO,
+    )
     deadline = time.monotonic() + 60
     while not flag.exists():
         assert child.poll() is None, "the restore died before verifying"

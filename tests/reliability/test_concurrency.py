@@ -45,9 +45,9 @@ from pipelines.lib.offers import OFFER_SCHEMA, QUARANTINE_SCHEMA
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "concurrency"
 D1, D2 = dt.date(2026, 6, 1), dt.date(2026, 6, 2)  # replaced together by every "pair" write
-N_WRITES = 24                                        # writes 1..24; the setup is write 0
-NEW_DATE_EVERY = 4                                   # writes 4, 8, ... add a new date instead
-PAUSE_BETWEEN_WRITES = 0.15                          # a source asset fetches and parses between writes
+N_WRITES = 24  # writes 1..24; the setup is write 0
+NEW_DATE_EVERY = 4  # writes 4, 8, ... add a new date instead
+PAUSE_BETWEEN_WRITES = 0.15  # a source asset fetches and parses between writes
 # version -> (offers, first price, price step, quarantined rows)
 VERSIONS = {"A": (40, 1.00, 0.01, 2), "B": (65, 3.00, 0.02, 5)}
 
@@ -72,6 +72,7 @@ order by 1
 
 # ---------------------------------------------------------------- the writes and their states
 
+
 def _plan(seq: int) -> tuple[str, object]:
     """What write ``seq`` does: ("pair", version) replaces D1 and D2, ("new", date) adds a date."""
     if seq > 0 and seq % NEW_DATE_EVERY == 0:
@@ -82,31 +83,78 @@ def _plan(seq: int) -> tuple[str, object]:
 
 def _frames(version: str, days: list[dt.date], seq: int) -> tuple[pl.DataFrame, pl.DataFrame]:
     n, first, step, nq = VERSIONS[version]
-    offers = [{c: None for c in OFFER_SCHEMA} | {
-        "date": day, "source": SOURCE, "provider": "lambda", "provider_tier": "neocloud",
-        "gpu_model": "H100-SXM-80GB", "gpu_family": "H100", "gpu_variant_assumed": False, "gpu_count": 8,
-        "instance_type": f"i{i}", "region": "us-east-1", "pricing": "on_demand", "price_basis": "per_gpu",
-        "currency": "USD", "price_usd_per_gpu_hour": round(first + step * i, 2), "n_offers": 1,
-        "payload_name": f"w{seq}"} for day in days for i in range(n)]
-    quarantine = [{"date": day, "source": SOURCE, "payload_name": f"w{seq}", "provider": "lambda",
-                   "gpu_name_raw": f"XYZ-{i}", "reason": "unknown_gpu", "detail": version, "record": "{}"}
-                  for day in days for i in range(nq)]
-    return pl.DataFrame(offers, schema=OFFER_SCHEMA), pl.DataFrame(quarantine, schema=QUARANTINE_SCHEMA)
+    offers = [
+        {c: None for c in OFFER_SCHEMA}
+        | {
+            "date": day,
+            "source": SOURCE,
+            "provider": "lambda",
+            "provider_tier": "neocloud",
+            "gpu_model": "H100-SXM-80GB",
+            "gpu_family": "H100",
+            "gpu_variant_assumed": False,
+            "gpu_count": 8,
+            "instance_type": f"i{i}",
+            "region": "us-east-1",
+            "pricing": "on_demand",
+            "price_basis": "per_gpu",
+            "currency": "USD",
+            "price_usd_per_gpu_hour": round(first + step * i, 2),
+            "n_offers": 1,
+            "payload_name": f"w{seq}",
+        }
+        for day in days
+        for i in range(n)
+    ]
+    quarantine = [
+        {
+            "date": day,
+            "source": SOURCE,
+            "payload_name": f"w{seq}",
+            "provider": "lambda",
+            "gpu_name_raw": f"XYZ-{i}",
+            "reason": "unknown_gpu",
+            "detail": version,
+            "record": "{}",
+        }
+        for day in days
+        for i in range(nq)
+    ]
+    return pl.DataFrame(offers, schema=OFFER_SCHEMA), pl.DataFrame(
+        quarantine, schema=QUARANTINE_SCHEMA
+    )
 
 
 def _write(db: Path, seq: int) -> None:
     kind, what = _plan(seq)
     days, version = ([D1, D2], what) if kind == "pair" else ([what], "A")
     offers, quarantine = _frames(version, days, seq)
-    warehouse.load_source_day(db, source=SOURCE, days=days, offers=offers, quarantine=quarantine,
-                              payloads=[f"w{seq}"], mode="archive")
+    warehouse.load_source_day(
+        db,
+        source=SOURCE,
+        days=days,
+        offers=offers,
+        quarantine=quarantine,
+        payloads=[f"w{seq}"],
+        mode="archive",
+    )
 
 
 def _partition(version: str, seq: int, n_log: int) -> dict:
     n, first, step, nq = VERSIONS[version]
-    return {"n": n, "price_sum": round(sum(round(first + step * i, 2) for i in range(n)), 6),
-            "n_writes": 1, "write": f"w{seq}", "nq": nq, "nq_writes": 1, "q_write": f"w{seq}",
-            "n_log": n_log, "log_rows": n, "log_q": nq, "log_write": seq}
+    return {
+        "n": n,
+        "price_sum": round(sum(round(first + step * i, 2) for i in range(n)), 6),
+        "n_writes": 1,
+        "write": f"w{seq}",
+        "nq": nq,
+        "nq_writes": 1,
+        "q_write": f"w{seq}",
+        "n_log": n_log,
+        "log_rows": n,
+        "log_q": nq,
+        "log_write": seq,
+    }
 
 
 def expected_state(k: int) -> dict[str, dict]:
@@ -130,6 +178,7 @@ def _state_of(rows: list[dict]) -> tuple[int, dict[str, dict]]:
 
 
 # ---------------------------------------------------------------- the child processes
+
 
 def _log(path: Path, record: dict) -> None:
     with open(path, "a") as fh:
@@ -156,8 +205,11 @@ def writer_main(db: str, published: str, log_path: str, done: str) -> None:
             record |= {"t1": time.monotonic(), "open_wait": waits[-1]}
             if _plan(seq)[0] == "pair":  # like published_daily: read the marts, publish the files
                 with warehouse.reader(db_path) as con:
-                    frame = con.execute(f"select * from raw.gpu_offers where source = '{SOURCE}' "
-                                        "and date = ? order by instance_type", [D1]).pl()
+                    frame = con.execute(
+                        f"select * from raw.gpu_offers where source = '{SOURCE}' "
+                        "and date = ? order by instance_type",
+                        [D1],
+                    ).pl()
                 publish.publish({"gpu_price_daily": frame}, Path(published), as_of=D1)
                 record["t_published"] = time.monotonic()
         except Exception as exc:  # noqa: BLE001 -- recorded; the test fails on it
@@ -176,8 +228,13 @@ def _sql_command() -> list[str]:
 
 def _observe_warehouse(kind: str) -> tuple[list[dict], str | None]:
     if kind == "cli":
-        proc = subprocess.run([*_sql_command(), "sql", QUERY, "--format", "json"],
-                              check=False, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(
+            [*_sql_command(), "sql", QUERY, "--format", "json"],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if proc.returncode != 0:
             return [], f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}"
         return json.loads(proc.stdout), None
@@ -197,7 +254,9 @@ def _observe_warehouse(kind: str) -> tuple[list[dict], str | None]:
         second = con.execute(QUERY).pl().to_dicts()
     if first != second:
         return [], f"one connection saw two states: {first} then {second}"
-    return [{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in r.items()} for r in first], None
+    return [
+        {k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in r.items()} for r in first
+    ], None
 
 
 def _observe_published(folder: Path) -> tuple[dict, str | None]:
@@ -206,12 +265,15 @@ def _observe_published(folder: Path) -> tuple[dict, str | None]:
     data = (latest / "gpu_price_daily.parquet").read_bytes()
     report = (latest / "report.html").read_text(encoding="utf-8")
     frame = pl.read_parquet(io.BytesIO(data))
-    obs = {"n": frame.height, "price_sum": round(frame["price_usd_per_gpu_hour"].sum(), 6),
-           "writes": sorted(set(frame["payload_name"].to_list())),
-           "manifest_rows": manifest["files"]["gpu_price_daily.parquet"]["rows"],
-           "manifest_matches": manifest["files"]["gpu_price_daily.parquet"]["sha256"]
-           == hashlib.sha256(data).hexdigest(),
-           "report_complete": report.rstrip().endswith("</html>")}
+    obs = {
+        "n": frame.height,
+        "price_sum": round(frame["price_usd_per_gpu_hour"].sum(), 6),
+        "writes": sorted(set(frame["payload_name"].to_list())),
+        "manifest_rows": manifest["files"]["gpu_price_daily.parquet"]["rows"],
+        "manifest_matches": manifest["files"]["gpu_price_daily.parquet"]["sha256"]
+        == hashlib.sha256(data).hexdigest(),
+        "report_complete": report.rstrip().endswith("</html>"),
+    }
     return obs, None
 
 
@@ -230,14 +292,23 @@ def reader_main(kind: str, log_path: str, done: str, published: str = "") -> Non
                 rows, error = _observe_warehouse(kind)
         except Exception as exc:  # noqa: BLE001 -- recorded; the test fails on it
             rows, error = [], repr(exc)
-        _log(Path(log_path), {"reader": kind, "t0": t0, "t1": time.monotonic(), "rows": rows, "error": error})
+        _log(
+            Path(log_path),
+            {"reader": kind, "t0": t0, "t1": time.monotonic(), "rows": rows, "error": error},
+        )
         if finished:
             return
 
 
 def _child(code: str, **env: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-c", code], cwd=REPO_ROOT, env=os.environ | env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env=os.environ | env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def _read_log(path: Path) -> list[dict]:
@@ -246,20 +317,28 @@ def _read_log(path: Path) -> list[dict]:
 
 # ---------------------------------------------------------------- the test
 
+
 def test_readers_never_block_the_writer_and_never_see_half_a_write(tracker_env, tmp_path):
     started = time.monotonic()
     db = tracker_env / "gpu_market.duckdb"
     published = tracker_env / "published"
     _write(db, 0)
     with warehouse.reader(db) as con:
-        frame = con.execute(f"select * from raw.gpu_offers where source = '{SOURCE}' and date = ?", [D1]).pl()
+        frame = con.execute(
+            f"select * from raw.gpu_offers where source = '{SOURCE}' and date = ?", [D1]
+        ).pl()
     publish.publish({"gpu_price_daily": frame}, published, as_of=D1)
     done = tmp_path / "writer.done"
     mod = "from tests.reliability.test_concurrency import reader_main, writer_main"
     kinds = ("cli", "cli-inproc", "reader", "published")
     logs = {kind: tmp_path / f"{kind}.jsonl" for kind in kinds}
-    readers = {kind: _child(f"{mod}; reader_main({kind!r}, {str(logs[kind])!r}, {str(done)!r}, "
-                            f"{str(published)!r})", CONCURRENCY_DB=str(db)) for kind in kinds}
+    readers = {
+        kind: _child(
+            f"{mod}; reader_main({kind!r}, {str(logs[kind])!r}, {str(done)!r}, {str(published)!r})",
+            CONCURRENCY_DB=str(db),
+        )
+        for kind in kinds
+    }
     writer = None
     try:
         # every reader is running (one observation each) before the first write
@@ -270,8 +349,10 @@ def test_readers_never_block_the_writer_and_never_see_half_a_write(tracker_env, 
             assert time.monotonic() < deadline, "readers did not start"
             time.sleep(0.05)
         writer_log = tmp_path / "writer.jsonl"
-        writer = _child(f"{mod}; writer_main({str(db)!r}, {str(published)!r}, {str(writer_log)!r}, "
-                        f"{str(done)!r})")
+        writer = _child(
+            f"{mod}; writer_main({str(db)!r}, {str(published)!r}, {str(writer_log)!r}, "
+            f"{str(done)!r})"
+        )
         out, _ = writer.communicate(timeout=120)
         assert writer.returncode == 0, out
         for kind, proc in readers.items():
@@ -306,7 +387,10 @@ def test_readers_never_block_the_writer_and_never_see_half_a_write(tracker_env, 
             assert not any(w["t0"] > o["t1"] for w in writes if w["seq"] <= k), o
             assert not any(w["t1"] < o["t0"] for w in writes if w["seq"] > k), o
         seen[kind] = [_state_of(o["rows"])[0] for o in obs[kind]]
-    versions = {(n, round(sum(round(f + s * i, 2) for i in range(n)), 6)) for n, f, s, _ in VERSIONS.values()}
+    versions = {
+        (n, round(sum(round(f + s * i, 2) for i in range(n)), 6))
+        for n, f, s, _ in VERSIONS.values()
+    }
     for o in obs["published"]:
         p = o["rows"]
         assert (p["n"], p["price_sum"]) in versions and len(p["writes"]) == 1, o
@@ -329,18 +413,24 @@ def test_readers_never_block_the_writer_and_never_see_half_a_write(tracker_env, 
     assert max(durations) < 5, f"a write took {max(durations):.1f}s, waits included"
 
     elapsed = time.monotonic() - started
-    print(f"\nconcurrency: {N_WRITES} writes in {last_write - first_write:.1f}s, all ok; "
-          f"write duration p50 {statistics.median(durations) * 1000:.0f} ms, max {max(durations) * 1000:.0f} ms; "
-          f"writer waited for readers: p50 {statistics.median(waits) * 1000:.0f} ms, "
-          f"max {max(waits) * 1000:.0f} ms")
+    print(
+        f"\nconcurrency: {N_WRITES} writes in {last_write - first_write:.1f}s, all ok; "
+        f"write duration p50 {statistics.median(durations) * 1000:.0f} ms, max {max(durations) * 1000:.0f} ms; "
+        f"writer waited for readers: p50 {statistics.median(waits) * 1000:.0f} ms, "
+        f"max {max(waits) * 1000:.0f} ms"
+    )
     for kind in kinds:
-        print(f"  {kind:11s} {len(obs[kind]):4d} observations, {len(during(kind)):4d} during the writes, "
-              f"{len(set(seen.get(kind, pub_writes)))} distinct states, 0 errors, "
-              f"max read {max(o['t1'] - o['t0'] for o in obs[kind]) * 1000:.0f} ms")
+        print(
+            f"  {kind:11s} {len(obs[kind]):4d} observations, {len(during(kind)):4d} during the writes, "
+            f"{len(set(seen.get(kind, pub_writes)))} distinct states, 0 errors, "
+            f"max read {max(o['t1'] - o['t0'] for o in obs[kind]) * 1000:.0f} ms"
+        )
     torn = sum(not o["rows"]["manifest_matches"] for o in obs["published"])
-    print(f"  published: manifest read from an earlier publish than the Parquet file after it "
-          f"in {torn} of {len(obs['published'])} reads (each file is whole; read the folder twice "
-          f"if you need both to match)")
+    print(
+        f"  published: manifest read from an earlier publish than the Parquet file after it "
+        f"in {torn} of {len(obs['published'])} reads (each file is whole; read the folder twice "
+        f"if you need both to match)"
+    )
     print(f"  test wall time {elapsed:.1f}s")
 
 

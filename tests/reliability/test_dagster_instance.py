@@ -41,15 +41,22 @@ def fresh_env(tmp_path, shared_data, monkeypatch) -> dict[str, str]:
     archive.mkdir(parents=True)
     catalog = shared_data / "skypilot_catalog" / "lambda" / "v8_0f40703_us-east-1.csv"
     (archive / "lambda.csv").write_bytes(catalog.read_bytes())
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("GPU_TRACKER_") and k != "DAGSTER_HOME"}
-    env.update(GPU_TRACKER_CONFIG=str(config), DAGSTER_HOME=str(wh / "dagster_home"),
-               PYTHONPATH=str(REPO))
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("GPU_TRACKER_") and k != "DAGSTER_HOME"
+    }
+    env.update(
+        GPU_TRACKER_CONFIG=str(config), DAGSTER_HOME=str(wh / "dagster_home"), PYTHONPATH=str(REPO)
+    )
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("GPU_TRACKER_WAREHOUSE", raising=False)
-    return env | {"_archive": str(tmp_path / "archive"), "_home": str(wh / "dagster_home"),
-                  "_tmp": str(tmp_path)}
+    return env | {
+        "_archive": str(tmp_path / "archive"),
+        "_home": str(wh / "dagster_home"),
+        "_tmp": str(tmp_path),
+    }
 
 
 # a `gpu-tracker run` whose source step hangs inside its load (pool slot held) after a flag file
@@ -69,8 +76,22 @@ HANGING_RUN = textwrap.dedent("""
 def _start_hanging_run(env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
     flag = Path(env["_tmp"]) / f"flag-{uuid.uuid4().hex[:6]}"
     child = subprocess.Popen(
-        [sys.executable, "-c", HANGING_RUN, str(flag), "run", "--date", DAY, "--from-archive",
-         env["_archive"]], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-c",
+            HANGING_RUN,
+            str(flag),
+            "run",
+            "--date",
+            DAY,
+            "--from-archive",
+            env["_archive"],
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 90
     while not flag.exists():
         if child.poll() is not None:
@@ -81,8 +102,14 @@ def _start_hanging_run(env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
 
 
 def _cli(env: dict[str, str], *argv: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pipelines.cli", *argv], env=env, text=True,
-                          capture_output=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *argv],
+        env=env,
+        text=True,
+        capture_output=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def test_sigkilled_run_frees_its_pool_slot_and_is_marked_failed(fresh_env):
@@ -105,7 +132,10 @@ def test_sigkilled_run_frees_its_pool_slot_and_is_marked_failed(fresh_env):
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("run ok: 1 date(s), 1 source(s), 22 offers loaded"), done.stdout
     assert len(done.stdout.splitlines()) == 1
-    assert f"freed the duckdb_warehouse pool of 1 dead or ended run(s): ['{killed.run_id}']" in done.stderr
+    assert (
+        f"freed the duckdb_warehouse pool of 1 dead or ended run(s): ['{killed.run_id}']"
+        in done.stderr
+    )
     assert "Step blocked" not in done.stderr and elapsed < 120
     # the UI tells the truth: the killed run failed, and nothing holds the pool any more
     killed = instance.get_run_by_id(killed.run_id)
@@ -143,10 +173,20 @@ def _fake_run(instance, pid: int, start: str) -> str:
     from pipelines import launch
 
     run_id = str(uuid.uuid4())
-    tags = {launch.PID_TAG: str(pid), launch.PID_START_TAG: start,
-            launch.HOST_TAG: launch.socket.gethostname(), launch.STARTED_TAG: "2026-12-01T09:00:00Z"}
-    instance.add_run(DagsterRun(job_name="daily_sources_job", run_id=run_id,
-                                status=dg.DagsterRunStatus.STARTED, tags=tags))
+    tags = {
+        launch.PID_TAG: str(pid),
+        launch.PID_START_TAG: start,
+        launch.HOST_TAG: launch.socket.gethostname(),
+        launch.STARTED_TAG: "2026-12-01T09:00:00Z",
+    }
+    instance.add_run(
+        DagsterRun(
+            job_name="daily_sources_job",
+            run_id=run_id,
+            status=dg.DagsterRunStatus.STARTED,
+            tags=tags,
+        )
+    )
     storage = instance.event_log_storage
     storage.set_concurrency_slots("duckdb_warehouse", 1)
     assert storage.claim_concurrency_slot("duckdb_warehouse", run_id, "raw__x").is_claimed
@@ -163,16 +203,25 @@ def test_wait_for_pool_reaps_a_dead_holder_and_times_out_on_a_live_one(fresh_env
     live = _fake_run(instance, os.getpid(), launch._process_start(os.getpid()))
     with pytest.raises(launch.LaunchError) as err:
         launch.wait_for_pool(instance, deadline=time.monotonic() + 1.5)
-    assert str(err.value).startswith(f"the duckdb_warehouse pool is held by run {live} step raw__x "
-                                     f"(pid {os.getpid()}, since 2026-12-01T09:00:00Z, alive)")
+    assert str(err.value).startswith(
+        f"the duckdb_warehouse pool is held by run {live} step raw__x "
+        f"(pid {os.getpid()}, since 2026-12-01T09:00:00Z, alive)"
+    )
     # the same pid with another start time is a reused pid: the holder is dead
-    assert launch.holder_state(instance.get_run_by_id(live).tags | {launch.PID_START_TAG: "1"}) == "dead"
+    assert (
+        launch.holder_state(instance.get_run_by_id(live).tags | {launch.PID_START_TAG: "1"})
+        == "dead"
+    )
     instance.event_log_storage.free_concurrency_slots_for_run(live)
     instance.report_run_failed(instance.get_run_by_id(live))
 
     # a dead holder: an exited process
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
     dead = _fake_run(instance, int(gone), "")
     launch.wait_for_pool(instance, deadline=time.monotonic() + 5)  # returns: reaped
     assert instance.get_run_by_id(dead).status == dg.DagsterRunStatus.FAILURE
@@ -188,7 +237,8 @@ def _alembic_heads(home: Path) -> dict[str, int]:
         con = sqlite3.connect(db)
         try:
             heads[db.relative_to(home).as_posix()] = con.execute(
-                "select count(*) from alembic_version").fetchone()[0]
+                "select count(*) from alembic_version"
+            ).fetchone()[0]
         finally:
             con.close()
     return heads
@@ -200,21 +250,47 @@ def test_commands_racing_on_fresh_homes_leave_each_home_usable(tmp_path):
     for i in range(5):
         home = tmp_path / f"home{i}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("GPU_TRACKER_")}
-        env.update(DAGSTER_HOME=str(home), GPU_TRACKER_WAREHOUSE=str(tmp_path / f"w{i}" / "w.duckdb"),
-                   PYTHONPATH=str(REPO))
-        pairs.append((home, env, [subprocess.Popen([sys.executable, "-c", INIT], env=env, text=True,
-                                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                                  for _ in range(2)]))
+        env.update(
+            DAGSTER_HOME=str(home),
+            GPU_TRACKER_WAREHOUSE=str(tmp_path / f"w{i}" / "w.duckdb"),
+            PYTHONPATH=str(REPO),
+        )
+        pairs.append(
+            (
+                home,
+                env,
+                [
+                    subprocess.Popen(
+                        [sys.executable, "-c", INIT],
+                        env=env,
+                        text=True,
+                        stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE,
+                    )
+                    for _ in range(2)
+                ],
+            )
+        )
     for home, env, procs in pairs:
         for proc in procs:
             out, err = proc.communicate(timeout=300)
             assert proc.returncode == 0 and out.strip() == "0", err[-2000:]
         heads = _alembic_heads(home)
-        assert set(heads) == {"history/runs.db", "history/runs/index.db", "schedules/schedules.db"}, heads
+        assert set(heads) == {
+            "history/runs.db",
+            "history/runs/index.db",
+            "schedules/schedules.db",
+        }, heads
         assert set(heads.values()) == {1}, heads  # one alembic head each
         assert (home / ".gpu-tracker-initialised").read_text() == "2"
-        later = subprocess.run([sys.executable, "-c", INIT + "; print(len(i.all_instigator_state()))"],
-                               env=env, text=True, capture_output=True, timeout=120, check=False)
+        later = subprocess.run(
+            [sys.executable, "-c", INIT + "; print(len(i.all_instigator_state()))"],
+            env=env,
+            text=True,
+            capture_output=True,
+            timeout=120,
+            check=False,
+        )
         assert later.returncode == 0 and later.stdout.split() == ["0", "0"], later.stderr[-2000:]
 
 
@@ -235,11 +311,26 @@ def test_a_run_blocked_inside_dagster_ends_in_one_line_and_is_marked_failed(fres
     from pipelines import launch
 
     instance = launch.get_instance()
-    holder = _fake_run(instance, os.getpid(), launch._process_start(os.getpid()))  # alive: this process
+    holder = _fake_run(
+        instance, os.getpid(), launch._process_start(os.getpid())
+    )  # alive: this process
     env = fresh_env | {"GPU_TRACKER_POOL_WAIT_SECONDS": "4" if how == "deadline" else "300"}
-    child = subprocess.Popen([sys.executable, "-c", RACED_RUN, "run", "--date", DAY, "--from-archive",
-                              fresh_env["_archive"]], env=env, text=True,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            RACED_RUN,
+            "run",
+            "--date",
+            DAY,
+            "--from-archive",
+            fresh_env["_archive"],
+        ],
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     started = time.monotonic()
     deadline = started + 90
     while True:  # until the child's step waits for the slot
@@ -254,10 +345,15 @@ def test_a_run_blocked_inside_dagster_ends_in_one_line_and_is_marked_failed(fres
     out, err = child.communicate(timeout=60)
     assert child.returncode == 2
     last = err.strip().splitlines()[-1]
-    reason = ("interrupted while waiting" if how == "sigterm"
-              else "gave up after GPU_TRACKER_POOL_WAIT_SECONDS=4")
-    assert last == (f"gpu-tracker: run {blocked_run} blocked on the duckdb_warehouse pool held by run "
-                    f"{holder} step raw__x (pid {os.getpid()}, since 2026-12-01T09:00:00Z, alive): {reason}")
+    reason = (
+        "interrupted while waiting"
+        if how == "sigterm"
+        else "gave up after GPU_TRACKER_POOL_WAIT_SECONDS=4"
+    )
+    assert last == (
+        f"gpu-tracker: run {blocked_run} blocked on the duckdb_warehouse pool held by run "
+        f"{holder} step raw__x (pid {os.getpid()}, since 2026-12-01T09:00:00Z, alive): {reason}"
+    )
     assert out == ""
     assert instance.get_run_by_id(blocked_run).status == dg.DagsterRunStatus.FAILURE
     # whatever Dagster's loop re-queued in the instant before the exit goes at the next launch at the latest

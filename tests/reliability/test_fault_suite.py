@@ -29,8 +29,10 @@ from pipelines.cli import main as cli
 D0, D1 = "2026-05-01", "2026-05-02"
 LAMBDA = "skypilot_catalog/lambda/v8_0f40703_us-east-1.csv"
 OPENROUTER = "model_releases/openrouter/raw_envelope/openrouter-models_2026-02-27_gptel_eda7195a_envelope.json"
-KEY = ("date, source, provider, upstream_source, gpu_model, gpu_count, instance_type, region, pricing, "
-       "reserved_term, price_basis, payload_name, price_usd_per_gpu_hour")
+KEY = (
+    "date, source, provider, upstream_source, gpu_model, gpu_count, instance_type, region, pricing, "
+    "reserved_term, price_basis, payload_name, price_usd_per_gpu_hour"
+)
 
 
 class _Server(http.server.BaseHTTPRequestHandler):
@@ -45,7 +47,9 @@ class _Server(http.server.BaseHTTPRequestHandler):
         plan = _Server.script.get(path) or [{"status": 404, "body": b""}]
         r = plan[min(n, len(plan) - 1)]
         if r.get("reset"):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            self.connection.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
             self.connection.close()
             return
         if r.get("delay"):
@@ -58,9 +62,11 @@ class _Server(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body) if not r.get("short") else len(body) * 2))
         self.end_headers()
         try:
-            if r.get("drip"):  # one byte per r["drip"] seconds: each read is quick, the body never ends
+            if r.get(
+                "drip"
+            ):  # one byte per r["drip"] seconds: each read is quick, the body never ends
                 for i in range(len(body)):
-                    self.wfile.write(body[i:i + 1])
+                    self.wfile.write(body[i : i + 1])
                     self.wfile.flush()
                     time.sleep(r["drip"])
             else:
@@ -104,8 +110,11 @@ def fault_env(tmp_path, monkeypatch, shared_data):
     monkeypatch.setenv("DAGSTER_HOME", str(wh / "dagster_home"))
     monkeypatch.delenv("GPU_TRACKER_WAREHOUSE", raising=False)
     _Server.script, _Server.hits = {}, {}
-    yield {"db": wh / "gpu_market.duckdb", "csv": (shared_data / LAMBDA).read_bytes(),
-           "openrouter": (shared_data / OPENROUTER).read_bytes()}
+    yield {
+        "db": wh / "gpu_market.duckdb",
+        "csv": (shared_data / LAMBDA).read_bytes(),
+        "openrouter": (shared_data / OPENROUTER).read_bytes(),
+    }
     server.shutdown()
 
 
@@ -118,7 +127,9 @@ def _q(db, sql, params=None):
 
 
 def _snapshot(db, day):
-    return _q(db, "select * exclude (fetched_at) from raw.gpu_offers where date = ? order by all", [day])
+    return _q(
+        db, "select * exclude (fetched_at) from raw.gpu_offers where date = ? order by all", [day]
+    )
 
 
 def _serve_csv(body, **kw):
@@ -136,28 +147,45 @@ def _mangle(data: bytes, fn) -> bytes:
 
 def _set_price(header, rows, value):
     i = header.index("Price")
-    return [[*r[:i], value, *r[i + 1:]] for r in rows]
+    return [[*r[:i], value, *r[i + 1 :]] for r in rows]
 
 
 def _rename_gpu(header, rows):
     i = header.index("AcceleratorName")
-    return [[*r[:i], "Z9000", *r[i + 1:]] for r in rows[:3]] + rows[3:]
+    return [[*r[:i], "Z9000", *r[i + 1 :]] for r in rows[:3]] + rows[3:]
 
 
 def _outcome(db, name, code, source, d0, good_d1=None):
     """One row of the table for the newest load of ``source`` on D1."""
-    status = _q(db, "select status from raw.load_log where source = ? and date = ? order by loaded_at desc limit 1",
-                [source, D1])[0][0]
-    reasons = _q(db, "select reason, count(*) from raw.quarantine where source = ? and date = ? group by 1 "
-                     "order by 1", [source, D1])
-    dupes = _q(db, f"select count(*) from (select {KEY} from raw.gpu_offers group by all having count(*) > 1)")
+    status = _q(
+        db,
+        "select status from raw.load_log where source = ? and date = ? order by loaded_at desc limit 1",
+        [source, D1],
+    )[0][0]
+    reasons = _q(
+        db,
+        "select reason, count(*) from raw.quarantine where source = ? and date = ? group by 1 "
+        "order by 1",
+        [source, D1],
+    )
+    dupes = _q(
+        db,
+        f"select count(*) from (select {KEY} from raw.gpu_offers group by all having count(*) > 1)",
+    )
     if good_d1 is None:
         kept = "previous rows kept" if status == "failed" else "-"
     else:
         after = _snapshot(db, D1)
         kept = "previous rows kept" if after == good_d1 else f"{len(after)} rows now"
-    return (name, code, status, ", ".join(f"{r}={n}" for r, n in reasons) or "-", kept, _snapshot(db, D0) != d0,
-            dupes[0][0])
+    return (
+        name,
+        code,
+        status,
+        ", ".join(f"{r}={n}" for r, n in reasons) or "-",
+        kept,
+        _snapshot(db, D0) != d0,
+        dupes[0][0],
+    )
 
 
 @pytest.mark.slow  # ~40 CLI runs through Dagster: minutes on a shared machine
@@ -179,38 +207,104 @@ def test_fault_suite(fault_env, capsys, tmp_path, monkeypatch):
 
     half = catalog[: len(catalog) // 2]
     faults = [
-        ("timeout (server answers after 3 s, client timeout 1 s)", {"plan": [{"body": catalog, "delay": 3}]}, "fail"),
+        (
+            "timeout (server answers after 3 s, client timeout 1 s)",
+            {"plan": [{"body": catalog, "delay": 3}]},
+            "fail",
+        ),
         ("connection reset", {"plan": [{"reset": True}]}, "fail"),
-        ("429 with Retry-After: 1, then 200", {"plan": [{"status": 429, "headers": {"Retry-After": "1"}},
-                                                        {"body": catalog}]}, "ok"),
+        (
+            "429 with Retry-After: 1, then 200",
+            {"plan": [{"status": 429, "headers": {"Retry-After": "1"}}, {"body": catalog}]},
+            "ok",
+        ),
         ("HTTP 500 on every attempt", {"plan": [{"status": 500}]}, "fail"),
-        ("truncated body (Content-Length longer than the body)", {"plan": [{"body": half, "short": True}]}, "fail"),
+        (
+            "truncated body (Content-Length longer than the body)",
+            {"plan": [{"body": half, "short": True}]},
+            "fail",
+        ),
         ("truncated body (cut mid-file, well-formed HTTP)", {"plan": [{"body": half}]}, "any"),
         ("empty table (header only)", {"plan": [{"body": catalog.splitlines(True)[0]}]}, "fail"),
-        ("wrong content type (an HTML page)", {"plan": [{"body": b"<html><body>Rate limited</body></html>",
-                                                         "type": "text/html"}]}, "fail"),
+        (
+            "wrong content type (an HTML page)",
+            {"plan": [{"body": b"<html><body>Rate limited</body></html>", "type": "text/html"}]},
+            "fail",
+        ),
         ("malformed CSV (binary garbage)", {"plan": [{"body": bytes(range(256)) * 4}]}, "fail"),
-        ("duplicated rows (every row twice)", {"plan": [{"body": _mangle(catalog, lambda h, r: r + r)}]}, "ok"),
-        ("prices of 0", {"plan": [{"body": _mangle(catalog, lambda h, r: _set_price(h, r[:2], "0") + r[2:])}]}, "ok"),
-        ("negative prices", {"plan": [{"body": _mangle(catalog, lambda h, r: _set_price(h, r[:2], "-3") + r[2:])}]},
-         "ok"),
-        ("absurd prices ($99,999 per hour)", {"plan": [{"body": _mangle(
-            catalog, lambda h, r: _set_price(h, r[:2], "99999") + r[2:])}]}, "ok"),
+        (
+            "duplicated rows (every row twice)",
+            {"plan": [{"body": _mangle(catalog, lambda h, r: r + r)}]},
+            "ok",
+        ),
+        (
+            "prices of 0",
+            {"plan": [{"body": _mangle(catalog, lambda h, r: _set_price(h, r[:2], "0") + r[2:])}]},
+            "ok",
+        ),
+        (
+            "negative prices",
+            {"plan": [{"body": _mangle(catalog, lambda h, r: _set_price(h, r[:2], "-3") + r[2:])}]},
+            "ok",
+        ),
+        (
+            "absurd prices ($99,999 per hour)",
+            {
+                "plan": [
+                    {"body": _mangle(catalog, lambda h, r: _set_price(h, r[:2], "99999") + r[2:])}
+                ]
+            },
+            "ok",
+        ),
         ("unknown GPU names", {"plan": [{"body": _mangle(catalog, _rename_gpu)}]}, "ok"),
-        ("every price absurd", {"plan": [{"body": _mangle(catalog, lambda h, r: _set_price(h, r, "99999"))}]}, "fail"),
+        (
+            "every price absurd",
+            {"plan": [{"body": _mangle(catalog, lambda h, r: _set_price(h, r, "99999"))}]},
+            "fail",
+        ),
         # issue #10 item 7: separators the reader does not positively understand
-        ("decimal-comma prices (2,49; was read as 249)", {"plan": [{"body": _mangle(
-            catalog, lambda h, r: _set_price(h, r[:2], "2,49") + r[2:])}]}, "ok"),
-        ("underscore prices (1_0; float() reads 10)", {"plan": [{"body": _mangle(
-            catalog, lambda h, r: _set_price(h, r[:2], "1_0") + r[2:])}]}, "ok"),
+        (
+            "decimal-comma prices (2,49; was read as 249)",
+            {
+                "plan": [
+                    {"body": _mangle(catalog, lambda h, r: _set_price(h, r[:2], "2,49") + r[2:])}
+                ]
+            },
+            "ok",
+        ),
+        (
+            "underscore prices (1_0; float() reads 10)",
+            {
+                "plan": [
+                    {"body": _mangle(catalog, lambda h, r: _set_price(h, r[:2], "1_0") + r[2:])}
+                ]
+            },
+            "ok",
+        ),
         # issue #10 item 5: a CSV the csv module cannot read (a 200 kB field: csv.Error)
-        ("oversized CSV field (csv.Error)", {"plan": [{"body": b'"' + b"x" * 200_000 + b'"\n' + catalog}]}, "fail"),
+        (
+            "oversized CSV field (csv.Error)",
+            {"plan": [{"body": b'"' + b"x" * 200_000 + b'"\n' + catalog}]},
+            "fail",
+        ),
         # issue #10 items 11 and 6: a total deadline while streaming; a decompressed-size cap
-        ("drip: one byte every 0.5 s (per-read timeout 1 s, deadline 3 s)",
-         {"plan": [{"body": catalog, "drip": 0.5}]}, "fail"),
-        ("gzip bomb (Content-Encoding gzip, inflates past the 64 MiB cap)",
-         {"plan": [{"body": gzip.compress(b"\0" * (64 << 20) + b"\0", compresslevel=1),
-                    "headers": {"Content-Encoding": "gzip"}}]}, "fail"),
+        (
+            "drip: one byte every 0.5 s (per-read timeout 1 s, deadline 3 s)",
+            {"plan": [{"body": catalog, "drip": 0.5}]},
+            "fail",
+        ),
+        (
+            "gzip bomb (Content-Encoding gzip, inflates past the 64 MiB cap)",
+            {
+                "plan": [
+                    {
+                        "body": gzip.compress(b"\0" * (64 << 20) + b"\0", compresslevel=1),
+                        "headers": {"Content-Encoding": "gzip"},
+                    }
+                ]
+            },
+            "fail",
+        ),
     ]
     table = []
     for name, spec, expected in faults:
@@ -221,16 +315,36 @@ def test_fault_suite(fault_env, capsys, tmp_path, monkeypatch):
         _serve_csv(None, **spec)
         code = cli(["run", "--date", D1, "--sources", "skypilot_catalog"])
         capsys.readouterr()
-        status = _q(db, "select status from raw.load_log where source = 'skypilot_catalog' and date = ? "
-                        "order by loaded_at desc limit 1", [D1])[0][0]
-        reasons = _q(db, "select reason, count(*) from raw.quarantine where source = 'skypilot_catalog' "
-                         "and date = ? group by 1 order by 1", [D1])
+        status = _q(
+            db,
+            "select status from raw.load_log where source = 'skypilot_catalog' and date = ? "
+            "order by loaded_at desc limit 1",
+            [D1],
+        )[0][0]
+        reasons = _q(
+            db,
+            "select reason, count(*) from raw.quarantine where source = 'skypilot_catalog' "
+            "and date = ? group by 1 order by 1",
+            [D1],
+        )
         after = _snapshot(db, D1)
-        dupes = _q(db, f"select count(*) from (select {KEY} from raw.gpu_offers group by all having count(*) > 1)")
+        dupes = _q(
+            db,
+            f"select count(*) from (select {KEY} from raw.gpu_offers group by all having count(*) > 1)",
+        )
         lost_d0 = _snapshot(db, D0) != d0
         kept = "previous rows kept" if after == good_d1 else f"{len(after)} rows now"
-        table.append((name, code, status, ", ".join(f"{r}={n}" for r, n in reasons) or "-", kept, lost_d0,
-                      dupes[0][0]))
+        table.append(
+            (
+                name,
+                code,
+                status,
+                ", ".join(f"{r}={n}" for r, n in reasons) or "-",
+                kept,
+                lost_d0,
+                dupes[0][0],
+            )
+        )
         # nothing already in the warehouse is lost or duplicated
         assert not lost_d0, name
         assert dupes == [(0,)], name
@@ -250,7 +364,9 @@ def test_fault_suite(fault_env, capsys, tmp_path, monkeypatch):
     assert "price_out_of_bounds=2" in by_name["absurd prices ($99,999 per hour)"][3]
     assert "unknown_gpu=3" in by_name["unknown GPU names"][3]
     assert "unparseable_payload=1" in by_name["wrong content type (an HTML page)"][3]
-    assert by_name["429 with Retry-After: 1, then 200"][4] == "previous rows kept"  # same data again
+    assert (
+        by_name["429 with Retry-After: 1, then 200"][4] == "previous rows kept"
+    )  # same data again
     assert "ambiguous_number=2" in by_name["decimal-comma prices (2,49; was read as 249)"][3]
     assert "ambiguous_number=2" in by_name["underscore prices (1_0; float() reads 10)"][3]
     assert by_name["oversized CSV field (csv.Error)"][3] == "unparseable_payload=1"
@@ -258,27 +374,48 @@ def test_fault_suite(fault_env, capsys, tmp_path, monkeypatch):
     # dates from the future are refused before anything runs
     future = (dt.date.fromisoformat(D1) + dt.timedelta(days=5)).isoformat()
     assert cli(["run", "--date", future, "--sources", "skypilot_catalog"]) == 2
-    table.append(("run --date 5 days in the future", 2, "refused", "-", "previous rows kept", False, 0))
+    table.append(
+        ("run --date 5 days in the future", 2, "refused", "-", "previous rows kept", False, 0)
+    )
 
     # malformed JSON on a JSON source: OpenRouter
-    _Server.script["/openrouter/models"] = [{"body": fault_env["openrouter"], "type": "application/json"}]
+    _Server.script["/openrouter/models"] = [
+        {"body": fault_env["openrouter"], "type": "application/json"}
+    ]
     assert cli(["run", "--date", D1, "--sources", "openrouter"]) == 0
     before = _q(db, "select count(*) from raw.api_prices where source = 'openrouter'")
-    _Server.script["/openrouter/models"] = [{"body": b'{"data": [{"id": "x", "pricing": ', "type": "application/json"}]
+    _Server.script["/openrouter/models"] = [
+        {"body": b'{"data": [{"id": "x", "pricing": ', "type": "application/json"}
+    ]
     _Server.hits.clear()
     code = cli(["run", "--date", D1, "--sources", "openrouter"])
     assert code == 1
     assert _q(db, "select count(*) from raw.api_prices where source = 'openrouter'") == before
-    table.append(("malformed JSON (openrouter)", code, "failed", "unparseable_payload=1", "previous rows kept",
-                  False, 0))
+    table.append(
+        (
+            "malformed JSON (openrouter)",
+            code,
+            "failed",
+            "unparseable_payload=1",
+            "previous rows kept",
+            False,
+            0,
+        )
+    )
     capsys.readouterr()
 
     # issue #10 item 5: JSON values a parser did not foresee -- caught per payload, named by class
     hostile_json = [
-        ("deeply nested JSON (openrouter: RecursionError)", b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-         "RecursionError: "),
-        ("5000-digit integer (openrouter: ValueError)",
-         b'{"data": [{"id": "x/y", "created": ' + b"9" * 5000 + b"}]}", "ValueError: "),
+        (
+            "deeply nested JSON (openrouter: RecursionError)",
+            b'{"data": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            "RecursionError: ",
+        ),
+        (
+            "5000-digit integer (openrouter: ValueError)",
+            b'{"data": [{"id": "x/y", "created": ' + b"9" * 5000 + b"}]}",
+            "ValueError: ",
+        ),
     ]
     for name, body, exception_class in hostile_json:
         _Server.script["/openrouter/models"] = [{"body": body, "type": "application/json"}]
@@ -287,9 +424,14 @@ def test_fault_suite(fault_env, capsys, tmp_path, monkeypatch):
         capsys.readouterr()
         table.append(_outcome(db, name, code, "openrouter", d0))
         assert code == 1 and table[-1][2] == "failed", name
-        assert _q(db, "select count(*) from raw.api_prices where source = 'openrouter'") == before, name
-        assert _q(db, "select starts_with(detail, ?) from raw.quarantine where source = 'openrouter' and date = ?",
-                  [exception_class, D1]) == [(True,)], name
+        assert (
+            _q(db, "select count(*) from raw.api_prices where source = 'openrouter'") == before
+        ), name
+        assert _q(
+            db,
+            "select starts_with(detail, ?) from raw.quarantine where source = 'openrouter' and date = ?",
+            [exception_class, D1],
+        ) == [(True,)], name
 
     # issue #10 item 9: replay refuses what is not a regular file inside the archive
     outside = tmp_path / "outside.txt"
@@ -318,27 +460,42 @@ def test_fault_suite(fault_env, capsys, tmp_path, monkeypatch):
         _serve_csv(catalog)
         assert cli(["run", "--date", D1, "--sources", "skypilot_catalog"]) == 0
         capsys.readouterr()
-        code = cli(["run", "--date", D1, "--from-archive", str(arch), "--sources", "skypilot_catalog"])
+        code = cli(
+            ["run", "--date", D1, "--from-archive", str(arch), "--sources", "skypilot_catalog"]
+        )
         capsys.readouterr()
         table.append(_outcome(db, name, code, "skypilot_catalog", d0, good_d1))
         assert not table[-1][5] and table[-1][6] == 0, name
-        assert table[-1][4] == "previous rows kept", name  # the same real catalog, or nothing replaced
+        assert table[-1][4] == "previous rows kept", (
+            name
+        )  # the same real catalog, or nothing replaced
         assert (code, table[-1][2]) == ((0, "partial") if expected == "ok" else (1, "failed")), name
-        leaked = _q(db, "select count(*) from raw.quarantine where detail like '%outside-the-archive%'")
+        leaked = _q(
+            db, "select count(*) from raw.quarantine where detail like '%outside-the-archive%'"
+        )
         assert leaked == [(0,)], name
         assert "outside-the-archive" not in str(_q(db, "select error from raw.load_log"))
     by_name = {row[0]: row for row in table}
-    assert by_name["replay: symlinked payload beside the real one"][3].endswith("refused_archive_entry=1")
-    assert by_name["replay: FIFO beside the real payload (no hang)"][3].endswith("refused_archive_entry=1")
+    assert by_name["replay: symlinked payload beside the real one"][3].endswith(
+        "refused_archive_entry=1"
+    )
+    assert by_name["replay: FIFO beside the real payload (no hang)"][3].endswith(
+        "refused_archive_entry=1"
+    )
     # issue #13 item 5: unreachable hosts are not retried; when none is reachable the run stops
     # before Dagster with one line, a partial outage goes on and the sources on dead hosts fail
     errors = str(_q(db, "select error from raw.load_log where source = 'skypilot_catalog'"))
     assert "deadline of 3s passed while reading the body" in errors
-    assert "Content-Encoding gzip: compressed body of" in errors and "inflates beyond the 67108864-byte" in errors
+    assert (
+        "Content-Encoding gzip: compressed body of" in errors
+        and "inflates beyond the 67108864-byte" in errors
+    )
     network = [
         ("no source host reachable (refused + unresolvable)", "lambda_pricing,coreweave_pricing"),
-        ("partial outage: refused and unresolvable hosts beside a reachable one",
-         "skypilot_catalog,lambda_pricing,coreweave_pricing"),
+        (
+            "partial outage: refused and unresolvable hosts beside a reachable one",
+            "skypilot_catalog,lambda_pricing,coreweave_pricing",
+        ),
     ]
     for name, sources in network:
         _serve_csv(catalog)
@@ -346,7 +503,10 @@ def test_fault_suite(fault_env, capsys, tmp_path, monkeypatch):
         code = cli(["run", "--date", D1, "--sources", sources])
         err = capsys.readouterr().err
         after = _snapshot(db, D1)
-        dupes = _q(db, f"select count(*) from (select {KEY} from raw.gpu_offers group by all having count(*) > 1)")
+        dupes = _q(
+            db,
+            f"select count(*) from (select {KEY} from raw.gpu_offers group by all having count(*) > 1)",
+        )
         assert _snapshot(db, D0) == d0 and dupes == [(0,)], name
         if "skypilot_catalog" not in sources:
             assert code == 2 and time.monotonic() - started < 30, name
@@ -356,20 +516,52 @@ def test_fault_suite(fault_env, capsys, tmp_path, monkeypatch):
             continue
         assert code == 1, name
         for source, kind in (("lambda_pricing", "refused"), ("coreweave_pricing", "unresolvable")):
-            status, error = _q(db, "select status, error from raw.load_log where source = ? and date = ? "
-                                   "order by loaded_at desc limit 1", [source, D1])[0]
-            assert status == "failed" and f"host {kind}" in error and "not retried" in error, (source, error)
-        status = _q(db, "select status from raw.load_log where source = 'skypilot_catalog' and date = ? "
-                        "order by loaded_at desc limit 1", [D1])[0][0]
+            status, error = _q(
+                db,
+                "select status, error from raw.load_log where source = ? and date = ? "
+                "order by loaded_at desc limit 1",
+                [source, D1],
+            )[0]
+            assert status == "failed" and f"host {kind}" in error and "not retried" in error, (
+                source,
+                error,
+            )
+        status = _q(
+            db,
+            "select status from raw.load_log where source = 'skypilot_catalog' and date = ? "
+            "order by loaded_at desc limit 1",
+            [D1],
+        )[0][0]
         assert status == "ok" and after == good_d1, name
-        table.append((name, code, "skypilot_catalog ok; lambda_pricing, coreweave_pricing failed", "-",
-                      "previous rows kept", False, 0))
+        table.append(
+            (
+                name,
+                code,
+                "skypilot_catalog ok; lambda_pricing, coreweave_pricing failed",
+                "-",
+                "previous rows kept",
+                False,
+                0,
+            )
+        )
 
     names = [row[0] for row in table]
-    assert len(names) == len(set(names)) == len(faults) + 1 + 1 + len(hostile_json) + len(replays) + len(network)
+    assert (
+        len(names)
+        == len(set(names))
+        == len(faults) + 1 + 1 + len(hostile_json) + len(replays) + len(network)
+    )
 
-    lines = ["| fault | exit | load_log | quarantine | rows of the date | D0 lost | duplicate keys |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {n} | {c} | {s} | {q} | {k} | {'yes' if lost else 'no'} | {d} |" for n, c, s, q, k, lost, d in table]
+    lines = [
+        "| fault | exit | load_log | quarantine | rows of the date | D0 lost | duplicate keys |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {n} | {c} | {s} | {q} | {k} | {'yes' if lost else 'no'} | {d} |"
+        for n, c, s, q, k, lost, d in table
+    ]
     with capsys.disabled():
-        print("\nFault suite (live path against a local server; real SkyPilot Lambda catalog):\n" + "\n".join(lines))
+        print(
+            "\nFault suite (live path against a local server; real SkyPilot Lambda catalog):\n"
+            + "\n".join(lines)
+        )

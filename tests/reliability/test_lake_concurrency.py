@@ -63,8 +63,9 @@ print("done")
 
 def _row_hashes(frame: pl.DataFrame) -> list[str]:
     cols = sorted(frame.columns)
-    return sorted(hashlib.sha256(repr(row).encode()).hexdigest()
-                  for row in frame.select(cols).iter_rows())
+    return sorted(
+        hashlib.sha256(repr(row).encode()).hexdigest() for row in frame.select(cols).iter_rows()
+    )
 
 
 @pytest.fixture(scope="module")
@@ -104,12 +105,19 @@ def _run(env: dict[str, str], tmp_path: Path, offers: pl.DataFrame, monkeypatch)
     start = tmp_path / "start"
     procs = []
     for i in range(N_WRITERS):
-        mine = days[i * DATES_PER_WRITER:(i + 1) * DATES_PER_WRITER]
+        mine = days[i * DATES_PER_WRITER : (i + 1) * DATES_PER_WRITER]
         part = tmp_path / f"writer{i}.parquet"
         offers.filter(pl.col("date").is_in(mine)).write_parquet(part)
-        procs.append(subprocess.Popen([sys.executable, "-c", WRITER, str(part), str(start)],
-                                      cwd=REPO_ROOT, env={**os.environ}, stdout=subprocess.PIPE,
-                                      stderr=subprocess.PIPE, text=True))
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", WRITER, str(part), str(start)],
+                cwd=REPO_ROOT,
+                env={**os.environ},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
 
     seen: list[dict[dt.date, int]] = []
     stop = threading.Event()
@@ -119,8 +127,13 @@ def _run(env: dict[str, str], tmp_path: Path, offers: pl.DataFrame, monkeypatch)
         while not stop.is_set():
             try:
                 with warehouse.reader(db, wait_seconds=120) as con:
-                    seen.append(dict(con.execute(
-                        "SELECT date, count(*) FROM raw.gpu_offers GROUP BY date").fetchall()))
+                    seen.append(
+                        dict(
+                            con.execute(
+                                "SELECT date, count(*) FROM raw.gpu_offers GROUP BY date"
+                            ).fetchall()
+                        )
+                    )
             except Exception as exc:  # noqa: BLE001 - reported below, never swallowed
                 read_errors.append(f"{type(exc).__name__}: {exc}")
             time.sleep(0.05)
@@ -145,9 +158,11 @@ def _run(env: dict[str, str], tmp_path: Path, offers: pl.DataFrame, monkeypatch)
     for code, out, err in results:
         assert code == 0 and out.strip() == "done", err[-2000:]
     retries = sum(err.count("lake commit conflict") for _, _, err in results)
-    print(f"\n{env['GPU_TRACKER_WAREHOUSE'].split(' password')[0][:40]}: {N_WRITERS} writers x "
-          f"{DATES_PER_WRITER} dates x 2 rounds in {elapsed:.1f}s, {retries} commit-conflict "
-          f"retries, {len(seen)} reads")
+    print(
+        f"\n{env['GPU_TRACKER_WAREHOUSE'].split(' password')[0][:40]}: {N_WRITERS} writers x "
+        f"{DATES_PER_WRITER} dates x 2 rounds in {elapsed:.1f}s, {retries} commit-conflict "
+        f"retries, {len(seen)} reads"
+    )
 
     assert not read_errors, read_errors[:3]
     assert seen, "the reader never got in"
@@ -157,8 +172,9 @@ def _run(env: dict[str, str], tmp_path: Path, offers: pl.DataFrame, monkeypatch)
 
     with warehouse.reader(db) as con:
         stored = con.execute("SELECT * FROM raw.gpu_offers ORDER BY ALL").pl()
-        log = con.execute("SELECT date, status, count(*) FROM raw.load_log GROUP BY ALL ORDER BY ALL"
-                          ).fetchall()
+        log = con.execute(
+            "SELECT date, status, count(*) FROM raw.load_log GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
     assert stored.height == offers.height
     assert dict(stored.group_by("date").len().iter_rows()) == expected
     assert _row_hashes(stored.select(offers.columns)) == _row_hashes(offers)
@@ -185,12 +201,22 @@ def test_writers_attaching_a_new_postgres_lake_at_once(tmp_path):
     env = make_backend("lake_pg_s3", tmp_path / "lake")
     try:
         start = tmp_path / "start"
-        procs = [subprocess.Popen([sys.executable, "-c", FIRST_ATTACH, str(start)], cwd=REPO_ROOT,
-                                  env={**os.environ, **env}, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", FIRST_ATTACH, str(start)],
+                cwd=REPO_ROOT,
+                env={**os.environ, **env},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
         time.sleep(4)  # every process imported and waiting
         start.touch()
-        results = [(p.returncode, out, err) for p in procs for out, err in [p.communicate(timeout=120)]]
+        results = [
+            (p.returncode, out, err) for p in procs for out, err in [p.communicate(timeout=120)]
+        ]
         n_raw = len(warehouse.RAW_TABLES) + 1  # + raw.load_log
         for code, out, err in results:
             assert code == 0, err[-1500:]

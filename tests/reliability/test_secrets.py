@@ -61,8 +61,10 @@ class _Http(http.server.BaseHTTPRequestHandler):
         pass
 
     def _echo(self) -> bytes:
-        return (f"denied: Authorization={self.headers.get('Authorization')!s} "
-                f"User-Agent={self.headers.get('User-Agent')!s} path={self.path}").encode()
+        return (
+            f"denied: Authorization={self.headers.get('Authorization')!s} "
+            f"User-Agent={self.headers.get('User-Agent')!s} path={self.path}"
+        ).encode()
 
     def _send(self, status: int, body: bytes, ctype="application/json", headers=None):
         self.send_response(status)
@@ -76,7 +78,9 @@ class _Http(http.server.BaseHTTPRequestHandler):
     def _handle(self, method: str):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        _Http.seen.append({"method": method, "path": self.path, "headers": dict(self.headers), "body": body})
+        _Http.seen.append(
+            {"method": method, "path": self.path, "headers": dict(self.headers), "body": body}
+        )
         path, _, query = self.path.partition("?")
         if path == "/sky/lambda/vms.csv":
             return self._send(200, self.files["lambda"], "text/csv")
@@ -84,11 +88,17 @@ class _Http(http.server.BaseHTTPRequestHandler):
             if b"secureCloud: true" in body:
                 return self._send(200, self.files["runpod"])
             # GraphQL servers answer auth errors with HTTP 200 and an ``errors`` list
-            err = {"data": None, "errors": [{"message": self._echo().decode(),
-                                             "extensions": {"code": "UNAUTHENTICATED"}}]}
+            err = {
+                "data": None,
+                "errors": [
+                    {"message": self._echo().decode(), "extensions": {"code": "UNAUTHENTICATED"}}
+                ],
+            }
             return self._send(200, json.dumps(err).encode())
         if path == "/vast/bundles/":
-            return self._send(401, json.dumps({"error": "invalid_api_key", "msg": self._echo().decode()}).encode())
+            return self._send(
+                401, json.dumps({"error": "invalid_api_key", "msg": self._echo().decode()}).encode()
+            )
         if path == "/openrouter/models":
             # an error object with HTTP 200 (as a proxy in front of the API may answer)
             err = {"error": {"code": 401, "message": self._echo().decode()}}
@@ -103,8 +113,12 @@ class _Http(http.server.BaseHTTPRequestHandler):
         if path == "/sec/api/xbrl/companyfacts/CIK0001045810.json":
             return self._send(200, self.files["sec"])
         if path.startswith("/sec/"):
-            return self._send(403, b"<html>Your request has been identified as undeclared automated tool "
-                                   b"traffic. " + self._echo() + b"</html>", "text/html")
+            return self._send(
+                403,
+                b"<html>Your request has been identified as undeclared automated tool "
+                b"traffic. " + self._echo() + b"</html>",
+                "text/html",
+            )
         if path.startswith("/hooks/"):
             return self._send(500, b"webhook rejected " + self._echo(), "text/plain")
         return self._send(404, b"not found " + self._echo(), "text/plain")
@@ -147,9 +161,12 @@ def servers(shared_data):
     for srv in (http_srv, smtp_srv):
         threading.Thread(target=srv.serve_forever, daemon=True).start()
     _Http.base = f"http://127.0.0.1:{http_srv.server_address[1]}"
-    _Http.files = {"lambda": (shared_data / LAMBDA).read_bytes(), "runpod": (shared_data / RUNPOD).read_bytes(),
-                   "hf": (shared_data / HF).read_bytes(),
-                   "sec": (shared_data / SEC).read_bytes()}
+    _Http.files = {
+        "lambda": (shared_data / LAMBDA).read_bytes(),
+        "runpod": (shared_data / RUNPOD).read_bytes(),
+        "hf": (shared_data / HF).read_bytes(),
+        "sec": (shared_data / SEC).read_bytes(),
+    }
     _Http.seen, _Smtp.auths = [], []
     yield _Http.base, smtp_srv.server_address[1]
     for srv in (http_srv, smtp_srv):
@@ -181,7 +198,7 @@ def env(tmp_path, monkeypatch, servers):
         f'[sources.openrouter]\nbase_url = "{base}/openrouter/models"\n'
         f'[sources.huggingface]\nbase_url = "{base}/hf"\n'
         f'[sources.sec_edgar]\nbase_url = "{base}/sec"\nciks = ["0001045810", "0000002488"]\n'
-        f'[alerts.webhook]\ntimeout_seconds = 5\n'
+        f"[alerts.webhook]\ntimeout_seconds = 5\n"
         f'[alerts.email]\nhost = "127.0.0.1"\nport = {smtp_port}\nstarttls = false\nssl = false\n'
         'username = "tracker"\nfrom_addr = "tracker@example.org"\nto = ["ops@example.org"]\ntimeout_seconds = 5\n'
     )
@@ -190,9 +207,18 @@ def env(tmp_path, monkeypatch, servers):
     for name in ("GPU_TRACKER_WAREHOUSE", "GPU_TRACKER_ARCHIVE"):
         monkeypatch.delenv(name, raising=False)
     # one distinctive token per secret: finding the token anywhere means (part of) that secret leaked
-    tokens = {name: secrets.token_hex(10) for name in (
-        "RUNPOD_API_KEY", "VAST_API_KEY", "OPENROUTER_API_KEY", "HF_TOKEN", "SEC_EDGAR_USER_AGENT",
-        "GPU_TRACKER_WEBHOOK_URL", "GPU_TRACKER_SMTP_PASSWORD")}
+    tokens = {
+        name: secrets.token_hex(10)
+        for name in (
+            "RUNPOD_API_KEY",
+            "VAST_API_KEY",
+            "OPENROUTER_API_KEY",
+            "HF_TOKEN",
+            "SEC_EDGAR_USER_AGENT",
+            "GPU_TRACKER_WEBHOOK_URL",
+            "GPU_TRACKER_SMTP_PASSWORD",
+        )
+    }
     values = {
         "RUNPOD_API_KEY": f"rpa_canary{tokens['RUNPOD_API_KEY']}",
         "VAST_API_KEY": f"vast-canary{tokens['VAST_API_KEY']}",
@@ -214,21 +240,35 @@ def _leaks(text: str | bytes, tokens: dict[str, str], where: str) -> list[str]:
 
 
 def _seen(path_prefix: str, method: str | None = None) -> list[dict]:
-    return [r for r in _Http.seen if r["path"].startswith(path_prefix) and (method is None or r["method"] == method)]
+    return [
+        r
+        for r in _Http.seen
+        if r["path"].startswith(path_prefix) and (method is None or r["method"] == method)
+    ]
 
 
 def _db_rows(db: Path) -> dict[str, list[tuple]]:
     """Every warehouse table, every column as text."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        tables = con.execute("select table_schema, table_name from information_schema.tables "
-                             "where table_type = 'BASE TABLE'").fetchall()
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE'"
+        ).fetchall()
         out = {}
         for schema, table in tables:
-            cols = [c for (c,) in con.execute("select column_name from information_schema.columns where "
-                                              "table_schema = ? and table_name = ?", [schema, table]).fetchall()]
+            cols = [
+                c
+                for (c,) in con.execute(
+                    "select column_name from information_schema.columns where "
+                    "table_schema = ? and table_name = ?",
+                    [schema, table],
+                ).fetchall()
+            ]
             select = ", ".join(f'cast("{c}" as varchar)' for c in cols)
-            out[f"{schema}.{table}"] = con.execute(f'select {select} from "{schema}"."{table}"').fetchall()
+            out[f"{schema}.{table}"] = con.execute(
+                f'select {select} from "{schema}"."{table}"'
+            ).fetchall()
         return out
     finally:
         con.close()
@@ -244,26 +284,38 @@ def test_secrets_never_leak(env, caplog, capfd, monkeypatch):
     # (a live run loads today's date only: the servers' recorded payloads are "today" = DAY)
     monkeypatch.setattr("pipelines.cli._today", lambda: dt.date.fromisoformat(DAY))
     code = cli(["run", "--date", DAY, "--sources", SOURCES])
-    assert code == 1  # vastai (401) and openrouter (error object) fail, the others load (some partially)
+    assert (
+        code == 1
+    )  # vastai (401) and openrouter (error object) fail, the others load (some partially)
     # --- alert delivery: webhook answers 500 and SMTP refuses the login, both echoing what they got
     assert cli(["alerts", "--date", DAY]) == 1
     # --- the webhook on a closed port: a connection error that must not quote the URL's token path
-    closed = values["GPU_TRACKER_WEBHOOK_URL"].replace(env["base"], f"http://127.0.0.1:{_closed_port()}")
+    closed = values["GPU_TRACKER_WEBHOOK_URL"].replace(
+        env["base"], f"http://127.0.0.1:{_closed_port()}"
+    )
     monkeypatch.setenv("GPU_TRACKER_WEBHOOK_URL", closed)
     assert cli(["alerts", "--date", DAY]) == 1
     elapsed = time.monotonic() - started
     out, err = capfd.readouterr()
 
     # --- the secrets were really used, and the hostile error paths really ran (no vacuous pass)
-    bearer = {p: {r["headers"].get("Authorization") for r in _seen(p)}
-              for p in ("/runpod/", "/vast/", "/openrouter/", "/hf/")}
-    assert bearer == {"/runpod/": {f"Bearer {values['RUNPOD_API_KEY']}"},
-                      "/vast/": {f"Bearer {values['VAST_API_KEY']}"},
-                      "/openrouter/": {f"Bearer {values['OPENROUTER_API_KEY']}"},
-                      "/hf/": {f"Bearer {values['HF_TOKEN']}"}}
+    bearer = {
+        p: {r["headers"].get("Authorization") for r in _seen(p)}
+        for p in ("/runpod/", "/vast/", "/openrouter/", "/hf/")
+    }
+    assert bearer == {
+        "/runpod/": {f"Bearer {values['RUNPOD_API_KEY']}"},
+        "/vast/": {f"Bearer {values['VAST_API_KEY']}"},
+        "/openrouter/": {f"Bearer {values['OPENROUTER_API_KEY']}"},
+        "/hf/": {f"Bearer {values['HF_TOKEN']}"},
+    }
     page2 = _seen("/hf/api/models?cursor=")
-    assert len(page2) == 2 and all(values["HF_TOKEN"] in r["path"] for r in page2)  # a URL holding the token
-    assert {r["headers"].get("User-Agent") for r in _seen("/sec/")} == {values["SEC_EDGAR_USER_AGENT"]}
+    assert len(page2) == 2 and all(
+        values["HF_TOKEN"] in r["path"] for r in page2
+    )  # a URL holding the token
+    assert {r["headers"].get("User-Agent") for r in _seen("/sec/")} == {
+        values["SEC_EDGAR_USER_AGENT"]
+    }
     hooks = _seen("/hooks/", "POST")
     assert hooks and all(tokens["GPU_TRACKER_WEBHOOK_URL"] in r["path"] for r in hooks)
     assert _Smtp.auths and all(a.endswith(values["GPU_TRACKER_SMTP_PASSWORD"]) for a in _Smtp.auths)
@@ -278,23 +330,35 @@ def test_secrets_never_leak(env, caplog, capfd, monkeypatch):
         last_errors = [e for (e,) in con.execute("select last_error from marts.alerts").fetchall()]
     finally:
         con.close()
-    assert load_log and status == {"skypilot_catalog": "ok", "runpod": "partial", "vastai": "failed",
-                                   "openrouter": "failed", "huggingface": "partial", "sec_edgar": "partial"}
+    assert load_log and status == {
+        "skypilot_catalog": "ok",
+        "runpod": "partial",
+        "vastai": "failed",
+        "openrouter": "failed",
+        "huggingface": "partial",
+        "sec_edgar": "partial",
+    }
     assert "GraphQL errors" in errors["runpod"] and "HTTP 401" in errors["vastai"]
     assert "denied: Authorization=" in errors["openrouter"]  # the echoed body is quoted ...
-    assert "<redacted>" in errors["openrouter"] + errors["runpod"] + errors["huggingface"]  # ... scrubbed
+    assert (
+        "<redacted>" in errors["openrouter"] + errors["runpod"] + errors["huggingface"]
+    )  # ... scrubbed
     assert "HTTP 500" in errors["huggingface"] and "HTTP 403" in errors["sec_edgar"]
     assert any(e and "webhook" in e and "email" in e for e in last_errors)
     assert any(e and "ConnectionRefusedError" in e for e in last_errors)  # the closed-port delivery
 
     # the echoed payloads were archived with the secret scrubbed (and say so), and the errors
     # quoting them reached the alert channels (source_health alerts carry load_log's error)
-    metas = {p.parent.parent.name + "/" + p.name: json.loads(p.read_text())
-             for p in (wh / "raw").rglob("*.meta.json")}
+    metas = {
+        p.parent.parent.name + "/" + p.name: json.loads(p.read_text())
+        for p in (wh / "raw").rglob("*.meta.json")
+    }
     assert metas["runpod/gpu_types_community.json.meta.json"].get("secrets_redacted") is True
     assert metas["openrouter/models.json.meta.json"].get("secrets_redacted") is True
     assert "secrets_redacted" not in metas["runpod/gpu_types_secure.json.meta.json"]
-    assert any(b"source openrouter failed" in r["body"] and b"<redacted>" in r["body"] for r in hooks)
+    assert any(
+        b"source openrouter failed" in r["body"] and b"<redacted>" in r["body"] for r in hooks
+    )
 
     # --- Dagster: every event of every run (metadata of materializations and checks, failures, logs)
     instance = dg.DagsterInstance.get()
@@ -307,26 +371,44 @@ def test_secrets_never_leak(env, caplog, capfd, monkeypatch):
             if dagster_event is None:
                 continue
             data = dagster_event.event_specific_data
-            meta = getattr(getattr(data, "materialization", None), "metadata", None) \
-                or getattr(data, "metadata", None)
+            meta = getattr(getattr(data, "materialization", None), "metadata", None) or getattr(
+                data, "metadata", None
+            )
             if meta:
                 metadata_seen += 1
                 leaks += _leaks(repr(meta), tokens, f"metadata of {dagster_event.event_type_value}")
     assert metadata_seen >= 20  # materializations and check evaluations were examined
-    runpod_check = [e for e in instance.all_logs(next(r.run_id for r in instance.get_runs()
-                                                      if r.job_name == "daily_sources_job"))
-                    if e.dagster_event and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
-                    and e.dagster_event.event_specific_data.check_name == "fetch_and_parse_errors"
-                    and e.dagster_event.event_specific_data.asset_key.path[-1] == "runpod"]
-    assert "GraphQL errors" in runpod_check[0].dagster_event.event_specific_data.metadata["first_errors"].value
+    runpod_check = [
+        e
+        for e in instance.all_logs(
+            next(r.run_id for r in instance.get_runs() if r.job_name == "daily_sources_job")
+        )
+        if e.dagster_event
+        and e.dagster_event.event_type_value == "ASSET_CHECK_EVALUATION"
+        and e.dagster_event.event_specific_data.check_name == "fetch_and_parse_errors"
+        and e.dagster_event.event_specific_data.asset_key.path[-1] == "runpod"
+    ]
+    assert (
+        "GraphQL errors"
+        in runpod_check[0].dagster_event.event_specific_data.metadata["first_errors"].value
+    )
 
     # --- files: the raw archive (names and bytes, meta files), published files, DAGSTER_HOME
     archived = [p for p in (wh / "raw").rglob("*") if p.is_file()]
     assert any(p.name.endswith(".meta.json") for p in archived)
-    assert {p.parent.parent.name for p in archived} >= {"runpod", "huggingface", "sec_edgar", "openrouter"}
+    assert {p.parent.parent.name for p in archived} >= {
+        "runpod",
+        "huggingface",
+        "sec_edgar",
+        "openrouter",
+    }
     published = [p for p in (wh / "published").rglob("*") if p.is_file()]
     assert any(p.name == "report.html" for p in published)
-    for path in [*archived, *published, *(p for p in (wh / "dagster_home").rglob("*") if p.is_file())]:
+    for path in [
+        *archived,
+        *published,
+        *(p for p in (wh / "dagster_home").rglob("*") if p.is_file()),
+    ]:
         leaks += _leaks(str(path.relative_to(wh)), tokens, f"file name {path.relative_to(wh)}")
         leaks += _leaks(path.read_bytes(), tokens, f"file {path.relative_to(wh)}")
 
@@ -343,14 +425,18 @@ def test_secrets_never_leak(env, caplog, capfd, monkeypatch):
     for record in caplog.records:
         leaks += _leaks(record.getMessage(), tokens, f"log record {record.name}")
         if record.exc_info:
-            leaks += _leaks(logging.Formatter().formatException(record.exc_info), tokens, "log traceback")
+            leaks += _leaks(
+                logging.Formatter().formatException(record.exc_info), tokens, "log traceback"
+            )
     leaks += _leaks(out, tokens, "stdout") + _leaks(err, tokens, "stderr")
 
     assert not sorted(set(leaks)), "secrets leaked:\n" + "\n".join(sorted(set(leaks)))
     with capfd.disabled():
-        print(f"\nsecrets: {len(tokens)} canaries used by the live path, none found in logs, Dagster events, "
-              f"{len(archived)} archive files, {len(published)} published files or {len(rows)} tables "
-              f"({elapsed:.1f} s)")
+        print(
+            f"\nsecrets: {len(tokens)} canaries used by the live path, none found in logs, Dagster events, "
+            f"{len(archived)} archive files, {len(published)} published files or {len(rows)} tables "
+            f"({elapsed:.1f} s)"
+        )
 
 
 def test_redaction_helpers(monkeypatch, caplog):
@@ -359,8 +445,12 @@ def test_redaction_helpers(monkeypatch, caplog):
     from pipelines.lib import redact as R
     from pipelines.lib.config import secret
 
-    monkeypatch.setenv("GPU_TRACKER_WEBHOOK_URL", "https://hooks.example.org/services/T0/B0/tok3nXYZ?sig=abcdef123")
-    monkeypatch.setenv("HF_TOKEN", "short")  # under MIN_LENGTH: not a secret worth corrupting data for
+    monkeypatch.setenv(
+        "GPU_TRACKER_WEBHOOK_URL", "https://hooks.example.org/services/T0/B0/tok3nXYZ?sig=abcdef123"
+    )
+    monkeypatch.setenv(
+        "HF_TOKEN", "short"
+    )  # under MIN_LENGTH: not a secret worth corrupting data for
     monkeypatch.setenv("SOME_NEW_API_KEY", "new-key-0123456789")
     assert secret("SOME_NEW_API_KEY") == "new-key-0123456789"
     text = "POST /services/T0/B0/tok3nXYZ?sig=abcdef123 with new-key-0123456789, a short word"
@@ -371,10 +461,15 @@ def test_redaction_helpers(monkeypatch, caplog):
     R.install_log_redaction()
     R.install_log_redaction()  # idempotent
     with caplog.at_level(logging.DEBUG):
-        logging.getLogger("urllib3.connectionpool").debug('"%s %s" %s', "POST", "/services/T0/B0/tok3nXYZ", 500)
+        logging.getLogger("urllib3.connectionpool").debug(
+            '"%s %s" %s', "POST", "/services/T0/B0/tok3nXYZ", 500
+        )
         try:
             raise RuntimeError("key new-key-0123456789 refused")
         except RuntimeError:
             logging.getLogger("x").exception("failed")
     assert "tok3nXYZ" not in caplog.text and "new-key-0123456789" not in caplog.text
-    assert '"POST <redacted>" 500' in caplog.text and "RuntimeError: key <redacted> refused" in caplog.text
+    assert (
+        '"POST <redacted>" 500' in caplog.text
+        and "RuntimeError: key <redacted> refused" in caplog.text
+    )

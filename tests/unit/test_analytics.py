@@ -17,36 +17,56 @@ def prices(rows):
     out = []
     for r in rows:
         date, model, provider, tier, pricing, price, n = r[:7]
-        out.append({
-            "date": date, "gpu_model": model, "gpu_family": model.split("-")[0], "provider": provider,
-            "provider_tier": tier, "pricing": pricing, "price_min": price, "price_median": price + 0.1,
-            "price_max": price + 0.2, "n_offers": n, "available_gpus": r[7] if len(r) > 7 else None,
-        })
+        out.append(
+            {
+                "date": date,
+                "gpu_model": model,
+                "gpu_family": model.split("-")[0],
+                "provider": provider,
+                "provider_tier": tier,
+                "pricing": pricing,
+                "price_min": price,
+                "price_median": price + 0.1,
+                "price_max": price + 0.2,
+                "n_offers": n,
+                "available_gpus": r[7] if len(r) > 7 else None,
+            }
+        )
     return pl.DataFrame(out, schema_overrides={"available_gpus": pl.Int64, "n_offers": pl.Int64})
 
 
-SPECS = pl.DataFrame({
-    "gpu_model": ["H100-SXM-80GB", "MI300X-192GB"],
-    "memory_gb": [80.0, 192.0],
-    "fp64_tflops": [33.5, 81.7], "fp32_tflops": [66.9, 163.4], "tf32_tflops": [494.7, 653.7],
-    "bf16_tflops": [989.4, 1307.4], "fp8_tflops": [1978.9, 2614.9], "int8_tops": [1978.9, 2614.9],
-    "bf16_is_fp16": [False, False],
-})
+SPECS = pl.DataFrame(
+    {
+        "gpu_model": ["H100-SXM-80GB", "MI300X-192GB"],
+        "memory_gb": [80.0, 192.0],
+        "fp64_tflops": [33.5, 81.7],
+        "fp32_tflops": [66.9, 163.4],
+        "tf32_tflops": [494.7, 653.7],
+        "bf16_tflops": [989.4, 1307.4],
+        "fp8_tflops": [1978.9, 2614.9],
+        "int8_tops": [1978.9, 2614.9],
+        "bf16_is_fp16": [False, False],
+    }
+)
 
-MARKET = prices([
-    (D1, "H100-SXM-80GB", "aws", "hyperscaler", "on_demand", 6.00, 1),
-    (D1, "H100-SXM-80GB", "azure", "hyperscaler", "on_demand", 8.00, 1),
-    (D1, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.00, 1, 16),
-    (D1, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 2.00, 2),
-    (D1, "H100-SXM-80GB", "vastai", "marketplace", "on_demand", 1.50, 40, 100),
-    (D1, "H100-SXM-80GB", "vastai", "marketplace", "spot", 1.00, 10),
-    (D1, "MI300X-192GB", "runpod", "mixed", "on_demand", 2.40, 3),
-])
+MARKET = prices(
+    [
+        (D1, "H100-SXM-80GB", "aws", "hyperscaler", "on_demand", 6.00, 1),
+        (D1, "H100-SXM-80GB", "azure", "hyperscaler", "on_demand", 8.00, 1),
+        (D1, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.00, 1, 16),
+        (D1, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 2.00, 2),
+        (D1, "H100-SXM-80GB", "vastai", "marketplace", "on_demand", 1.50, 40, 100),
+        (D1, "H100-SXM-80GB", "vastai", "marketplace", "spot", 1.00, 10),
+        (D1, "MI300X-192GB", "runpod", "mixed", "on_demand", 2.40, 3),
+    ]
+)
 
 
 def test_cost_per_flop_is_price_over_dense_pflops():
     out = A.cost_per_flop(MARKET, SPECS)
-    row = out.filter((pl.col("provider") == "lambda") & (pl.col("pricing") == "on_demand")).row(0, named=True)
+    row = out.filter((pl.col("provider") == "lambda") & (pl.col("pricing") == "on_demand")).row(
+        0, named=True
+    )
     assert row["usd_per_gpu_hour"] == 3.00
     assert row["usd_per_pflop_hour_bf16"] == pytest.approx(3.00 / 0.9894)
     assert row["usd_per_pflop_hour_fp8"] == pytest.approx(3.00 / 1.9789)
@@ -59,13 +79,17 @@ def test_cost_per_flop_is_price_over_dense_pflops():
 
 
 def test_cost_per_flop_without_spec_is_null_not_zero():
-    out = A.cost_per_flop(prices([(D1, "X1-9GB", "aws", "hyperscaler", "on_demand", 1.0, 1)]), SPECS)
+    out = A.cost_per_flop(
+        prices([(D1, "X1-9GB", "aws", "hyperscaler", "on_demand", 1.0, 1)]), SPECS
+    )
     assert out["usd_per_pflop_hour_bf16"].to_list() == [None]
 
 
 def test_provider_spreads_cheapest_dearest_quantiles_and_tier_premiums():
     out = A.provider_spreads(MARKET)
-    h = out.filter((pl.col("gpu_model") == "H100-SXM-80GB") & (pl.col("pricing") == "on_demand")).row(0, named=True)
+    h = out.filter(
+        (pl.col("gpu_model") == "H100-SXM-80GB") & (pl.col("pricing") == "on_demand")
+    ).row(0, named=True)
     assert (h["cheapest_provider"], h["cheapest_price"]) == ("vastai", 1.50)
     assert (h["dearest_provider"], h["dearest_price"]) == ("azure", 8.00)
     assert h["max_min_ratio"] == pytest.approx(8.00 / 1.50)
@@ -92,21 +116,27 @@ def test_provider_spreads_cheapest_dearest_quantiles_and_tier_premiums():
 
 
 def test_ties_pick_the_alphabetically_first_provider():
-    tie = prices([(D1, "H100-SXM-80GB", p, "neocloud", "on_demand", 2.0, 1) for p in ("zeta", "alpha")])
+    tie = prices(
+        [(D1, "H100-SXM-80GB", p, "neocloud", "on_demand", 2.0, 1) for p in ("zeta", "alpha")]
+    )
     out = A.provider_spreads(tie).row(0, named=True)
     assert out["cheapest_provider"] == "alpha" and out["dearest_provider"] == "alpha"
 
 
 def test_daily_summary_changes_coverage_and_confidence():
-    day2 = prices([
-        (D2, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.30, 1, 8),
-        (D2, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 2.00, 2),
-        (D2, "H100-SXM-80GB", "vastai", "marketplace", "on_demand", 1.60, 30, 90),
-    ])
-    day8 = prices([
-        (D8, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.30, 1),
-        (D8, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 2.20, 2),
-    ])
+    day2 = prices(
+        [
+            (D2, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.30, 1, 8),
+            (D2, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 2.00, 2),
+            (D2, "H100-SXM-80GB", "vastai", "marketplace", "on_demand", 1.60, 30, 90),
+        ]
+    )
+    day8 = prices(
+        [
+            (D8, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.30, 1),
+            (D8, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 2.20, 2),
+        ]
+    )
     out = A.daily_summary(pl.concat([MARKET, day2, day8]))
     h = out.filter((pl.col("gpu_model") == "H100-SXM-80GB") & (pl.col("pricing") == "on_demand"))
     d1, d2, d8 = h.sort("date").iter_rows(named=True)
@@ -131,29 +161,51 @@ def test_daily_summary_changes_coverage_and_confidence():
 def test_seven_day_change_tolerates_one_missing_day_but_not_two():
     def one(date, price):
         return (date, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", price, 1)
+
     base = dt.date(2026, 6, 1)
-    frame = prices([one(base, 2.0), one(base + dt.timedelta(days=8), 3.0), one(base + dt.timedelta(days=9), 3.0)])
+    frame = prices(
+        [
+            one(base, 2.0),
+            one(base + dt.timedelta(days=8), 3.0),
+            one(base + dt.timedelta(days=9), 3.0),
+        ]
+    )
     out = A.daily_summary(frame).sort("date")
     assert out["change_7d_pct"].to_list() == [None, pytest.approx(50.0), None]
 
 
 def test_price_changes_new_up_down_and_unchanged_left_out():
-    frame = prices([
-        (D1, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.00, 1),
-        (D2, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.00, 1),
-        (D8, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.30, 1),
-        (D1, "H100-SXM-80GB", "vastai", "marketplace", "on_demand", 2.00, 5),
-        (D2, "H100-SXM-80GB", "vastai", "marketplace", "on_demand", 1.50, 4),
-    ])
+    frame = prices(
+        [
+            (D1, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.00, 1),
+            (D2, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.00, 1),
+            (D8, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.30, 1),
+            (D1, "H100-SXM-80GB", "vastai", "marketplace", "on_demand", 2.00, 5),
+            (D2, "H100-SXM-80GB", "vastai", "marketplace", "on_demand", 1.50, 4),
+        ]
+    )
     out = A.price_changes(frame)
     rows = [(r["date"], r["provider"], r["kind"]) for r in out.iter_rows(named=True)]
     assert rows == [
-        (D1, "lambda", "new"), (D1, "vastai", "new"), (D2, "vastai", "down"), (D8, "lambda", "up")]
+        (D1, "lambda", "new"),
+        (D1, "vastai", "new"),
+        (D2, "vastai", "down"),
+        (D8, "lambda", "up"),
+    ]
     up = out.filter(pl.col("kind") == "up").row(0, named=True)
-    assert (up["prev_date"], up["days_since_prev"], up["price_prev"], up["price_now"]) == (D2, 6, 3.00, 3.30)
+    assert (up["prev_date"], up["days_since_prev"], up["price_prev"], up["price_now"]) == (
+        D2,
+        6,
+        3.00,
+        3.30,
+    )
     assert up["change_pct"] == pytest.approx(10.0)
     down = out.filter(pl.col("kind") == "down").row(0, named=True)
-    assert down["change_pct"] == pytest.approx(-25.0) and down["n_offers_prev"] == 5 and down["n_offers_now"] == 4
+    assert (
+        down["change_pct"] == pytest.approx(-25.0)
+        and down["n_offers_prev"] == 5
+        and down["n_offers_now"] == 4
+    )
 
 
 def test_missing_input_column_is_a_clear_error():
@@ -164,31 +216,48 @@ def test_missing_input_column_is_a_clear_error():
 def test_confidence_is_not_raised_by_offer_counts():
     # 3 providers within a tight range: high with one offer each, and exactly as high
     # (not higher, not lower) when one listing is counted 1000 times by repeat fetches
-    tight = prices([
-        (D1, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.00, 1),
-        (D1, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 2.80, 1),
-        (D1, "H100-SXM-80GB", "vastai", "marketplace", "on_demand", 2.50, 1),
-    ])
+    tight = prices(
+        [
+            (D1, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.00, 1),
+            (D1, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 2.80, 1),
+            (D1, "H100-SXM-80GB", "vastai", "marketplace", "on_demand", 2.50, 1),
+        ]
+    )
     assert A.daily_summary(tight)["confidence"].to_list() == ["high"]
-    repeated = tight.with_columns(pl.when(pl.col("provider") == "vastai").then(1000)
-                                  .otherwise(pl.col("n_offers")).alias("n_offers"))
+    repeated = tight.with_columns(
+        pl.when(pl.col("provider") == "vastai")
+        .then(1000)
+        .otherwise(pl.col("n_offers"))
+        .alias("n_offers")
+    )
     assert A.daily_summary(repeated)["confidence"].to_list() == ["high"]
     two = tight.filter(pl.col("provider") != "vastai").with_columns(pl.lit(500).alias("n_offers"))
-    assert A.daily_summary(two)["confidence"].to_list() == ["medium"]  # offers do not make a third provider
+    assert A.daily_summary(two)["confidence"].to_list() == [
+        "medium"
+    ]  # offers do not make a third provider
 
 
 def test_daily_summary_takes_like_for_like_changes_from_the_index():
     # index levels 100 -> 90 (D1 -> D2) -> 99 (D8, prev index date D2): 1-day only where the
     # previous index date is yesterday; 7-day from D1 exactly
-    index = pl.DataFrame({
-        "date": [D1, D2, D8], "gpu_model": ["H100-SXM-80GB"] * 3, "pricing": ["on_demand"] * 3,
-        "segment": ["all"] * 3, "index_level": [100.0, 90.0, 99.0], "change_1d_pct": [None, -10.0, 10.0],
-        "prev_date": [None, D1, D2], "n_providers": [5, 3, 2],
-    })
+    index = pl.DataFrame(
+        {
+            "date": [D1, D2, D8],
+            "gpu_model": ["H100-SXM-80GB"] * 3,
+            "pricing": ["on_demand"] * 3,
+            "segment": ["all"] * 3,
+            "index_level": [100.0, 90.0, 99.0],
+            "change_1d_pct": [None, -10.0, 10.0],
+            "prev_date": [None, D1, D2],
+            "n_providers": [5, 3, 2],
+        }
+    )
     day2 = prices([(D2, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.30, 1)])
     day8 = prices([(D8, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.30, 1)])
     out = A.daily_summary(pl.concat([MARKET, day2, day8]), index)
-    h = out.filter((pl.col("gpu_model") == "H100-SXM-80GB") & (pl.col("pricing") == "on_demand")).sort("date")
+    h = out.filter(
+        (pl.col("gpu_model") == "H100-SXM-80GB") & (pl.col("pricing") == "on_demand")
+    ).sort("date")
     assert h["change_1d_like_for_like_pct"].to_list() == [None, pytest.approx(-10.0), None]
     assert h["change_7d_like_for_like_pct"].to_list() == [None, None, pytest.approx(-1.0)]
     assert h["n_providers_index"].to_list() == [5, 3, 2]
@@ -201,12 +270,22 @@ def test_daily_summary_takes_like_for_like_changes_from_the_index():
 
 def test_price_changes_compare_only_against_fresh_observations():
     d10 = D1 + dt.timedelta(days=9)
-    frame = prices([
-        (D1, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.00, 1),
-        (D8, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.30, 1),   # 7 days: a move
-        (D1, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 2.00, 1),
-        (d10, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 1.00, 1),  # 9 days: reappeared
-    ])
+    frame = prices(
+        [
+            (D1, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.00, 1),
+            (D8, "H100-SXM-80GB", "lambda", "neocloud", "on_demand", 3.30, 1),  # 7 days: a move
+            (D1, "H100-SXM-80GB", "nebius", "neocloud", "on_demand", 2.00, 1),
+            (
+                d10,
+                "H100-SXM-80GB",
+                "nebius",
+                "neocloud",
+                "on_demand",
+                1.00,
+                1,
+            ),  # 9 days: reappeared
+        ]
+    )
     out = A.price_changes(frame)
     kinds = {(r["provider"], r["date"]): r["kind"] for r in out.iter_rows(named=True)}
     assert kinds[("lambda", D8)] == "up" and kinds[("nebius", d10)] == "reappeared"
@@ -216,7 +295,9 @@ def test_price_changes_compare_only_against_fresh_observations():
     assert set(out["methodology_version"]) == {"2.0"}
 
 
-@pytest.mark.parametrize("name", [n for n in A.MART_KEYS if n not in ("gpu_price_index", "index_constituents")])
+@pytest.mark.parametrize(
+    "name", [n for n in A.MART_KEYS if n not in ("gpu_price_index", "index_constituents")]
+)
 def test_every_mart_is_unique_on_its_key(name):
     frame = A.cost_per_flop(MARKET, SPECS) if name == "cost_per_flop" else getattr(A, name)(MARKET)
     keys = A.MART_KEYS[name]

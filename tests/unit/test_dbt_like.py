@@ -33,13 +33,16 @@ sources:
 def con():
     c = duckdb.connect()
     c.execute("create schema raw")
-    c.execute("create table raw.events as select * from (values (1, 'a', 10.0), (2, 'b', 20.0), "
-              "(3, 'b', 30.0)) t(id, kind, amount)")
+    c.execute(
+        "create table raw.events as select * from (values (1, 'a', 10.0), (2, 'b', 20.0), "
+        "(3, 'b', 30.0)) t(id, kind, amount)"
+    )
     yield c
     c.close()
 
 
 # ---------------------------------------------------------------- dependency extraction
+
 
 def test_cte_names_shadow_tables_and_are_not_dependencies():
     sql = """
@@ -78,17 +81,25 @@ def test_non_select_is_refused():
 
 # ---------------------------------------------------------------- project loading
 
+
 def test_order_materialization_and_bare_name_resolution(tmp_path):
-    root = write(tmp_path / "sql", {
-        "_sources.yml": SOURCES,
-        "marts/m_total.sql": "select kind, sum(amount) as total from stg_events group by kind",
-        "staging/stg_events.sql": "select * from raw.events",
-        "intermediate/int_kinds.sql": "select distinct kind from staging.stg_events",
-        "marts/m_kinds.sql": "select * from intermediate.int_kinds join marts.m_total using (kind)",
-    })
+    root = write(
+        tmp_path / "sql",
+        {
+            "_sources.yml": SOURCES,
+            "marts/m_total.sql": "select kind, sum(amount) as total from stg_events group by kind",
+            "staging/stg_events.sql": "select * from raw.events",
+            "intermediate/int_kinds.sql": "select distinct kind from staging.stg_events",
+            "marts/m_kinds.sql": "select * from intermediate.int_kinds join marts.m_total using (kind)",
+        },
+    )
     project = Project.load(root)
     order = list(project.models)
-    assert order.index("staging.stg_events") < order.index("marts.m_total") < order.index("marts.m_kinds")
+    assert (
+        order.index("staging.stg_events")
+        < order.index("marts.m_total")
+        < order.index("marts.m_kinds")
+    )
     assert order.index("intermediate.int_kinds") < order.index("marts.m_kinds")
     assert project.models["marts.m_total"].depends_on == {"staging.stg_events"}
     assert project.models["staging.stg_events"].sources == {"raw.events"}
@@ -99,29 +110,37 @@ def test_order_materialization_and_bare_name_resolution(tmp_path):
 
 
 def test_cycle_is_an_error_naming_the_files(tmp_path):
-    root = write(tmp_path / "sql", {
-        "marts/a.sql": "select * from marts.b",
-        "marts/b.sql": "select * from marts.a",
-    })
+    root = write(
+        tmp_path / "sql",
+        {
+            "marts/a.sql": "select * from marts.b",
+            "marts/b.sql": "select * from marts.a",
+        },
+    )
     with pytest.raises(ProjectError, match=r"dependency cycle: .*marts[./]a.*marts[./]b") as err:
         Project.load(root)
     assert "a.sql" in str(err.value) and "b.sql" in str(err.value)
 
 
 def test_missing_relation_is_an_error_naming_the_file(tmp_path):
-    root = write(tmp_path / "sql", {
-        "_sources.yml": SOURCES,
-        "marts/a.sql": "select * from raw.events join marts.nope using (id)",
-    })
+    root = write(
+        tmp_path / "sql",
+        {
+            "_sources.yml": SOURCES,
+            "marts/a.sql": "select * from raw.events join marts.nope using (id)",
+        },
+    )
     with pytest.raises(ProjectError, match=r"a\.sql: reads marts\.nope, which is neither"):
         Project.load(root)
 
 
 def test_yaml_for_a_missing_model_and_unknown_test_are_errors(tmp_path):
-    root = write(tmp_path / "sql", {
-        "_sources.yml": SOURCES,
-        "marts/a.sql": "select * from raw.events",
-        "marts/_marts.yml": """
+    root = write(
+        tmp_path / "sql",
+        {
+            "_sources.yml": SOURCES,
+            "marts/a.sql": "select * from raw.events",
+            "marts/_marts.yml": """
             models:
               - name: a
                 columns:
@@ -129,7 +148,8 @@ def test_yaml_for_a_missing_model_and_unknown_test_are_errors(tmp_path):
                     tests: [is_positive]
               - name: typo
         """,
-    })
+        },
+    )
     with pytest.raises(ProjectError) as err:
         Project.load(root)
     assert "unknown test 'is_positive'" in str(err.value)
@@ -177,17 +197,31 @@ def test_every_generic_test_passes_on_good_data(tmp_path, con):
     result = project.build(con)
     assert result.ok, result.summary()
     assert {m: o.status for m, o in result.models.items()} == {
-        "staging.stg_events": "success", "marts.by_kind": "success", "marts.report": "success"}
+        "staging.stg_events": "success",
+        "marts.by_kind": "success",
+        "marts.report": "success",
+    }
     assert result.models["marts.by_kind"].rows == 2
     assert result.models["staging.stg_events"].rows is None  # a view: not counted
-    assert sorted(t.name for t in result.tests) == sorted([
-        "not_null_by_kind_kind", "unique_by_kind_kind", "accepted_values_by_kind_kind",
-        "accepted_range_by_kind_total", "not_empty_by_kind",
-        next(t.name for t in result.tests if t.name.startswith("expression_is_true_by_kind_total_0_")),
-    ])
+    assert sorted(t.name for t in result.tests) == sorted(
+        [
+            "not_null_by_kind_kind",
+            "unique_by_kind_kind",
+            "accepted_values_by_kind_kind",
+            "accepted_range_by_kind_total",
+            "not_empty_by_kind",
+            next(
+                t.name
+                for t in result.tests
+                if t.name.startswith("expression_is_true_by_kind_total_0_")
+            ),
+        ]
+    )
     assert all(t.status == "pass" for t in result.tests)
-    kinds = con.execute("select table_name, table_type from information_schema.tables "
-                        "where table_schema in ('staging', 'marts') order by 1").fetchall()
+    kinds = con.execute(
+        "select table_name, table_type from information_schema.tables "
+        "where table_schema in ('staging', 'marts') order by 1"
+    ).fetchall()
     assert kinds == [("by_kind", "BASE TABLE"), ("report", "BASE TABLE"), ("stg_events", "VIEW")]
 
 
@@ -208,7 +242,8 @@ def test_failing_error_test_blocks_downstream_and_reports_rows(tmp_path, con):
 def test_failing_warn_test_does_not_block(tmp_path, con):
     files = dict(TESTED)
     files["marts/_marts.yml"] = TESTED["marts/_marts.yml"].replace(
-        "accepted_values: {values: [a, b]}", "accepted_values: {values: [a], severity: warn}")
+        "accepted_values: {values: [a, b]}", "accepted_values: {values: [a], severity: warn}"
+    )
     result = Project.load(write(tmp_path / "sql", files)).build(con)
     assert result.ok
     warned = [t for t in result.tests if t.status == "warn"]
@@ -248,14 +283,17 @@ def test_row_condition_and_composite_unique_and_relationships(tmp_path, con):
 def test_model_error_keeps_previous_version_and_skips_downstream(tmp_path, con):
     root = write(tmp_path / "sql", TESTED)
     Project.load(root).build(con)
-    (root / "marts/by_kind.sql").write_text("select kind, count(*) as n, sum(nope) as total "
-                                           "from staging.stg_events group by kind")
+    (root / "marts/by_kind.sql").write_text(
+        "select kind, count(*) as n, sum(nope) as total from staging.stg_events group by kind"
+    )
     result = Project.load(root).build(con)
     assert result.models["marts.by_kind"].status == "error"
     assert "by_kind.sql" in result.models["marts.by_kind"].message
     assert "nope" in result.models["marts.by_kind"].message
     assert result.models["marts.report"].status == "skipped"
-    assert con.execute("select count(*) from marts.by_kind").fetchone() == (2,)  # old version intact
+    assert con.execute("select count(*) from marts.by_kind").fetchone() == (
+        2,
+    )  # old version intact
 
 
 def test_singular_tests_attach_to_the_last_model_they_read(tmp_path, con):
@@ -268,7 +306,8 @@ def test_singular_tests_attach_to_the_last_model_they_read(tmp_path, con):
     project = Project.load(write(tmp_path / "sql", files))
     singular = [t for t in project.models["marts.report"].tests if t.kind == "singular"]
     assert [(t.name, t.severity, sorted(t.depends_on)) for t in singular] == [
-        ("singular_assert_totals_match", "warn", ["marts.report", "staging.stg_events"])]
+        ("singular_assert_totals_match", "warn", ["marts.report", "staging.stg_events"])
+    ]
     result = project.build(con)
     t = next(t for t in result.tests if t.name == "singular_assert_totals_match")
     assert (t.status, t.failures) == ("warn", 2)  # every kind's total is off by the +1
@@ -277,18 +316,25 @@ def test_singular_tests_attach_to_the_last_model_they_read(tmp_path, con):
 def test_materialization_can_change_between_builds(tmp_path, con):
     root = write(tmp_path / "sql", TESTED)
     Project.load(root).build(con)
-    (root / "staging/_staging.yml").write_text("models:\n  - name: stg_events\n    config: {materialized: table}\n")
+    (root / "staging/_staging.yml").write_text(
+        "models:\n  - name: stg_events\n    config: {materialized: table}\n"
+    )
     result = Project.load(root).build(con, select=["staging.stg_events"])
     assert result.models["staging.stg_events"].rows == 3
-    assert con.execute("select table_type from information_schema.tables "
-                       "where table_name = 'stg_events'").fetchone() == ("BASE TABLE",)
+    assert con.execute(
+        "select table_type from information_schema.tables where table_name = 'stg_events'"
+    ).fetchone() == ("BASE TABLE",)
 
 
 def test_selectors(tmp_path):
     project = Project.load(write(tmp_path / "sql", TESTED))
     assert project.select(["by_kind"]) == ["marts.by_kind"]
     assert project.select(["+marts.by_kind"]) == ["staging.stg_events", "marts.by_kind"]
-    assert project.select(["stg_events+"]) == ["staging.stg_events", "marts.by_kind", "marts.report"]
+    assert project.select(["stg_events+"]) == [
+        "staging.stg_events",
+        "marts.by_kind",
+        "marts.report",
+    ]
     assert project.select(["marts.*"], exclude=["report"]) == ["marts.by_kind"]
     with pytest.raises(ProjectError, match="matches no model"):
         project.select(["by_knd"])
@@ -320,8 +366,9 @@ def test_seed_loads_csv_with_declared_types(tmp_path, con):
     result = project.build(con)
     assert result.ok
     assert result.models["seeds.specs"].rows == 2
-    assert con.execute("select typeof(launch), typeof(tflops) from seeds.specs limit 1").fetchone() == (
-        "VARCHAR", "DOUBLE")
+    assert con.execute(
+        "select typeof(launch), typeof(tflops) from seeds.specs limit 1"
+    ).fetchone() == ("VARCHAR", "DOUBLE")
     assert con.execute("select * from marts.fast").fetchall() == [("H100",)]
 
 
@@ -341,7 +388,10 @@ def test_cli_ls_build_test(tmp_path, capsys):
     c.execute("insert into raw.events values (2, 'zz', 1.0)")
     c.close()
     # `test` checks what is materialized (the old by_kind table still passes); `build` rebuilds
-    assert dbt_like_main(["--project-dir", str(root), "--db", str(db), "test", "--select", "by_kind"]) == 0
+    assert (
+        dbt_like_main(["--project-dir", str(root), "--db", str(db), "test", "--select", "by_kind"])
+        == 0
+    )
     assert "6 passed, 0 failed" in capsys.readouterr().out
     assert dbt_like_main(["--project-dir", str(root), "--db", str(db), "build"]) == 1
     assert "1 failed" in capsys.readouterr().out
@@ -349,6 +399,7 @@ def test_cli_ls_build_test(tmp_path, capsys):
 
 
 # ---------------------------------------------------------------- the real project
+
 
 def test_real_sql_project_graph():
     project = Project.load(REPO_ROOT / "sql")
@@ -358,5 +409,7 @@ def test_real_sql_project_graph():
     assert project.models["staging.stg_raw__gpu_offers"].sources == {"raw.gpu_offers"}
     assert project.models["seeds.gpu_specs"].materialized == "seed"
     assert daily.description and daily.columns["price_min"]
-    assert any(t.kind == "relationships" and t.depends_on == {"marts.gpu_price_daily", "seeds.gpu_specs"}
-               for t in daily.tests)
+    assert any(
+        t.kind == "relationships" and t.depends_on == {"marts.gpu_price_daily", "seeds.gpu_specs"}
+        for t in daily.tests
+    )

@@ -39,19 +39,27 @@ def expected(shared_data) -> dict[tuple[int, int], dict]:
 
 
 def _q(frame: pl.DataFrame, fiscal_year: int, quarter: int) -> dict:
-    rows = frame.filter((pl.col("fiscal_year") == fiscal_year)
-                        & (pl.col("fiscal_quarter") == quarter))
+    rows = frame.filter(
+        (pl.col("fiscal_year") == fiscal_year) & (pl.col("fiscal_quarter") == quarter)
+    )
     assert rows.height == 1, rows
     return rows.row(0, named=True)
 
 
 # --- the real excerpt -------------------------------------------------------------------
 
+
 def test_nvidia_quarters_from_excerpt(nvidia):
     assert nvidia.schema == pl.Schema(OUTPUT_SCHEMA)
     # FY2026 Q1-Q4 (Q4 = FY - 9M) and FY2027 Q1-Q2; FY2025 has only its annual total
     assert nvidia.select("fiscal_year", "fiscal_quarter").rows() == [
-        (2026, 1), (2026, 2), (2026, 3), (2026, 4), (2027, 1), (2027, 2)]
+        (2026, 1),
+        (2026, 2),
+        (2026, 3),
+        (2026, 4),
+        (2027, 1),
+        (2027, 2),
+    ]
     q4 = _q(nvidia, 2026, 4)
     assert q4["q4_derived"] is True
     assert (q4["period_start"], q4["period_end"]) == (D(2025, 10, 27), D(2026, 1, 25))
@@ -73,10 +81,17 @@ def test_nvidia_quarters_from_excerpt(nvidia):
 
 
 def test_nvidia_margins_match_the_sourced_csv(nvidia, expected):
-    overlap = [r for r in nvidia.iter_rows(named=True)
-               if (r["fiscal_year"], r["fiscal_quarter"]) in expected]
+    overlap = [
+        r
+        for r in nvidia.iter_rows(named=True)
+        if (r["fiscal_year"], r["fiscal_quarter"]) in expected
+    ]
     assert [(r["fiscal_year"], r["fiscal_quarter"]) for r in overlap] == [
-        (2026, 1), (2026, 2), (2026, 3), (2026, 4)]
+        (2026, 1),
+        (2026, 2),
+        (2026, 3),
+        (2026, 4),
+    ]
     for r in overlap:
         want = expected[(r["fiscal_year"], r["fiscal_quarter"])]
         want_pct = float(want["gross_margin_pct_computed"])
@@ -85,27 +100,44 @@ def test_nvidia_margins_match_the_sourced_csv(nvidia, expected):
         assert round(r["cost_of_revenue"] / 1e6) == int(want["cost_of_revenue_usd_m"])
         assert round(r["gross_profit"] / 1e6) == int(want["gross_profit_usd_m"])
         assert (r["period_start"].isoformat(), r["period_end"].isoformat()) == (
-            want["period_start"], want["period_end"])
+            want["period_start"],
+            want["period_end"],
+        )
         assert r["q4_derived"] is (r["fiscal_quarter"] == 4)
 
 
 def test_repeated_fetches_give_the_same_quarters(shared_data, nvidia):
     facts = _excerpt_facts(shared_data)
-    two_days = pl.concat([
-        facts.with_columns(pl.lit(day).alias("date"), pl.lit("sec_edgar").alias("source"))
-        for day in (D(2026, 8, 27), D(2026, 8, 28))
-    ])
+    two_days = pl.concat(
+        [
+            facts.with_columns(pl.lit(day).alias("date"), pl.lit("sec_edgar").alias("source"))
+            for day in (D(2026, 8, 27), D(2026, 8, 28))
+        ]
+    )
     assert quarterly_financials(two_days).equals(nvidia)
 
 
 # --- hand-built facts: a calendar-year filer --------------------------------------------
 
+
 def _fact(concept, start, end, value, accn, fy, fp, filed, *, cik="0000000001", problem=None):
-    return {"cik": cik, "entity": "ACME", "concept": concept, "unit": "USD", "fiscal_year": fy,
-            "fiscal_period": fp, "form": "10-K" if fp == "FY" else "10-Q",
-            "period_start": start, "period_end": end, "value": float(value), "accession": accn,
-            "filed": filed, "frame": None, "payload_name": "companyfacts_0000000001.json",
-            "problem": problem}
+    return {
+        "cik": cik,
+        "entity": "ACME",
+        "concept": concept,
+        "unit": "USD",
+        "fiscal_year": fy,
+        "fiscal_period": fp,
+        "form": "10-K" if fp == "FY" else "10-Q",
+        "period_start": start,
+        "period_end": end,
+        "value": float(value),
+        "accession": accn,
+        "filed": filed,
+        "frame": None,
+        "payload_name": "companyfacts_0000000001.json",
+        "problem": problem,
+    }
 
 
 def _frame(rows) -> pl.DataFrame:
@@ -137,8 +169,11 @@ def test_q4_is_fiscal_year_minus_nine_months():
     out = quarterly_financials(_frame(_year() + _year("CostOfRevenue", scale=0.4)))
     cols = ("fiscal_quarter", "revenue", "cost_of_revenue", "gross_profit", "q4_derived")
     assert out.select(cols).rows() == [
-        (1, 100.0, 40.0, 60.0, False), (2, 110.0, 44.0, 66.0, False),
-        (3, 120.0, 48.0, 72.0, False), (4, 170.0, 68.0, 102.0, True)]
+        (1, 100.0, 40.0, 60.0, False),
+        (2, 110.0, 44.0, 66.0, False),
+        (3, 120.0, 48.0, 72.0, False),
+        (4, 170.0, 68.0, 102.0, True),
+    ]
     q4 = _q(out, 2023, 4)
     assert (q4["period_start"], q4["period_end"]) == (D(2023, 10, 1), D(2023, 12, 31))
     assert q4["source_accession"] == "A-K"
@@ -172,7 +207,12 @@ def test_latest_filed_fact_wins_and_comparatives_get_their_own_year():
     ]
     out = quarterly_financials(_frame(rows))
     assert out.select("fiscal_year", "fiscal_quarter").rows() == [
-        (2023, 1), (2023, 2), (2023, 3), (2023, 4), (2024, 1)]
+        (2023, 1),
+        (2023, 2),
+        (2023, 3),
+        (2023, 4),
+        (2024, 1),
+    ]
     q1 = _q(out, 2023, 1)
     assert q1["revenue"] == 101 and q1["source_accession"] == "B-Q1"
     assert _q(out, 2024, 1)["revenue"] == 130
@@ -193,14 +233,17 @@ def test_gross_profit_reported_or_computed():
     assert out["cost_of_revenue"].to_list() == [50.0, 55.0, 60.0, 85.0]
     assert out["gross_margin"].to_list() == [0.5] * 4
     # a reported GrossProfit is taken as reported, not recomputed from revenue - cost
-    both = quarterly_financials(_frame(
-        _year() + _year("CostOfRevenue", scale=0.4) + _year("GrossProfit", scale=0.5)))
+    both = quarterly_financials(
+        _frame(_year() + _year("CostOfRevenue", scale=0.4) + _year("GrossProfit", scale=0.5))
+    )
     assert both["gross_profit"].to_list() == [50.0, 55.0, 60.0, 85.0]
 
 
 def test_revenue_from_contract_is_the_fallback_concept():
-    rows = [*_year("RevenueFromContractWithCustomerExcludingAssessedTax"),
-            _fact("Revenues", *Q2, 111, "A-Q2", 2023, "Q2", D(2023, 8, 1))]
+    rows = [
+        *_year("RevenueFromContractWithCustomerExcludingAssessedTax"),
+        _fact("Revenues", *Q2, 111, "A-Q2", 2023, "Q2", D(2023, 8, 1)),
+    ]
     out = quarterly_financials(_frame(rows))
     assert out["revenue"].to_list() == [100.0, 111.0, 120.0, 170.0]  # Revenues preferred for Q2
 
@@ -226,7 +269,11 @@ def test_fifty_three_week_fiscal_year_ending_in_january():
     ]
     out = quarterly_financials(_frame(rows))
     assert out.select("fiscal_year", "fiscal_quarter", "revenue").rows() == [
-        (2023, 1, 8.0), (2023, 2, 7.0), (2023, 3, 6.0), (2023, 4, 6.0)]
+        (2023, 1, 8.0),
+        (2023, 2, 7.0),
+        (2023, 3, 6.0),
+        (2023, 4, 6.0),
+    ]
     assert _q(out, 2023, 4)["period_start"] == D(2022, 10, 31)
 
 
@@ -238,7 +285,11 @@ def test_empty_and_invalid_inputs():
     with pytest.raises(ValueError, match="CIK"):
         quarterly_financials(two)
     assert quarterly_financials(two, cik="0000000001")["revenue"].to_list() == [
-        100.0, 110.0, 120.0, 170.0]
+        100.0,
+        110.0,
+        120.0,
+        170.0,
+    ]
     assert quarterly_financials(two, cik="2")["revenue"].to_list() == [1.0]
     with pytest.raises(ValueError, match="column"):
         quarterly_financials(_frame(_year()).drop("accession"))

@@ -68,7 +68,9 @@ def test_dense_not_sparse(seed):
         if bf16 and fp8:  # FP8 runs at 2x BF16 on every part that has it, never 4x
             assert float(fp8) <= 2.05 * float(bf16), gpu
         if bf16 and row["tf32_tflops"]:
-            assert float(row["tf32_tflops"]) <= 0.55 * float(bf16) or gpu.startswith(("TRAINIUM", "INFERENTIA")), gpu
+            assert float(row["tf32_tflops"]) <= 0.55 * float(bf16) or gpu.startswith(
+                ("TRAINIUM", "INFERENTIA")
+            ), gpu
 
 
 def test_cross_check_against_epoch(seed, shared_data):

@@ -53,7 +53,13 @@ EXPECTED = [
     ("H200 SXM", "NVIDIA H200", 141, "H200-SXM-141GB", False),
     ("NVIDIA H200 NVL", "NVIDIA H200 NVL", 143, "H200-NVL-141GB", False),
     ("B200", "NVIDIA B200", 180, "B200-180GB", False),
-    ("RTX PRO 6000 WK", "NVIDIA RTX PRO 6000 Blackwell Workstation Edition", 96, "RTXPRO6000-96GB", False),
+    (
+        "RTX PRO 6000 WK",
+        "NVIDIA RTX PRO 6000 Blackwell Workstation Edition",
+        96,
+        "RTXPRO6000-96GB",
+        False,
+    ),
     ("RTX 2000 Ada", "NVIDIA RTX 2000 Ada Generation", 16, "RTX2000ADA-16GB", False),
     # instance RAM in a hint must not be read as GPU memory
     ("H100", "8x_H100_192V_1600G", None, "H100-SXM-80GB", True),
@@ -100,8 +106,17 @@ def test_all_canonical_ids_follow_the_contract():
     assert len(ids) == len(set(ids))
     bad = [i for i in ids if not CONTRACT_IDS.match(i)]
     assert not bad
-    for required in ("H100-SXM-80GB", "H100-PCIE-80GB", "H100-NVL-94GB", "A100-SXM-80GB",
-                     "A100-PCIE-40GB", "H200-SXM-141GB", "L40S-48GB", "RTX4090-24GB", "MI300X-192GB"):
+    for required in (
+        "H100-SXM-80GB",
+        "H100-PCIE-80GB",
+        "H100-NVL-94GB",
+        "A100-SXM-80GB",
+        "A100-PCIE-40GB",
+        "H200-SXM-141GB",
+        "L40S-48GB",
+        "RTX4090-24GB",
+        "MI300X-192GB",
+    ):
         assert required in ids
 
 
@@ -117,14 +132,23 @@ def _shared_gpu_names(shared_data):
         for row in csv.DictReader(path.open()):
             if row["AcceleratorName"]:
                 info = gpu_info_name(row["GpuInfo"])
-                out.append((path.name, row["AcceleratorName"], f"{info} {row['InstanceType']}", None))
+                out.append(
+                    (path.name, row["AcceleratorName"], f"{info} {row['InstanceType']}", None)
+                )
                 if info:
                     out.append((path.name, info, row["InstanceType"], None))
-    runpod = json.loads((shared_data / "provider_payloads/runpod/gpuport_runpod_sample_2025-11-14_0cb9709.json").read_text())
+    runpod = json.loads(
+        (
+            shared_data / "provider_payloads/runpod/gpuport_runpod_sample_2025-11-14_0cb9709.json"
+        ).read_text()
+    )
     for offer in runpod:
         gt = offer["raw_data"]["gpu_type"]
         out.append(("runpod capture", gt["displayName"], gt["id"], gt["memoryInGb"]))
-    obs = shared_data / "price_history/cherielilili_gpu_pricing_tracker/observations_2026-02-11_to_2026-06-15.csv"
+    obs = (
+        shared_data
+        / "price_history/cherielilili_gpu_pricing_tracker/observations_2026-02-11_to_2026-06-15.csv"
+    )
     for name in {row["gpu_model"] for row in csv.DictReader(obs.open())}:
         out.append((obs.name, name, "", None))
     for path in (shared_data / "price_history/becloudready_gpuhunt_daily/raw").glob("*.json"):
@@ -137,16 +161,24 @@ def _shared_gpu_names(shared_data):
     for o in json.loads(tard.read_text()):
         out.append((tard.name, o["gpu_model"], o.get("interconnect") or "", o.get("vram_gb")))
     payloads = shared_data / "provider_payloads"
-    for item in json.loads((payloads / "jarvislabs/gpuhunt_test_SERVER_META_RESPONSE.json").read_text())["server_meta"]:
+    for item in json.loads(
+        (payloads / "jarvislabs/gpuhunt_test_SERVER_META_RESPONSE.json").read_text()
+    )["server_meta"]:
         out.append(("jarvislabs", item["gpu_type"], "", float(item["vram"])))
-    for item in json.loads((payloads / "seeweb/gpuhunt_test_plans_payload.json").read_text())["plans"]:
+    for item in json.loads((payloads / "seeweb/gpuhunt_test_plans_payload.json").read_text())[
+        "plans"
+    ]:
         if item.get("gpu_label"):
             out.append(("seeweb", item["gpu_label"], "", None))
     for name in ("verda/gpuhunt_test_one_gpu.json", "verda/gpuhunt_test_two_gpu.json"):
         item = json.loads((payloads / name).read_text())
         out.append((name, item["model"], item["gpu"]["description"], None))
-    for size in json.loads((payloads / "digitalocean/gpuhunt_test_sizes_response.json").read_text())["sizes"]:
-        for gpu in (size.get("gpu_info") or {}).get("model", "").split(",") if size.get("gpu_info") else []:
+    for size in json.loads(
+        (payloads / "digitalocean/gpuhunt_test_sizes_response.json").read_text()
+    )["sizes"]:
+        for gpu in (
+            (size.get("gpu_info") or {}).get("model", "").split(",") if size.get("gpu_info") else []
+        ):
             out.append(("digitalocean", gpu, size["slug"], None))
     assert len(out) > 500
     return out
@@ -164,4 +196,3 @@ def test_every_gpu_name_in_shared_data_maps(shared_data):
         assert CONTRACT_IDS.match(match.gpu_model), match
         assert match.gpu_family in FAMILY_VARIANTS
     assert not failures, "\n".join(sorted(set(failures)))
-

@@ -24,7 +24,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         _Handler.seen.append((self.path, self.headers.get("User-Agent")))
-        status, headers, body = _Handler.script[min(len(_Handler.seen) - 1, len(_Handler.script) - 1)]
+        status, headers, body = _Handler.script[
+            min(len(_Handler.seen) - 1, len(_Handler.script) - 1)
+        ]
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
@@ -48,13 +50,22 @@ def server():
 
 def _client(**kw):
     sleeps = []
-    client = PoliteClient(user_agent="tracker-test/1", min_interval_seconds=0, backoff_seconds=0.01,
-                          sleep=sleeps.append, **kw)
+    client = PoliteClient(
+        user_agent="tracker-test/1",
+        min_interval_seconds=0,
+        backoff_seconds=0.01,
+        sleep=sleeps.append,
+        **kw,
+    )
     return client, sleeps
 
 
 def test_retries_429_honouring_retry_after(server):
-    _Handler.script = [(429, {"Retry-After": "7"}, b""), (503, {}, b""), (200, {"Content-Type": "text/csv"}, b"ok")]
+    _Handler.script = [
+        (429, {"Retry-After": "7"}, b""),
+        (503, {}, b""),
+        (200, {"Content-Type": "text/csv"}, b"ok"),
+    ]
     client, sleeps = _client()
     resp = client.get(f"{server}/v8/lambda/vms.csv")
     assert resp.content == b"ok" and resp.status == 200
@@ -91,14 +102,23 @@ def test_response_size_limit(server):
 
 
 def test_parse_retry_after_http_date():
-    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(10.0)
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == pytest.approx(
+        10.0
+    )
     assert parse_retry_after("garbage") is None
 
 
 def test_archive_roundtrip_meta_and_superseded(tmp_path):
     day = dt.date(2026, 5, 24)
-    archive.write_payload(tmp_path, "skypilot_catalog", day, "lambda.csv", b"v1",
-                          url="https://example.test/v8/lambda/vms.csv?token=SECRET", status=200)
+    archive.write_payload(
+        tmp_path,
+        "skypilot_catalog",
+        day,
+        "lambda.csv",
+        b"v1",
+        url="https://example.test/v8/lambda/vms.csv?token=SECRET",
+        status=200,
+    )
     meta = json.loads((tmp_path / "skypilot_catalog/2026-05-24/lambda.csv.meta.json").read_text())
     assert meta["sha256"] == "3bfc269594ef649228e9a74bab00f042efc91d5acc6fbee31a382e80d42388fe"
     assert meta["bytes"] == 2 and "SECRET" not in json.dumps(meta)
@@ -120,8 +140,18 @@ def test_archive_replay_without_meta_files(tmp_path):
 
 
 def _frame(day, price):
-    recs = [{"provider": "lambda", "gpu_name": "H100", "gpu_hint": "gpu_8x_h100_sxm5", "gpu_count": 8,
-             "pricing": "on_demand", "price": price, "price_basis": "per_instance", "instance_type": "g8"}]
+    recs = [
+        {
+            "provider": "lambda",
+            "gpu_name": "H100",
+            "gpu_hint": "gpu_8x_h100_sxm5",
+            "gpu_count": 8,
+            "pricing": "on_demand",
+            "price": price,
+            "price_basis": "per_instance",
+            "instance_type": "g8",
+        }
+    ]
     offers, _ = normalise_offers(recs, source="t", day=day)
     return offers
 
@@ -130,10 +160,16 @@ def test_replace_partition_is_idempotent_and_atomic(tmp_path):
     db = tmp_path / "w.duckdb"
     d1, d2 = dt.date(2026, 1, 1), dt.date(2026, 1, 2)
     with warehouse.writer(db) as con:
-        warehouse.replace_partition(con, "raw.gpu_offers", _frame(d1, 31.92), source="t", dates=[d1])
+        warehouse.replace_partition(
+            con, "raw.gpu_offers", _frame(d1, 31.92), source="t", dates=[d1]
+        )
         warehouse.replace_partition(con, "raw.gpu_offers", _frame(d2, 24.0), source="t", dates=[d2])
-        warehouse.replace_partition(con, "raw.gpu_offers", _frame(d1, 31.92), source="t", dates=[d1])
-        rows = con.execute("SELECT date, price_usd_per_gpu_hour FROM raw.gpu_offers ORDER BY date").fetchall()
+        warehouse.replace_partition(
+            con, "raw.gpu_offers", _frame(d1, 31.92), source="t", dates=[d1]
+        )
+        rows = con.execute(
+            "SELECT date, price_usd_per_gpu_hour FROM raw.gpu_offers ORDER BY date"
+        ).fetchall()
     assert rows == [(d1, 3.99), (d2, 3.0)]
     # a failing insert leaves the previous partition in place
     bad = _frame(d1, 40.0).with_columns(pl.lit("other").alias("source"))
@@ -155,15 +191,32 @@ def test_load_source_day_rolls_back_everything_on_error(tmp_path):
     db = tmp_path / "w.duckdb"
     d1 = dt.date(2026, 1, 1)
     good = _frame(d1, 31.92)
-    warehouse.load_source_day(db, source="t", days=[d1], offers=good, quarantine=empty_quarantine(),
-                              payloads=["a"], mode="archive")
+    warehouse.load_source_day(
+        db,
+        source="t",
+        days=[d1],
+        offers=good,
+        quarantine=empty_quarantine(),
+        payloads=["a"],
+        mode="archive",
+    )
     broken_quarantine = normalise_offers(
-        [{"provider": "x", "gpu_name": "??", "price": 1}], source="other", day=d1)[1]
+        [{"provider": "x", "gpu_name": "??", "price": 1}], source="other", day=d1
+    )[1]
     with pytest.raises(ValueError):
-        warehouse.load_source_day(db, source="t", days=[d1], offers=_frame(d1, 16.0),
-                                  quarantine=broken_quarantine, payloads=["b"], mode="archive")
+        warehouse.load_source_day(
+            db,
+            source="t",
+            days=[d1],
+            offers=_frame(d1, 16.0),
+            quarantine=broken_quarantine,
+            payloads=["b"],
+            mode="archive",
+        )
     with warehouse.reader(db) as con:
-        assert con.execute("SELECT price_usd_per_gpu_hour FROM raw.gpu_offers").fetchall() == [(3.99,)]
+        assert con.execute("SELECT price_usd_per_gpu_hour FROM raw.gpu_offers").fetchall() == [
+            (3.99,)
+        ]
         assert con.execute("SELECT count(*) FROM raw.load_log").fetchone()[0] == 1
 
 
@@ -174,8 +227,9 @@ def test_duckdb_memory_and_thread_limits_come_from_the_environment(tmp_path, mon
     monkeypatch.setenv("GPU_TRACKER_DUCKDB_MEMORY_LIMIT", "1GB")
     monkeypatch.setenv("GPU_TRACKER_DUCKDB_THREADS", "1")
     with wh.writer(db) as con:
-        assert con.execute("select current_setting('memory_limit'), current_setting('threads')").fetchone() == (
-            "953.6 MiB", 1)
+        assert con.execute(
+            "select current_setting('memory_limit'), current_setting('threads')"
+        ).fetchone() == ("953.6 MiB", 1)
     with wh.reader(db) as con:
         assert con.execute("select current_setting('memory_limit')").fetchone() == ("953.6 MiB",)
         # no progress bar on stdout (it would corrupt `gpu-tracker sql --format csv > file`)

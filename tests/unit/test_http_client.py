@@ -60,7 +60,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                 self.wfile.write(body)
                 return
             for i in range(len(body)):
-                self.wfile.write(body[i:i + 1])
+                self.wfile.write(body[i : i + 1])
                 self.wfile.flush()
                 time.sleep(drip)
         except (BrokenPipeError, ConnectionResetError):
@@ -87,11 +87,17 @@ def _client(**kw) -> tuple[PoliteClient, list[float]]:
     session.trust_env = False  # no proxy from the environment for 127.0.0.1
     kw.setdefault("max_retries", 4)
     kw.setdefault("backoff_seconds", 30.0)  # a retry would show as a 30 s sleep
-    return PoliteClient(user_agent="tracker-test/1", min_interval_seconds=0, session=session,
-                        sleep=sleeps.append, **kw), sleeps
+    return PoliteClient(
+        user_agent="tracker-test/1",
+        min_interval_seconds=0,
+        session=session,
+        sleep=sleeps.append,
+        **kw,
+    ), sleeps
 
 
 # ---------------------------------------------------------------- unreachable hosts (#13.5)
+
 
 def test_refused_connection_fails_at_once_without_retries():
     client, sleeps = _client()
@@ -115,8 +121,11 @@ def test_unresolvable_name_fails_at_once_without_retries():
 def test_an_offline_skypilot_fetch_of_every_cloud_ends_in_seconds():
     """The 18-minute case: every cloud of the default list against a refused host."""
     client, sleeps = _client()
-    cfg = {**skypilot_catalog.SPEC.defaults, "base_url": f"http://127.0.0.1:{_refused_port()}/v8",
-           "fallback_url": f"https://{UNRESOLVABLE_HOST}/v8"}
+    cfg = {
+        **skypilot_catalog.SPEC.defaults,
+        "base_url": f"http://127.0.0.1:{_refused_port()}/v8",
+        "fallback_url": f"https://{UNRESOLVABLE_HOST}/v8",
+    }
     started = time.monotonic()
     out = skypilot_catalog.fetch(client, cfg, None)
     assert len(out) == len(skypilot_catalog.V8_CLOUDS) == 20
@@ -125,6 +134,7 @@ def test_an_offline_skypilot_fetch_of_every_cloud_ends_in_seconds():
 
 
 # ----------------------------------------------------------------- total deadline (#10.11)
+
 
 def test_a_dripping_server_hits_the_total_deadline(server):
     # 1 byte every 0.3 s: each read is well inside the 2 s per-read timeout, the whole body
@@ -180,12 +190,19 @@ def bomb() -> bytes:
 
 
 def test_a_gzip_bomb_in_transit_is_refused_with_bounded_memory(server, bomb):
-    _Handler.routes["/bomb"] = ({"Content-Type": "application/json", "Content-Encoding": "gzip"}, bomb, 0)
+    _Handler.routes["/bomb"] = (
+        {"Content-Type": "application/json", "Content-Encoding": "gzip"},
+        bomb,
+        0,
+    )
     client, _ = _client(max_response_bytes=1 << 20)
     tracemalloc.start()
     try:
-        with pytest.raises(FetchError, match=r"Content-Encoding gzip: compressed body of \d+ bytes "
-                                             r"inflates beyond the 1048576-byte limit"):
+        with pytest.raises(
+            FetchError,
+            match=r"Content-Encoding gzip: compressed body of \d+ bytes "
+            r"inflates beyond the 1048576-byte limit",
+        ):
             client.get(f"{server}/bomb")
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -197,14 +214,24 @@ def test_gzip_and_deflate_bodies_are_decoded_and_other_encodings_refused(server)
     text = b'{"data": [' + b'{"id": "m"},' * 1000 + b'{"id": "z"}]}'
     deflate = zlib.compressobj(wbits=zlib.MAX_WBITS)
     raw_deflate = zlib.compressobj(wbits=-zlib.MAX_WBITS)
-    _Handler.routes.update({
-        "/gz": ({"Content-Encoding": "gzip"}, gzip.compress(text), 0),
-        "/deflate": ({"Content-Encoding": "deflate"}, deflate.compress(text) + deflate.flush(), 0),
-        "/raw-deflate": ({"Content-Encoding": "deflate"}, raw_deflate.compress(text) + raw_deflate.flush(), 0),
-        "/plain": ({}, text, 0),
-        "/br": ({"Content-Encoding": "br"}, b"\x0b\x02\x80", 0),
-        "/broken": ({"Content-Encoding": "gzip"}, gzip.compress(text)[:-30], 0),
-    })
+    _Handler.routes.update(
+        {
+            "/gz": ({"Content-Encoding": "gzip"}, gzip.compress(text), 0),
+            "/deflate": (
+                {"Content-Encoding": "deflate"},
+                deflate.compress(text) + deflate.flush(),
+                0,
+            ),
+            "/raw-deflate": (
+                {"Content-Encoding": "deflate"},
+                raw_deflate.compress(text) + raw_deflate.flush(),
+                0,
+            ),
+            "/plain": ({}, text, 0),
+            "/br": ({"Content-Encoding": "br"}, b"\x0b\x02\x80", 0),
+            "/broken": ({"Content-Encoding": "gzip"}, gzip.compress(text)[:-30], 0),
+        }
+    )
     client, _ = _client(max_response_bytes=len(text))  # exactly the decoded size: allowed
     for path in ("/gz", "/deflate", "/raw-deflate", "/plain"):
         assert client.get(f"{server}{path}").content == text, path
@@ -247,6 +274,7 @@ def test_bounded_gunzip_edge_cases(bomb):
 
 # ------------------------------------------------------------------------ preflight (#13.5)
 
+
 def test_preflight_partial_outage_goes_on_and_names_the_failing_host(server):
     port = int(server.rsplit(":", 1)[1])
     sections = {
@@ -256,20 +284,29 @@ def test_preflight_partial_outage_goes_on_and_names_the_failing_host(server):
     }
     checks = netcheck.preflight(sections, ["up", "down", "gone"], deadline_seconds=5)
     by_host = {(c.host, c.port): c for c in checks}
-    assert by_host[("127.0.0.1", port)].ok and by_host[("127.0.0.1", port)].sources == ("up", "gone")
+    assert by_host[("127.0.0.1", port)].ok and by_host[("127.0.0.1", port)].sources == (
+        "up",
+        "gone",
+    )
     assert [c.error for c in checks if c.host == UNRESOLVABLE_HOST] == ["name does not resolve"]
     assert [c.error for c in checks if c.port not in (port, 443)] == ["connection refused"]
 
 
 def test_preflight_with_no_reachable_host_is_one_line_with_the_advice():
-    sections = {"a": {"base_url": f"http://127.0.0.1:{_refused_port()}/x"},
-                "b": {"base_url": f"https://{UNRESOLVABLE_HOST}/y"}}
+    sections = {
+        "a": {"base_url": f"http://127.0.0.1:{_refused_port()}/x"},
+        "b": {"base_url": f"https://{UNRESOLVABLE_HOST}/y"},
+    }
     started = time.monotonic()
     with pytest.raises(netcheck.NetworkUnreachable) as err:
         netcheck.preflight(sections, ["a", "b"], deadline_seconds=5)
     message = str(err.value)
-    assert message.startswith("network unreachable: none of the 2 source host(s) answered within 5s (")
-    assert "connection refused" in message and f"{UNRESOLVABLE_HOST}: name does not resolve" in message
+    assert message.startswith(
+        "network unreachable: none of the 2 source host(s) answered within 5s ("
+    )
+    assert (
+        "connection refused" in message and f"{UNRESOLVABLE_HOST}: name does not resolve" in message
+    )
     assert message.endswith("; replay with --from-archive DIR") and "\n" not in message
     assert time.monotonic() - started < 5
 
@@ -285,23 +322,31 @@ def test_preflight_deadline_bounds_a_resolver_that_hangs(monkeypatch):
     monkeypatch.setattr(netcheck.socket, "getaddrinfo", slow)
     started = time.monotonic()
     with pytest.raises(netcheck.NetworkUnreachable, match=r"hangs.invalid: no answer within 0.5s"):
-        netcheck.preflight({"a": {"base_url": "https://hangs.invalid/"}}, ["a"], deadline_seconds=0.5)
+        netcheck.preflight(
+            {"a": {"base_url": "https://hangs.invalid/"}}, ["a"], deadline_seconds=0.5
+        )
     assert time.monotonic() - started < 1.5
 
 
 def test_offline_run_stops_within_seconds_with_one_line(tracker_env, capsys):
     config = tracker_env.parent / "gpu_tracker.toml"
-    config.write_text(config.read_text() + (
-        "[sources.skypilot_catalog]\n"
-        f'base_url = "http://127.0.0.1:{_refused_port()}/v8"\n'
-        f'fallback_url = "https://{UNRESOLVABLE_HOST}/v8"\n'
-        "[sources.openrouter]\n"
-        f'base_url = "https://{UNRESOLVABLE_HOST}/api/v1/models"\n'))
+    config.write_text(
+        config.read_text()
+        + (
+            "[sources.skypilot_catalog]\n"
+            f'base_url = "http://127.0.0.1:{_refused_port()}/v8"\n'
+            f'fallback_url = "https://{UNRESOLVABLE_HOST}/v8"\n'
+            "[sources.openrouter]\n"
+            f'base_url = "https://{UNRESOLVABLE_HOST}/api/v1/models"\n'
+        )
+    )
     started = time.monotonic()
     code = cli(["run", "--sources", "skypilot_catalog,openrouter"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and time.monotonic() - started < 15
-    assert len(err) == 1 and err[0].startswith("gpu-tracker: network unreachable: none of the 2 source host(s)")
+    assert len(err) == 1 and err[0].startswith(
+        "gpu-tracker: network unreachable: none of the 2 source host(s)"
+    )
     assert err[0].endswith("replay with --from-archive DIR")
 
 

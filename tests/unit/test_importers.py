@@ -44,25 +44,39 @@ def test_getdeploying_instance_prices_are_divided(obs_batch):
 def test_after_the_switch_prices_are_per_gpu(obs_batch):
     offers, _ = _offers(obs_batch, dt.date(2026, 3, 1))
     lam = offers.filter((pl.col("provider") == "lambda") & (pl.col("gpu_model") == "H100-SXM-80GB"))
-    assert dict(zip(lam["gpu_count"], lam["price_usd_per_gpu_hour"])) == {1: 3.78, 2: 3.67, 4: 3.55, 8: 3.44}
+    assert dict(zip(lam["gpu_count"], lam["price_usd_per_gpu_hour"])) == {
+        1: 3.78,
+        2: 3.67,
+        4: 3.55,
+        8: 3.44,
+    }
     assert set(lam["price_basis"]) == {"per_gpu"}
 
 
 def test_nebius_preemptible_relabelled_spot(obs_batch):
     offers, _ = _offers(obs_batch, dt.date(2026, 5, 8))
-    neb = offers.filter((pl.col("provider") == "nebius") & (pl.col("upstream_source") == "nebius.com")
-                        & (pl.col("gpu_model") == "H100-SXM-80GB"))
+    neb = offers.filter(
+        (pl.col("provider") == "nebius")
+        & (pl.col("upstream_source") == "nebius.com")
+        & (pl.col("gpu_model") == "H100-SXM-80GB")
+    )
     assert neb.select("pricing", "price_usd_per_gpu_hour").rows() == [("spot", 1.25)]
     later, _ = _offers(obs_batch, dt.date(2026, 6, 1))
-    neb = later.filter((pl.col("provider") == "nebius") & (pl.col("upstream_source") == "nebius.com")
-                       & (pl.col("gpu_model") == "H100-SXM-80GB"))
+    neb = later.filter(
+        (pl.col("provider") == "nebius")
+        & (pl.col("upstream_source") == "nebius.com")
+        & (pl.col("gpu_model") == "H100-SXM-80GB")
+    )
     assert neb.select("pricing", "price_usd_per_gpu_hour").rows() == [("on_demand", 2.15)]
 
 
 def test_runpod_segments_and_vast_aggregates(obs_batch):
     offers, _quarantine = _offers(obs_batch, dt.date(2026, 6, 1))
-    vast = offers.filter((pl.col("provider") == "vastai") & (pl.col("gpu_model") == "H100-SXM-80GB")
-                         & (pl.col("pricing") == "on_demand"))
+    vast = offers.filter(
+        (pl.col("provider") == "vastai")
+        & (pl.col("gpu_model") == "H100-SXM-80GB")
+        & (pl.col("pricing") == "on_demand")
+    )
     assert vast["price_min_usd_per_gpu_hour"].min() == 2.0011
     assert vast["n_offers"].sum() == 14
     rp = offers.filter((pl.col("provider") == "runpod") & (pl.col("gpu_model") == "H100-SXM-80GB"))
@@ -94,14 +108,26 @@ def test_2026_02_18_mixed_fetch_rows_keep_every_statistic_per_gpu(obs_batch):
     # the instance): one per-GPU price 3.67, as on 02-19 (3.67); not quarantined
     offers, quarantine = _offers(obs_batch, dt.date(2026, 2, 18))
     lam = offers.filter((pl.col("provider") == "lambda") & (pl.col("gpu_model") == "H100-SXM-80GB"))
-    by_count = {r["gpu_count"]: (r["price_min_usd_per_gpu_hour"], r["price_usd_per_gpu_hour"],
-                                 r["price_max_usd_per_gpu_hour"]) for r in lam.iter_rows(named=True)}
+    by_count = {
+        r["gpu_count"]: (
+            r["price_min_usd_per_gpu_hour"],
+            r["price_usd_per_gpu_hour"],
+            r["price_max_usd_per_gpu_hour"],
+        )
+        for r in lam.iter_rows(named=True)
+    }
     assert by_count[2] == (3.67, 3.67, 3.67)
     assert by_count[8] == (3.44, 3.44, 3.44)
     # gcore 8x L40S: evening 1.59 per GPU, morning 12.68 = 1.585 per GPU -> min over both
-    gcore = offers.filter((pl.col("provider") == "gcore") & (pl.col("gpu_model") == "L40S-48GB")
-                          & (pl.col("gpu_count") == 8)).row(0, named=True)
-    assert (gcore["price_min_usd_per_gpu_hour"], gcore["price_max_usd_per_gpu_hour"]) == (1.585, 1.59)
+    gcore = offers.filter(
+        (pl.col("provider") == "gcore")
+        & (pl.col("gpu_model") == "L40S-48GB")
+        & (pl.col("gpu_count") == 8)
+    ).row(0, named=True)
+    assert (gcore["price_min_usd_per_gpu_hour"], gcore["price_max_usd_per_gpu_hour"]) == (
+        1.585,
+        1.59,
+    )
     assert quarantine.height == 0
     assert obs_batch.corrections["getdeploying_mixed_fetch_statistics"] == 145
 
@@ -110,6 +136,7 @@ def test_2026_02_18_keeps_every_series_of_the_days_around_it(obs_batch):
     def series(day):
         offers, _ = _offers(obs_batch, day)
         return set(offers.select("gpu_model", "provider", "pricing").unique().iter_rows())
+
     before, on, after = (series(dt.date(2026, 2, d)) for d in (17, 18, 19))
     assert len(before & after) == 138
     assert (before & after) - on == set()
@@ -118,8 +145,11 @@ def test_2026_02_18_keeps_every_series_of_the_days_around_it(obs_batch):
 def test_an_out_of_bounds_max_drops_the_statistic_not_the_minimum(obs_batch):
     # Vast RTX 4090 on 2026-05-27: min 0.6033 valid, max 4.0011 above the 4.0 bound
     offers, quarantine = _offers(obs_batch, dt.date(2026, 5, 27))
-    vast = offers.filter((pl.col("provider") == "vastai") & (pl.col("gpu_model") == "RTX4090-24GB")
-                         & (pl.col("pricing") == "on_demand"))
+    vast = offers.filter(
+        (pl.col("provider") == "vastai")
+        & (pl.col("gpu_model") == "RTX4090-24GB")
+        & (pl.col("pricing") == "on_demand")
+    )
     assert vast["price_min_usd_per_gpu_hour"].min() == 0.6033
     row = vast.filter(pl.col("price_min_usd_per_gpu_hour") == 0.6033).row(0, named=True)
     assert row["price_usd_per_gpu_hour"] == 1.0704 and row["price_max_usd_per_gpu_hour"] == 1.0704
@@ -129,9 +159,12 @@ def test_an_out_of_bounds_max_drops_the_statistic_not_the_minimum(obs_batch):
 
 
 def test_gpuhunt_snapshot_has_no_gpu_count(shared_data):
-    path = shared_data / "price_history/becloudready_gpuhunt_daily/raw/2025-02-05_aa43a46_gpu_prices.json"
+    path = (
+        shared_data
+        / "price_history/becloudready_gpuhunt_daily/raw/2025-02-05_aa43a46_gpu_prices.json"
+    )
     batch = read_gpuhunt_json(path)
-    (day, records), = batch.records_by_date.items()
+    ((day, records),) = batch.records_by_date.items()
     assert day == dt.date(2025, 2, 5)
     lambda_h100 = [r for r in records if r["provider"] == "lambdalabs" and r["price"] == "$23.92"]
     assert lambda_h100 and lambda_h100[0]["n_offers"] == 14  # 14 identical rows collapsed

@@ -23,19 +23,47 @@ MART = "marts.gpu_price_daily"
 D1, D2, D3 = dt.date(2026, 6, 1), dt.date(2026, 6, 2), dt.date(2026, 6, 3)
 
 
-def _offers(day: dt.date, prices: list[float], source: str = "synthetic", provider: str = "lambda") -> pl.DataFrame:
-    rows = [{c: None for c in OFFER_SCHEMA} | {
-        "date": day, "source": source, "provider": provider, "provider_tier": "neocloud",
-        "gpu_name_raw": "H100 SXM", "gpu_model": "H100-SXM-80GB", "gpu_family": "H100", "gpu_variant_assumed": False,
-        "gpu_count": 1, "instance_type": f"i{i}", "region": "us", "pricing": "on_demand", "price_original": p,
-        "price_basis": "per_gpu", "currency": "USD", "price_usd_per_gpu_hour": p, "price_min_usd_per_gpu_hour": p,
-        "price_max_usd_per_gpu_hour": p, "n_offers": 1} for i, p in enumerate(prices)]
+def _offers(
+    day: dt.date, prices: list[float], source: str = "synthetic", provider: str = "lambda"
+) -> pl.DataFrame:
+    rows = [
+        {c: None for c in OFFER_SCHEMA}
+        | {
+            "date": day,
+            "source": source,
+            "provider": provider,
+            "provider_tier": "neocloud",
+            "gpu_name_raw": "H100 SXM",
+            "gpu_model": "H100-SXM-80GB",
+            "gpu_family": "H100",
+            "gpu_variant_assumed": False,
+            "gpu_count": 1,
+            "instance_type": f"i{i}",
+            "region": "us",
+            "pricing": "on_demand",
+            "price_original": p,
+            "price_basis": "per_gpu",
+            "currency": "USD",
+            "price_usd_per_gpu_hour": p,
+            "price_min_usd_per_gpu_hour": p,
+            "price_max_usd_per_gpu_hour": p,
+            "n_offers": 1,
+        }
+        for i, p in enumerate(prices)
+    ]
     return pl.DataFrame(rows, schema=OFFER_SCHEMA)
 
 
 def _load(db, day, prices, source="synthetic", provider="lambda"):
-    warehouse.load_source_day(db, source=source, days=[day], offers=_offers(day, prices, source, provider),
-                              quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), payloads=["p"], mode="live")
+    warehouse.load_source_day(
+        db,
+        source=source,
+        days=[day],
+        offers=_offers(day, prices, source, provider),
+        quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
+        payloads=["p"],
+        mode="live",
+    )
 
 
 def _build(db, project=None, **kw):
@@ -79,8 +107,15 @@ def test_a_date_whose_offers_are_gone_loses_its_rows_and_other_sources_stay(db):
     _load(db, D1, [9.0], source="other", provider="runpod")
     _load(db, D2, [2.5])
     _build(db)
-    warehouse.load_source_day(db, source="synthetic", days=[D1], offers=_offers(D1, [])[:0],
-                              quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), payloads=["p"], mode="live")
+    warehouse.load_source_day(
+        db,
+        source="synthetic",
+        days=[D1],
+        offers=_offers(D1, [])[:0],
+        quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
+        payloads=["p"],
+        mode="live",
+    )
     done, table, scratch = _build(db)
     assert done == "incremental: 1 date partition(s) rebuilt"
     assert_frame_equal(table, scratch)
@@ -90,8 +125,15 @@ def test_a_date_whose_offers_are_gone_loses_its_rows_and_other_sources_stay(db):
 def test_a_failed_reload_rebuilds_the_date_and_keeps_its_previous_rows(db):
     _load(db, D1, [2.0])
     _build(db)
-    warehouse.record_failure(db, source="synthetic", day=D1, quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
-                             payloads=[], mode="live", error="HTTP 500")
+    warehouse.record_failure(
+        db,
+        source="synthetic",
+        day=D1,
+        quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA),
+        payloads=[],
+        mode="live",
+        error="HTTP 500",
+    )
     done, table, scratch = _build(db)
     assert done == "incremental: 1 date partition(s) rebuilt"
     assert_frame_equal(table, scratch)
@@ -125,7 +167,9 @@ def test_a_failing_incremental_build_keeps_the_previous_table_and_watermark(db):
     _load(db, D2, [2.5])
     broken = Project.load(SQL)
     broken.models[MART].sql = "select * from no_such_table"
-    broken.models[MART].code_version = project.models[MART].code_version  # same lineage: incremental path
+    broken.models[MART].code_version = project.models[
+        MART
+    ].code_version  # same lineage: incremental path
     with warehouse.writer(db) as con:
         result = broken.build(con, select=[MART])
         assert result.models[MART].status == "error"

@@ -27,7 +27,9 @@ V100 = LITELLM.format("2023-11-14_litellm-1.0.0")  # 90 entries
 V114 = LITELLM.format("2023-12-13_litellm-1.14.0")  # 138 entries
 LAMBDA = "skypilot_catalog/lambda/v8_0f40703_us-east-1.csv"
 DEEP = b'{"gpt-4": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"  # RecursionError in json.loads
-HUGE_INT = b'{"gpt-4": {"input_cost_per_token": ' + b"9" * 5000 + b"}}"  # ValueError (int digits limit)
+HUGE_INT = (
+    b'{"gpt-4": {"input_cost_per_token": ' + b"9" * 5000 + b"}}"
+)  # ValueError (int digits limit)
 DAY = dt.date(2026, 3, 2)
 
 
@@ -63,18 +65,25 @@ def test_deep_nesting_is_quarantined_with_its_exception_class(tracker_env, tmp_p
     detail = q["detail"][0]
     # a ParseError keeps its own message; anything else is "ExceptionClass: message"
     assert detail.startswith(("RecursionError: ", "_csv.Error: ", f"{name}: ")), detail
-    assert "maximum recursion depth" in detail or "field larger than field limit" in detail \
+    assert (
+        "maximum recursion depth" in detail
+        or "field larger than field limit" in detail
         or name in detail
+    )
 
 
-def test_one_poisoned_payload_leaves_the_other_payloads_of_the_date(tracker_env, tmp_path, shared_data):
+def test_one_poisoned_payload_leaves_the_other_payloads_of_the_date(
+    tracker_env, tmp_path, shared_data
+):
     """Two SkyPilot catalogs on one date: the real Lambda one loads in full beside a poisoned
     one (a 200 kB field before the header, csv.Error), which is quarantined whole."""
     root = tmp_path / "archive"
     real = (shared_data / LAMBDA).read_bytes()
     _write(root, "skypilot_catalog", DAY, "lambda.csv", real)
     _write(root, "skypilot_catalog", DAY, "verda.csv", b'"' + b"x" * 200_000 + b'"\n' + real)
-    alone = ingest("skypilot_catalog", DAY, load_config(), from_archive=_only_lambda(tmp_path, real))
+    alone = ingest(
+        "skypilot_catalog", DAY, load_config(), from_archive=_only_lambda(tmp_path, real)
+    )
     result = ingest("skypilot_catalog", DAY, load_config(), from_archive=root)
     assert result.offers.height == alone.offers.height > 0
     assert result.status == "partial"
@@ -106,8 +115,12 @@ def test_a_broken_meta_file_does_not_lose_its_payload(tracker_env, tmp_path, sha
     real = gzip.decompress((shared_data / V114).read_bytes())
     path = _write(root, "litellm_prices", DAY, "model_prices.json", real)
     reference = ingest_market("litellm_prices", DAY, load_config(), from_archive=root)
-    for broken in (b"{not json", b"[1, 2]", json.dumps({"fetched_at": "yesterday-ish"}).encode(),
-                   b"\xff\xfe garbage"):
+    for broken in (
+        b"{not json",
+        b"[1, 2]",
+        json.dumps({"fetched_at": "yesterday-ish"}).encode(),
+        b"\xff\xfe garbage",
+    ):
         path.with_name(path.name + archive.META_SUFFIX).write_bytes(broken)
         [stored] = archive.read_payloads(root, "litellm_prices", DAY)
         assert stored.meta == {} and stored.fetched_at is None
@@ -115,7 +128,9 @@ def test_a_broken_meta_file_does_not_lose_its_payload(tracker_env, tmp_path, sha
         result = ingest_market("litellm_prices", DAY, load_config(), from_archive=root)
         assert result.rows == reference.rows > 0
         assert result.status == "partial"
-        assert any("meta file" in e and "used without its metadata" in e for e in result.errors), result.errors
+        assert any("meta file" in e and "used without its metadata" in e for e in result.errors), (
+            result.errors
+        )
 
 
 @pytest.mark.slow
@@ -127,31 +142,63 @@ def test_backfill_with_a_poisoned_middle_date_loads_the_third(tracker_env, tmp_p
     d1, d2, d3 = (dt.date(2026, 3, 1) + dt.timedelta(days=i) for i in range(3))
     v100 = gzip.decompress((shared_data / V100).read_bytes())
     v114 = gzip.decompress((shared_data / V114).read_bytes())
-    poisoned = v114.replace(b'"gpt-4": {', b'"gpt-4": ' + b"[" * 100_000 + b"]" * 100_000 + b', "was": {', 1)
+    poisoned = v114.replace(
+        b'"gpt-4": {', b'"gpt-4": ' + b"[" * 100_000 + b"]" * 100_000 + b', "was": {', 1
+    )
     assert poisoned != v114
     _write(root, "litellm_prices", d1, "model_prices.json", v100)
     _write(root, "litellm_prices", d2, "model_prices.json", poisoned)
     _write(root, "litellm_prices", d3, "model_prices.json", v114)
-    expected = {d: ingest_market("litellm_prices", d, load_config(), from_archive=root).rows for d in (d1, d3)}
-    assert cli(["backfill", "--from-archive", str(root), "--start", d1.isoformat(), "--end", d3.isoformat(),
-                "--sources", "litellm_prices"]) == 1
+    expected = {
+        d: ingest_market("litellm_prices", d, load_config(), from_archive=root).rows
+        for d in (d1, d3)
+    }
+    assert (
+        cli(
+            [
+                "backfill",
+                "--from-archive",
+                str(root),
+                "--start",
+                d1.isoformat(),
+                "--end",
+                d3.isoformat(),
+                "--sources",
+                "litellm_prices",
+            ]
+        )
+        == 1
+    )
     db = tracker_env / "gpu_market.duckdb"
-    loaded = dict(_q(db, "select date, count(*) from raw.api_prices where source = 'litellm_prices' group by 1"))
+    loaded = dict(
+        _q(
+            db,
+            "select date, count(*) from raw.api_prices where source = 'litellm_prices' group by 1",
+        )
+    )
     assert loaded == expected
     assert expected[d1] > 0 and expected[d3] > 0
-    log = {d: (s, e) for d, s, e in _q(db, "select date, status, error from raw.load_log "
-                                          "where source = 'litellm_prices'")}
+    log = {
+        d: (s, e)
+        for d, s, e in _q(
+            db, "select date, status, error from raw.load_log where source = 'litellm_prices'"
+        )
+    }
     assert sorted(log) == [d1, d2, d3]
     assert log[d1][0] == "ok" and log[d3][0] == "ok"
     assert log[d2][0] == "failed" and "RecursionError: maximum recursion depth" in log[d2][1]
-    assert _q(db, "select reason, payload_name, starts_with(detail, 'RecursionError: ') from raw.quarantine "
-                  "where source = 'litellm_prices' and date = ?", [d2]) == [
-        ("unparseable_payload", "model_prices.json", True)]
+    assert _q(
+        db,
+        "select reason, payload_name, starts_with(detail, 'RecursionError: ') from raw.quarantine "
+        "where source = 'litellm_prices' and date = ?",
+        [d2],
+    ) == [("unparseable_payload", "model_prices.json", True)]
 
 
 @pytest.mark.slow
-def test_a_date_whose_ingest_raises_anything_does_not_stop_the_next(tracker_env, tmp_path, shared_data,
-                                                                   monkeypatch):
+def test_a_date_whose_ingest_raises_anything_does_not_stop_the_next(
+    tracker_env, tmp_path, shared_data, monkeypatch
+):
     """The Dagster asset's per-date loop: an unforeseen exception on date 2 (injected, a
     KeyError from inside ingest) is logged for date 2 with its class, and date 3 still loads."""
     import pipelines.defs.sources as source_defs
@@ -169,8 +216,22 @@ def test_a_date_whose_ingest_raises_anything_does_not_stop_the_next(tracker_env,
         return real_ingest(source, day, config, **kw)
 
     monkeypatch.setattr(source_defs, "ingest_market", ingest_failing_on_d2)
-    assert cli(["backfill", "--from-archive", str(root), "--start", d1.isoformat(), "--end", d3.isoformat(),
-                "--sources", "litellm_prices"]) == 1
+    assert (
+        cli(
+            [
+                "backfill",
+                "--from-archive",
+                str(root),
+                "--start",
+                d1.isoformat(),
+                "--end",
+                d3.isoformat(),
+                "--sources",
+                "litellm_prices",
+            ]
+        )
+        == 1
+    )
     db = tracker_env / "gpu_market.duckdb"
     rows = dict(_q(db, "select date, count(*) from raw.api_prices group by 1"))
     good = real_ingest("litellm_prices", d1, load_config(), from_archive=root).rows

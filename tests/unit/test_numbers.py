@@ -30,17 +30,45 @@ DAY = dt.date(2026, 5, 24)
 UNCLEAR = "is not a number in a form read without guessing (plain decimal, optional $, thousands separators 1,234.56)"
 
 
-@pytest.mark.parametrize(("text", "value"), [
-    ("2.49", 2.49), ("$2.49", 2.49), (" $ 2.49 ", 2.49), ("-$2.49", -2.49), ("+3", 3.0), (".5", 0.5),
-    ("5.", 5.0), ("1e-05", 1e-05), ("1,234.56", 1234.56), ("12,345", 12345.0), ("1,234,567", 1234567.0),
-    ("2,490", 2490.0),
-])
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("2.49", 2.49),
+        ("$2.49", 2.49),
+        (" $ 2.49 ", 2.49),
+        ("-$2.49", -2.49),
+        ("+3", 3.0),
+        (".5", 0.5),
+        ("5.", 5.0),
+        ("1e-05", 1e-05),
+        ("1,234.56", 1234.56),
+        ("12,345", 12345.0),
+        ("1,234,567", 1234567.0),
+        ("2,490", 2490.0),
+    ],
+)
 def test_accepted_forms(text, value):
     assert parse_price_text(text) == value
 
 
-@pytest.mark.parametrize("text", ["2,49", "1_0", "1.234,56", "1 0", "2.49/hr", "1,2345", "12,34,567",
-                                  "$$2", "--2", "2.4.9", "0x10", "1,234.5,6", "€2,49"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2,49",
+        "1_0",
+        "1.234,56",
+        "1 0",
+        "2.49/hr",
+        "1,2345",
+        "12,34,567",
+        "$$2",
+        "--2",
+        "2.4.9",
+        "0x10",
+        "1,234.5,6",
+        "€2,49",
+    ],
+)
 def test_ambiguous_forms_are_refused(text):
     with pytest.raises(AmbiguousNumber):
         parse_price_text(text)
@@ -78,23 +106,32 @@ def test_decimal_comma_in_a_real_catalog_is_quarantined(shared_data, monkeypatch
         monkeypatch.setattr(offers_mod, "SMALL_BATCH", 0)
     real = skypilot_catalog.parse("lambda.csv", (shared_data / LAMBDA).read_bytes())
     real_offers, _ = normalise_offers(real, source="skypilot_catalog", day=DAY)
-    mangled = skypilot_catalog.parse("lambda.csv", _lambda_with_prices(shared_data, {0: "2,49", 1: "1_0"}))
+    mangled = skypilot_catalog.parse(
+        "lambda.csv", _lambda_with_prices(shared_data, {0: "2,49", 1: "1_0"})
+    )
     offers, quarantine = normalise_offers(mangled, source="skypilot_catalog", day=DAY)
     ambiguous = quarantine.filter(quarantine["reason"] == "ambiguous_number")
     assert ambiguous["detail"].to_list() == [f"price: '2,49' {UNCLEAR}", f"price: '1_0' {UNCLEAR}"]
-    assert [json.loads(r)["instance_type"] for r in ambiguous["record"]] == ["gpu_8x_v100_n", "gpu_8x_v100"]
+    assert [json.loads(r)["instance_type"] for r in ambiguous["record"]] == [
+        "gpu_8x_v100_n",
+        "gpu_8x_v100",
+    ]
     # before: 249 / 8 = $31.125 per GPU-hour was an accepted V100 offer
     assert 31.125 not in offers["price_usd_per_gpu_hour"].to_list()
     assert offers.height == real_offers.height - 2
-    expected = real_offers.filter(~real_offers["instance_type"].is_in(["gpu_8x_v100_n", "gpu_8x_v100"])
-                                  | (real_offers["pricing"] != "on_demand"))
+    expected = real_offers.filter(
+        ~real_offers["instance_type"].is_in(["gpu_8x_v100_n", "gpu_8x_v100"])
+        | (real_offers["pricing"] != "on_demand")
+    )
     assert offers.drop("fetched_at").equals(expected.drop("fetched_at"))
 
 
 def test_a_thousands_separator_is_read(shared_data):
     """ "$1,234.56" for the 8x V100 instance reads as 1234.56 (then refused as out of bounds:
     $154 per V100-hour), i.e. the number was understood, not guessed."""
-    mangled = skypilot_catalog.parse("lambda.csv", _lambda_with_prices(shared_data, {0: "$1,234.56"}))
+    mangled = skypilot_catalog.parse(
+        "lambda.csv", _lambda_with_prices(shared_data, {0: "$1,234.56"})
+    )
     _, quarantine = normalise_offers(mangled, source="skypilot_catalog", day=DAY)
     [detail] = quarantine.filter(quarantine["reason"] == "price_out_of_bounds")["detail"].to_list()
     assert detail.startswith("price 154.32 USD/GPU-h for V100-16GB outside [0.01, 60.0]")
@@ -121,12 +158,15 @@ def test_an_absurd_offer_count_is_quarantined(tmp_path, shared_data, monkeypatch
     records = read_obs_log(path).records_by_date[day]
     offers, quarantine = normalise_offers(records, source="obs_log", day=day)
     bad = quarantine.filter(quarantine["reason"] == "bad_n_offers")
-    assert bad["detail"].to_list() == ["n_offers '2000000000' is not a count of offers in 1..100000"]
+    assert bad["detail"].to_list() == [
+        "n_offers '2000000000' is not a count of offers in 1..100000"
+    ]
     assert offers["n_offers"].max() <= offers_mod.MAX_N_OFFERS
     # the same day of the unmodified log: one more offer, nothing quarantined as bad_n_offers
     src = next((shared_data / OBS_DIR).glob("observations_*.csv"))
-    real_offers, real_quarantine = normalise_offers(read_obs_log(src).records_by_date[day], source="obs_log",
-                                                    day=day)
+    real_offers, real_quarantine = normalise_offers(
+        read_obs_log(src).records_by_date[day], source="obs_log", day=day
+    )
     assert offers.height == real_offers.height - 1
     assert "bad_n_offers" not in real_quarantine["reason"].to_list()
     assert 1 <= original <= 45  # what the real row said
@@ -149,23 +189,37 @@ def test_runpod_reads_text_prices_strictly(shared_data):
     passed on and quarantined as ambiguous_number by normalise_offers."""
     doc = json.loads((shared_data / RUNPOD).read_text())
     items = doc if isinstance(doc, list) else next(v for v in doc.values() if isinstance(v, list))
-    priced = next(i for i, row in enumerate(items)
-                  if isinstance(row.get("raw_data", {}).get("pricing", {}).get("uninterruptablePrice"), (int, float))
-                  and row["raw_data"]["pricing"]["uninterruptablePrice"] > 0)
+    priced = next(
+        i
+        for i, row in enumerate(items)
+        if isinstance(
+            row.get("raw_data", {}).get("pricing", {}).get("uninterruptablePrice"), (int, float)
+        )
+        and row["raw_data"]["pricing"]["uninterruptablePrice"] > 0
+    )
     items[priced]["raw_data"]["pricing"]["uninterruptablePrice"] = "1_0"
     records = runpod.parse((shared_data / RUNPOD).name, json.dumps(doc).encode())
-    assert runpod._num("1_0") is None and runpod._num("2,49") is None and runpod._num("$2.49") == 2.49
+    assert (
+        runpod._num("1_0") is None and runpod._num("2,49") is None and runpod._num("$2.49") == 2.49
+    )
     offers, quarantine = normalise_offers(records, source="runpod", day=DAY)
     assert 10.0 not in offers["price_original"].to_list()
     assert quarantine.filter(quarantine["reason"] == "ambiguous_number")["detail"].to_list() == [
-        f"price: '1_0' {UNCLEAR}"]
+        f"price: '1_0' {UNCLEAR}"
+    ]
 
 
 def test_market_sources_do_not_read_underscores_as_digits():
     """Epoch, Hugging Face and SEC parse numbers with float(), which reads "1_0" as 10."""
     from pipelines.lib.sources import epoch_models, huggingface, sec_edgar
 
-    assert epoch_models._number("1_000") == (None, False) and epoch_models._number("1.5e+24") == (1.5e24, True)
+    assert epoch_models._number("1_000") == (None, False) and epoch_models._number("1.5e+24") == (
+        1.5e24,
+        True,
+    )
     assert huggingface._count("1_0") == (None, False) and huggingface._count("10") == (10.0, True)
-    assert sec_edgar._number("1_0") == (None, "unparseable_number") and sec_edgar._number(10) == (10.0, None)
+    assert sec_edgar._number("1_0") == (None, "unparseable_number") and sec_edgar._number(10) == (
+        10.0,
+        None,
+    )
     assert sec_edgar._int("2_024") is None and sec_edgar._int(2024) == 2024

@@ -29,6 +29,8 @@ def vectorised_path_always(monkeypatch):
     """Small batches normally take the one-by-one path; here every batch is vectorised, so
     the comparisons below test the vectorised code, not the definition against itself."""
     monkeypatch.setattr(offers_mod, "SMALL_BATCH", 0)
+
+
 FETCHED = dt.datetime(2026, 6, 15, 6, 0, tzinfo=dt.UTC)
 
 
@@ -39,18 +41,26 @@ def reference(records, *, source, day, fetched_at=None):
         try:
             good.append(offers_mod._offer_from_record(rec, source, day, fetched_at))
         except offers_mod._Quarantined as q:
-            bad.append({
-                "date": day, "source": source, "payload_name": rec.get("payload_name"),
-                "provider": str(rec.get("provider") or ""), "gpu_name_raw": str(rec.get("gpu_name") or ""),
-                "reason": q.reason, "detail": q.detail,
-                "record": json.dumps(dict(rec), default=str, sort_keys=True),
-            })
+            bad.append(
+                {
+                    "date": day,
+                    "source": source,
+                    "payload_name": rec.get("payload_name"),
+                    "provider": str(rec.get("provider") or ""),
+                    "gpu_name_raw": str(rec.get("gpu_name") or ""),
+                    "reason": q.reason,
+                    "detail": q.detail,
+                    "record": json.dumps(dict(rec), default=str, sort_keys=True),
+                }
+            )
     return (pl.DataFrame(good, schema=OFFER_SCHEMA), pl.DataFrame(bad, schema=QUARANTINE_SCHEMA))
 
 
 def assert_same(records, source="test", day=DAY, fetched_at=FETCHED):
     exp_offers, exp_quarantine = reference(records, source=source, day=day, fetched_at=fetched_at)
-    got_offers, got_quarantine = normalise_offers(records, source=source, day=day, fetched_at=fetched_at)
+    got_offers, got_quarantine = normalise_offers(
+        records, source=source, day=day, fetched_at=fetched_at
+    )
     assert_frame_equal(got_offers, exp_offers, check_exact=True)
     assert_frame_equal(got_quarantine, exp_quarantine, check_exact=True)
     assert got_offers.height + got_quarantine.height == len(records)
@@ -68,15 +78,22 @@ def test_every_real_skypilot_catalog_normalises_identically(shared_data):
     for path in files:
         name = f"{path.parent.name}.csv"
         # the parser hands over columns; as dicts they take the record-by-record path
-        records = [{k: v for k, v in r.items() if v is not None}
-                   for r in skypilot_catalog.parse(name, path.read_bytes()).to_dicts()]
+        records = [
+            {k: v for k, v in r.items() if v is not None}
+            for r in skypilot_catalog.parse(name, path.read_bytes()).to_dicts()
+        ]
         got_offers, _ = assert_same(records, source="skypilot_catalog")
         total_offers += got_offers.height
     assert total_offers > 300  # the comparison covered real volume, not a handful of rows
 
 
 def test_real_runpod_capture_normalises_identically(shared_data):
-    path = shared_data / "provider_payloads" / "runpod" / "gpuport_runpod_sample_2025-11-14_0cb9709.json"
+    path = (
+        shared_data
+        / "provider_payloads"
+        / "runpod"
+        / "gpuport_runpod_sample_2025-11-14_0cb9709.json"
+    )
     records = runpod.parse(path.name, path.read_bytes())
     got_offers, _ = assert_same(records, source="runpod")
     assert got_offers.height > 10
@@ -98,9 +115,18 @@ def test_real_price_histories_normalise_identically(shared_data):
 
 
 BASE = {
-    "provider": "RunPod", "segment": None, "gpu_name": "H100 SXM", "gpu_hint": "", "gpu_count": 1,
-    "instance_type": "1x H100", "region": "US", "pricing": "on_demand", "price": 2.69,
-    "price_basis": "per_gpu", "currency": "USD", "payload_name": "p.json",
+    "provider": "RunPod",
+    "segment": None,
+    "gpu_name": "H100 SXM",
+    "gpu_hint": "",
+    "gpu_count": 1,
+    "instance_type": "1x H100",
+    "region": "US",
+    "pricing": "on_demand",
+    "price": 2.69,
+    "price_basis": "per_gpu",
+    "currency": "USD",
+    "payload_name": "p.json",
 }
 
 HOSTILE = [
@@ -158,7 +184,13 @@ HOSTILE = [
     {"price": 5000.0},
     {"price": 2.675, "price_min": 2.0, "price_max": 99999.0},
     {"price": 2.0, "price_min": "1.5", "price_max": None},
-    {"price": 16.0, "price_basis": "per_instance", "gpu_count": 8, "price_min": 8.0, "price_max": 24.0},
+    {
+        "price": 16.0,
+        "price_basis": "per_instance",
+        "gpu_count": 8,
+        "price_min": 8.0,
+        "price_max": 24.0,
+    },
     {"price_basis": "per_instance", "gpu_count": None},
     {"price_basis": "per_gpu", "gpu_count": None},
     {"gpu_count": 0},
@@ -197,12 +229,25 @@ def test_hostile_record_alone_matches_the_scalar_definition(change):
 
 
 def test_hostile_records_mixed_in_one_batch_keep_order_and_agree():
-    records = [{**BASE, **change, "instance_type": f"row {i}"} for i, change in enumerate(HOSTILE * 3)]
+    records = [
+        {**BASE, **change, "instance_type": f"row {i}"} for i, change in enumerate(HOSTILE * 3)
+    ]
     got_offers, got_quarantine = assert_same(records)
     reasons = set(got_quarantine["reason"])
-    assert {"unknown_gpu", "non_usd_currency", "bad_gpu_count", "missing_price",
-            "non_positive_price", "price_out_of_bounds", "bad_pricing_type", "bad_price_basis",
-            "missing_provider", "unknown_gpu_count", "ambiguous_number", "bad_n_offers"} <= reasons
+    assert {
+        "unknown_gpu",
+        "non_usd_currency",
+        "bad_gpu_count",
+        "missing_price",
+        "non_positive_price",
+        "price_out_of_bounds",
+        "bad_pricing_type",
+        "bad_price_basis",
+        "missing_provider",
+        "unknown_gpu_count",
+        "ambiguous_number",
+        "bad_n_offers",
+    } <= reasons
     # "1_0" is a number to Python's float() but not to a price reader: quarantined, not 10.0
     assert 10.0 not in got_offers["price_original"].to_list()
     assert 1234.56 in got_offers["price_original"].to_list()  # "$1,234.56": thousands separator
@@ -210,7 +255,9 @@ def test_hostile_records_mixed_in_one_batch_keep_order_and_agree():
 
 def test_instance_price_is_divided_and_rounded():
     offers, quarantine = normalise_offers(
-        [{**BASE, "price": 2.9583, "price_basis": "per_instance", "gpu_count": 8}], source="t", day=DAY
+        [{**BASE, "price": 2.9583, "price_basis": "per_instance", "gpu_count": 8}],
+        source="t",
+        day=DAY,
     )
     assert quarantine.height == 0
     # 2.9583 / 8 is 0.36978749999... in binary: Python's round, and ours, give ...787
@@ -234,25 +281,39 @@ def test_columnar_input_agrees_with_the_scalar_definition_on_real_payloads(share
         name = f"{path.parent.name}.csv"
         records = skypilot_catalog.parse(name, path.read_bytes()).to_dicts()
         frame = _as_frame(records)
-        rows = [{k: v for k, v in frame.row(i, named=True).items() if v is not None} for i in range(frame.height)]
+        rows = [
+            {k: v for k, v in frame.row(i, named=True).items() if v is not None}
+            for i in range(frame.height)
+        ]
         exp_offers, exp_quarantine = reference(rows, source="s", day=DAY, fetched_at=FETCHED)
-        got_offers, got_quarantine = normalise_offers(frame, source="s", day=DAY, fetched_at=FETCHED)
+        got_offers, got_quarantine = normalise_offers(
+            frame, source="s", day=DAY, fetched_at=FETCHED
+        )
         assert_frame_equal(got_offers, exp_offers, check_exact=True)
         assert_frame_equal(got_quarantine, exp_quarantine, check_exact=True)
         # and the same offers as the dict form of the same records
-        assert_frame_equal(got_offers, normalise_offers(records, source="s", day=DAY, fetched_at=FETCHED)[0])
+        assert_frame_equal(
+            got_offers, normalise_offers(records, source="s", day=DAY, fetched_at=FETCHED)[0]
+        )
 
 
 def test_columnar_input_with_hostile_values_keeps_every_record():
-    records = [{**BASE, **change, "instance_type": f"row {i}"} for i, change in enumerate(HOSTILE)
-               if "extra_key" not in change]
+    records = [
+        {**BASE, **change, "instance_type": f"row {i}"}
+        for i, change in enumerate(HOSTILE)
+        if "extra_key" not in change
+    ]
     got_offers, got_quarantine = normalise_offers(_as_frame(records), source="t", day=DAY)
     assert got_offers.height + got_quarantine.height == len(records)
     assert got_quarantine.height > 20
 
 
 def test_small_batches_take_the_one_by_one_path_with_the_same_result(shared_data, monkeypatch):
-    obs = next((shared_data / "price_history" / "cherielilili_gpu_pricing_tracker").glob("observations_*.csv"))
+    obs = next(
+        (shared_data / "price_history" / "cherielilili_gpu_pricing_tracker").glob(
+            "observations_*.csv"
+        )
+    )
     batch = read_obs_log(obs)
     day = max(batch.records_by_date)
     records = batch.records_by_date[day]

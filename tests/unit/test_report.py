@@ -16,20 +16,43 @@ AS_OF = dt.date(2026, 6, 15)
 D = [AS_OF - dt.timedelta(days=k) for k in (2, 1, 0)]  # three days of history, as_of last
 GEN = dt.datetime(2026, 6, 15, 7, 30, tzinfo=dt.UTC)
 HOSTILE = "<script>alert(1)</script>\"&'"
-HEADINGS = ["Today's market", "Price history per GPU and provider", "Spreads over time",
-            "Cost per FLOP ranking", "What moved today", "API prices per 1M tokens", "Cost per 1M tokens",
-            "About the data"]
+HEADINGS = [
+    "Today's market",
+    "Price history per GPU and provider",
+    "Spreads over time",
+    "Cost per FLOP ranking",
+    "What moved today",
+    "API prices per 1M tokens",
+    "Cost per 1M tokens",
+    "About the data",
+]
 TIER = {"vastai": "marketplace", "nebius": "neocloud", "lambda": "neocloud", "aws": "hyperscaler"}
 
 
 def prices(rows) -> pl.DataFrame:
     """rows: (date, gpu_model, provider, pricing, price_min, n_offers)"""
-    return pl.DataFrame([{
-        "date": d, "gpu_model": g, "gpu_family": g.split("-")[0], "provider": p,
-        "provider_tier": TIER.get(p, "unknown"), "pricing": pr, "price_min": x,
-        "price_median": x + 0.1, "price_max": x + 0.2, "n_offers": n, "n_rows": n,
-        "available_gpus": None, "gpu_variant_assumed": False, "sources": "test",
-    } for d, g, p, pr, x, n in rows], schema_overrides={"available_gpus": pl.Int64})
+    return pl.DataFrame(
+        [
+            {
+                "date": d,
+                "gpu_model": g,
+                "gpu_family": g.split("-")[0],
+                "provider": p,
+                "provider_tier": TIER.get(p, "unknown"),
+                "pricing": pr,
+                "price_min": x,
+                "price_median": x + 0.1,
+                "price_max": x + 0.2,
+                "n_offers": n,
+                "n_rows": n,
+                "available_gpus": None,
+                "gpu_variant_assumed": False,
+                "sources": "test",
+            }
+            for d, g, p, pr, x, n in rows
+        ],
+        schema_overrides={"available_gpus": pl.Int64},
+    )
 
 
 def summary(rows) -> pl.DataFrame:
@@ -37,18 +60,39 @@ def summary(rows) -> pl.DataFrame:
     n_providers, n_offers, confidence)"""
     out = []
     for d, g, pr, med, p25, p75, low, lowp, c1, c7, c30, n_prov, n_off, conf in rows:
-        out.append({
-            "date": d, "gpu_model": g, "gpu_family": g.split("-")[0], "pricing": pr,
-            "market_median": med, "p25_price": p25, "p75_price": p75, "lowest_price": low,
-            "lowest_provider": lowp, "change_1d_pct": c1, "change_7d_pct": c7,
-            "change_30d_pct": c30, "n_providers": n_prov, "n_offers": n_off,
-            "available_gpus": None, "n_providers_reporting_availability": 0,
-            "n_providers_window": n_prov, "coverage": 1.0, "confidence": conf,
-            "methodology_version": "1.0",
-        })
-    return pl.DataFrame(out, schema_overrides={
-        "available_gpus": pl.Int64, "change_1d_pct": pl.Float64, "change_7d_pct": pl.Float64,
-        "change_30d_pct": pl.Float64})
+        out.append(
+            {
+                "date": d,
+                "gpu_model": g,
+                "gpu_family": g.split("-")[0],
+                "pricing": pr,
+                "market_median": med,
+                "p25_price": p25,
+                "p75_price": p75,
+                "lowest_price": low,
+                "lowest_provider": lowp,
+                "change_1d_pct": c1,
+                "change_7d_pct": c7,
+                "change_30d_pct": c30,
+                "n_providers": n_prov,
+                "n_offers": n_off,
+                "available_gpus": None,
+                "n_providers_reporting_availability": 0,
+                "n_providers_window": n_prov,
+                "coverage": 1.0,
+                "confidence": conf,
+                "methodology_version": "1.0",
+            }
+        )
+    return pl.DataFrame(
+        out,
+        schema_overrides={
+            "available_gpus": pl.Int64,
+            "change_1d_pct": pl.Float64,
+            "change_7d_pct": pl.Float64,
+            "change_30d_pct": pl.Float64,
+        },
+    )
 
 
 def spreads(rows) -> pl.DataFrame:
@@ -56,19 +100,42 @@ def spreads(rows) -> pl.DataFrame:
     hyperscaler_premium)"""
     out = []
     for d, g, pr, cp, c, dp, dx, prem in rows:
-        out.append({
-            "date": d, "gpu_model": g, "pricing": pr, "gpu_family": g.split("-")[0],
-            "n_providers": 3, "cheapest_provider": cp, "cheapest_price": c,
-            "dearest_provider": dp, "dearest_price": dx, "p25_price": c, "median_price": c,
-            "p75_price": dx, "hyperscaler_median": dx, "neocloud_median": c,
-            "marketplace_median": None, "n_hyperscaler": 1, "n_neocloud": 1, "n_marketplace": 0,
-            "non_hyperscaler_median": c, "max_min_ratio": dx / c, "hyperscaler_premium": prem,
-            "hyperscaler_vs_neocloud": prem, "hyperscaler_vs_marketplace": None,
-            "neocloud_vs_marketplace": None,
-        })
-    return pl.DataFrame(out, schema_overrides={
-        "marketplace_median": pl.Float64, "hyperscaler_vs_marketplace": pl.Float64,
-        "neocloud_vs_marketplace": pl.Float64})
+        out.append(
+            {
+                "date": d,
+                "gpu_model": g,
+                "pricing": pr,
+                "gpu_family": g.split("-")[0],
+                "n_providers": 3,
+                "cheapest_provider": cp,
+                "cheapest_price": c,
+                "dearest_provider": dp,
+                "dearest_price": dx,
+                "p25_price": c,
+                "median_price": c,
+                "p75_price": dx,
+                "hyperscaler_median": dx,
+                "neocloud_median": c,
+                "marketplace_median": None,
+                "n_hyperscaler": 1,
+                "n_neocloud": 1,
+                "n_marketplace": 0,
+                "non_hyperscaler_median": c,
+                "max_min_ratio": dx / c,
+                "hyperscaler_premium": prem,
+                "hyperscaler_vs_neocloud": prem,
+                "hyperscaler_vs_marketplace": None,
+                "neocloud_vs_marketplace": None,
+            }
+        )
+    return pl.DataFrame(
+        out,
+        schema_overrides={
+            "marketplace_median": pl.Float64,
+            "hyperscaler_vs_marketplace": pl.Float64,
+            "neocloud_vs_marketplace": pl.Float64,
+        },
+    )
 
 
 def cost_per_flop(rows) -> pl.DataFrame:
@@ -76,37 +143,75 @@ def cost_per_flop(rows) -> pl.DataFrame:
     out = []
     for d, g, p, pr, usd, tflops, is_fp16 in rows:
         per = usd / (tflops / 1000.0)
-        out.append({
-            "date": d, "gpu_model": g, "gpu_family": g.split("-")[0], "provider": p,
-            "provider_tier": TIER.get(p, "unknown"), "pricing": pr, "usd_per_gpu_hour": usd,
-            "usd_per_gpu_hour_median": usd, "usd_per_pflop_hour_fp64": None,
-            "usd_per_pflop_hour_fp32": None, "usd_per_pflop_hour_tf32": None,
-            "usd_per_pflop_hour_bf16": per, "usd_per_pflop_hour_fp8": None,
-            "usd_per_pop_hour_int8": None, "usd_per_gb_vram_hour": usd / 80.0,
-            "bf16_is_fp16": is_fp16,
-        })
-    return pl.DataFrame(out, schema_overrides={
-        c: pl.Float64 for c in ("usd_per_pflop_hour_fp64", "usd_per_pflop_hour_fp32",
-                                "usd_per_pflop_hour_tf32", "usd_per_pflop_hour_fp8",
-                                "usd_per_pop_hour_int8")})
+        out.append(
+            {
+                "date": d,
+                "gpu_model": g,
+                "gpu_family": g.split("-")[0],
+                "provider": p,
+                "provider_tier": TIER.get(p, "unknown"),
+                "pricing": pr,
+                "usd_per_gpu_hour": usd,
+                "usd_per_gpu_hour_median": usd,
+                "usd_per_pflop_hour_fp64": None,
+                "usd_per_pflop_hour_fp32": None,
+                "usd_per_pflop_hour_tf32": None,
+                "usd_per_pflop_hour_bf16": per,
+                "usd_per_pflop_hour_fp8": None,
+                "usd_per_pop_hour_int8": None,
+                "usd_per_gb_vram_hour": usd / 80.0,
+                "bf16_is_fp16": is_fp16,
+            }
+        )
+    return pl.DataFrame(
+        out,
+        schema_overrides={
+            c: pl.Float64
+            for c in (
+                "usd_per_pflop_hour_fp64",
+                "usd_per_pflop_hour_fp32",
+                "usd_per_pflop_hour_tf32",
+                "usd_per_pflop_hour_fp8",
+                "usd_per_pop_hour_int8",
+            )
+        },
+    )
 
 
 def changes(rows) -> pl.DataFrame:
     """rows: (date, gpu, provider, pricing, kind, prev_date, price_prev, price_now)"""
     out = []
     for d, g, p, pr, kind, prev_d, prev, now in rows:
-        out.append({
-            "date": d, "gpu_model": g, "gpu_family": g.split("-")[0], "provider": p,
-            "provider_tier": TIER.get(p, "unknown"), "pricing": pr, "kind": kind,
-            "prev_date": prev_d, "days_since_prev": (d - prev_d).days if prev_d else None,
-            "price_prev": prev, "price_now": now,
-            "change_abs": now - prev if prev is not None else None,
-            "change_pct": (now / prev - 1) * 100 if prev is not None else None,
-            "n_offers_prev": 1 if prev is not None else None, "n_offers_now": 1,
-        })
-    return pl.DataFrame(out, schema_overrides={
-        "prev_date": pl.Date, "days_since_prev": pl.Int64, "price_prev": pl.Float64,
-        "change_abs": pl.Float64, "change_pct": pl.Float64, "n_offers_prev": pl.Int64})
+        out.append(
+            {
+                "date": d,
+                "gpu_model": g,
+                "gpu_family": g.split("-")[0],
+                "provider": p,
+                "provider_tier": TIER.get(p, "unknown"),
+                "pricing": pr,
+                "kind": kind,
+                "prev_date": prev_d,
+                "days_since_prev": (d - prev_d).days if prev_d else None,
+                "price_prev": prev,
+                "price_now": now,
+                "change_abs": now - prev if prev is not None else None,
+                "change_pct": (now / prev - 1) * 100 if prev is not None else None,
+                "n_offers_prev": 1 if prev is not None else None,
+                "n_offers_now": 1,
+            }
+        )
+    return pl.DataFrame(
+        out,
+        schema_overrides={
+            "prev_date": pl.Date,
+            "days_since_prev": pl.Int64,
+            "price_prev": pl.Float64,
+            "change_abs": pl.Float64,
+            "change_pct": pl.Float64,
+            "n_offers_prev": pl.Int64,
+        },
+    )
 
 
 H100, MI300 = "H100-SXM-80GB", "MI300X-192GB"
@@ -115,15 +220,38 @@ H100, MI300 = "H100-SXM-80GB", "MI300X-192GB"
 def serving_cost(rows) -> pl.DataFrame:
     """rows: (date, model, gpu_model, usd_per_gpu_hour, tokens/s per GPU, API USD per 1M out);
     cost per 1M output tokens by the mart's formula, ranked per date and model."""
-    df = pl.DataFrame([{"date": d, "model": m, "gpu_model": g, "pricing": "on_demand", "usd_per_gpu_hour": p,
-                        "tokens_per_second_per_gpu": t, "api_output_usd_per_mtok": api,
-                        "benchmark_round": "v5.1", "benchmark_system": f"8x {g}", "scenario": "Offline"}
-                       for d, m, g, p, t, api in rows])
-    df = df.with_columns((pl.col("usd_per_gpu_hour") / (pl.col("tokens_per_second_per_gpu") * 3600) * 1e6)
-                         .alias("usd_per_million_output_tokens"))
+    df = pl.DataFrame(
+        [
+            {
+                "date": d,
+                "model": m,
+                "gpu_model": g,
+                "pricing": "on_demand",
+                "usd_per_gpu_hour": p,
+                "tokens_per_second_per_gpu": t,
+                "api_output_usd_per_mtok": api,
+                "benchmark_round": "v5.1",
+                "benchmark_system": f"8x {g}",
+                "scenario": "Offline",
+            }
+            for d, m, g, p, t, api in rows
+        ]
+    )
+    df = df.with_columns(
+        (pl.col("usd_per_gpu_hour") / (pl.col("tokens_per_second_per_gpu") * 3600) * 1e6).alias(
+            "usd_per_million_output_tokens"
+        )
+    )
     return df.with_columns(
-        pl.col("usd_per_million_output_tokens").rank("min").over(["date", "model"]).cast(pl.Int64).alias("cost_rank"),
-        (pl.col("api_output_usd_per_mtok") / pl.col("usd_per_million_output_tokens")).alias("serving_margin"))
+        pl.col("usd_per_million_output_tokens")
+        .rank("min")
+        .over(["date", "model"])
+        .cast(pl.Int64)
+        .alias("cost_rank"),
+        (pl.col("api_output_usd_per_mtok") / pl.col("usd_per_million_output_tokens")).alias(
+            "serving_margin"
+        ),
+    )
 
 
 def make_frames(provider: str = "vastai", gpu: str = H100) -> dict[str, pl.DataFrame]:
@@ -142,41 +270,82 @@ def make_frames(provider: str = "vastai", gpu: str = H100) -> dict[str, pl.DataF
     s_rows = []
     for d in D:
         s_rows += [
-            (d, gpu, "on_demand", 2.69 if d == AS_OF else 2.74, 2.37, 3.74, 1.99, provider,
-             -1.8 if d == AS_OF else None, 12.345, None, 4, 46, "high"),
+            (
+                d,
+                gpu,
+                "on_demand",
+                2.69 if d == AS_OF else 2.74,
+                2.37,
+                3.74,
+                1.99,
+                provider,
+                -1.8 if d == AS_OF else None,
+                12.345,
+                None,
+                4,
+                46,
+                "high",
+            ),
             (d, gpu, "spot", 1.20, 1.20, 1.20, 1.20, provider, 0.0, None, None, 1, 10, "low"),
-            (d, MI300, "on_demand", 2.10, 2.10, 2.10, 2.10, "nebius", None, None, None, 1, 1,
-             "medium"),
+            (
+                d,
+                MI300,
+                "on_demand",
+                2.10,
+                2.10,
+                2.10,
+                2.10,
+                "nebius",
+                None,
+                None,
+                None,
+                1,
+                1,
+                "medium",
+            ),
         ]
     serving_rows = []  # (date, model, gpu, USD/GPU-h, output tok/s per GPU, API USD per 1M out)
     for d in D:
-        serving_rows += [(d, "llama-2-70b-chat", gpu, 2.69 if d == AS_OF else 2.74, 4000.0, 0.9),
-                         (d, "llama-2-70b-chat", MI300, 2.10, 3000.0, 0.9)]
+        serving_rows += [
+            (d, "llama-2-70b-chat", gpu, 2.69 if d == AS_OF else 2.74, 4000.0, 0.9),
+            (d, "llama-2-70b-chat", MI300, 2.10, 3000.0, 0.9),
+        ]
     serving_rows.append((AS_OF + dt.timedelta(days=1), "llama-2-70b-chat", gpu, 0.01, 4000.0, 0.9))
     return {
         "serving_cost_daily": serving_cost(serving_rows),
-        "api_price_families": pl.DataFrame({
-            "date": [D[0], AS_OF], "family": ["Llama 3.1 8B", "Llama 3.1 8B"],
-            "cheapest_output_usd_per_mtok": [0.20, 0.03], "cheapest_model_id": ["a/llama", "b/llama"]}),
+        "api_price_families": pl.DataFrame(
+            {
+                "date": [D[0], AS_OF],
+                "family": ["Llama 3.1 8B", "Llama 3.1 8B"],
+                "cheapest_output_usd_per_mtok": [0.20, 0.03],
+                "cheapest_model_id": ["a/llama", "b/llama"],
+            }
+        ),
         "gpu_price_daily": prices(price_rows),
         "daily_summary": summary(s_rows),
-        "provider_spreads": spreads([
-            (D[1], gpu, "on_demand", provider, 1.99, "aws", 6.88, 2.5),
-            (AS_OF, gpu, "on_demand", provider, 1.99, "aws", 6.88, 2.56),
-            (AS_OF, MI300, "on_demand", "nebius", 2.10, "nebius", 2.10, None),
-        ]),
-        "cost_per_flop": cost_per_flop([
-            (AS_OF, gpu, provider, "on_demand", 1.99, 989.4, False),
-            (AS_OF, gpu, "aws", "on_demand", 6.88, 989.4, False),
-            (AS_OF, gpu, provider, "spot", 1.20, 989.4, False),  # spot: not in the ranking
-            (AS_OF, MI300, "nebius", "on_demand", 2.10, 1307.4, True),
-        ]),
-        "price_changes": changes([
-            (AS_OF, gpu, "lambda", "on_demand", "down", D[1], 2.99, 2.69),
-            (AS_OF, gpu, "nebius", "spot", "up", D[0], 1.60, 1.80),
-            (AS_OF, MI300, "vultr", "on_demand", "new", None, None, 2.50),
-            (D[1], gpu, "nebius", "on_demand", "up", D[0], 2.00, 2.49),  # not today
-        ]),
+        "provider_spreads": spreads(
+            [
+                (D[1], gpu, "on_demand", provider, 1.99, "aws", 6.88, 2.5),
+                (AS_OF, gpu, "on_demand", provider, 1.99, "aws", 6.88, 2.56),
+                (AS_OF, MI300, "on_demand", "nebius", 2.10, "nebius", 2.10, None),
+            ]
+        ),
+        "cost_per_flop": cost_per_flop(
+            [
+                (AS_OF, gpu, provider, "on_demand", 1.99, 989.4, False),
+                (AS_OF, gpu, "aws", "on_demand", 6.88, 989.4, False),
+                (AS_OF, gpu, provider, "spot", 1.20, 989.4, False),  # spot: not in the ranking
+                (AS_OF, MI300, "nebius", "on_demand", 2.10, 1307.4, True),
+            ]
+        ),
+        "price_changes": changes(
+            [
+                (AS_OF, gpu, "lambda", "on_demand", "down", D[1], 2.99, 2.69),
+                (AS_OF, gpu, "nebius", "spot", "up", D[0], 1.60, 1.80),
+                (AS_OF, MI300, "vultr", "on_demand", "new", None, None, 2.50),
+                (D[1], gpu, "nebius", "on_demand", "up", D[0], 2.00, 2.49),  # not today
+            ]
+        ),
     }
 
 
@@ -199,6 +368,7 @@ def rows_of(table) -> list[list[str]]:
 
 
 # ---------------------------------------------------------------------------- structure
+
 
 def test_parses_with_every_section_heading():
     out = render(make_frames())
@@ -227,7 +397,14 @@ def test_self_contained_inline_svg_no_external_resources():
     assert all(not a.startswith(("src", "on")) for t in doc.find_all(True) for a in t.attrs)
     # internal anchors only
     assert {a["href"] for a in doc.find_all("a")} == {
-        "#market", "#history", "#spreads", "#flops", "#moves", "#api", "#serving"}
+        "#market",
+        "#history",
+        "#spreads",
+        "#flops",
+        "#moves",
+        "#api",
+        "#serving",
+    }
 
 
 def test_render_is_deterministic():
@@ -241,10 +418,13 @@ def test_render_is_deterministic():
 
 # ---------------------------------------------------------------------------- values
 
+
 def test_header_counts_and_versions():
     doc = soup(render(make_frames()))
-    facts = {d.find("dt").get_text(): d.find("dd").get_text()
-             for d in doc.find("dl", class_="facts").find_all("div")}
+    facts = {
+        d.find("dt").get_text(): d.find("dd").get_text()
+        for d in doc.find("dl", class_="facts").find_all("div")
+    }
     assert facts["As of"] == "2026-06-15"
     assert facts["Generated"] == "2026-06-15T07:30:00+00:00"
     assert facts["Methodology"] == "1.0"
@@ -259,7 +439,10 @@ def test_todays_market_table():
     rows = rows_of(sec.find("table"))
     # popular order: H100 before MI300X; on-demand before spot
     assert [(r[0], r[1]) for r in rows] == [
-        (H100, "on-demand"), (H100, "spot"), (MI300, "on-demand")]
+        (H100, "on-demand"),
+        (H100, "spot"),
+        (MI300, "on-demand"),
+    ]
     h100 = rows[0]
     assert h100[2] == "$2.69"
     assert h100[3] == "$2.37\u2013$3.74"
@@ -330,6 +513,7 @@ def test_what_moved_table():
 
 # ---------------------------------------------------------------------------- safety
 
+
 def test_hostile_names_are_escaped_everywhere():
     out = render(make_frames(provider=HOSTILE, gpu="H100<b>" + HOSTILE))
     assert "<script" not in out.lower()
@@ -350,7 +534,8 @@ def test_hostile_names_are_escaped_everywhere():
 def test_hostile_title_and_unknown_enum_values():
     frames = make_frames()
     frames["daily_summary"] = frames["daily_summary"].with_columns(
-        pl.lit(HOSTILE).alias("confidence"), pl.lit(HOSTILE).alias("methodology_version"))
+        pl.lit(HOSTILE).alias("confidence"), pl.lit(HOSTILE).alias("methodology_version")
+    )
     out = render(frames, title=HOSTILE)
     assert "<script" not in out.lower()
     doc = soup(out)
@@ -360,18 +545,25 @@ def test_hostile_title_and_unknown_enum_values():
     confs = section(doc, "Today's market").find_all("span", class_="conf")
     assert {tuple(c["class"]) for c in confs} == {("conf", "conf-other")}
     assert {c.get_text() for c in confs} == {HOSTILE}
-    facts = {d.find("dt").get_text(): d.find("dd").get_text()
-             for d in doc.find("dl", class_="facts").find_all("div")}
+    facts = {
+        d.find("dt").get_text(): d.find("dd").get_text()
+        for d in doc.find("dl", class_="facts").find_all("div")
+    }
     assert facts["Methodology"] == HOSTILE
 
 
 # ---------------------------------------------------------------------------- missing data
 
-@pytest.mark.parametrize("frames", [
-    {},
-    {name: df.clear() for name, df in make_frames().items()},
-    {name: df.select(df.columns[:1]) for name, df in make_frames().items()},  # columns lost
-], ids=["missing", "empty", "malformed"])
+
+@pytest.mark.parametrize(
+    "frames",
+    [
+        {},
+        {name: df.clear() for name, df in make_frames().items()},
+        {name: df.select(df.columns[:1]) for name, df in make_frames().items()},  # columns lost
+    ],
+    ids=["missing", "empty", "malformed"],
+)
 def test_missing_or_empty_frames_render_no_data_notes(frames):
     out = render(frames)
     doc = soup(out)
@@ -401,7 +593,10 @@ def test_as_of_without_data_says_so():
     assert "no market data for 2026-06-25" in header_note
     assert "2026-06-16" in header_note  # futureco's row is the latest data
     market = section(doc, "Today's market").get_text()
-    assert "no rows for 2026-06-25" in market and "Latest date in marts.daily_summary: 2026-06-15" in market
+    assert (
+        "no rows for 2026-06-25" in market
+        and "Latest date in marts.daily_summary: 2026-06-15" in market
+    )
     # history is still drawn up to the as-of day
     assert section(doc, "Price history per GPU and provider").find("svg") is not None
     assert "no price changes recorded for 2026-06-25" in section(doc, "What moved today").get_text()
@@ -410,13 +605,18 @@ def test_as_of_without_data_says_so():
 def test_null_and_nan_values_render_as_dashes():
     frames = make_frames()
     frames["daily_summary"] = frames["daily_summary"].with_columns(
-        pl.lit(float("nan")).alias("p25_price"), pl.lit(None, dtype=pl.Float64).alias("lowest_price"))
+        pl.lit(float("nan")).alias("p25_price"),
+        pl.lit(None, dtype=pl.Float64).alias("lowest_price"),
+    )
     rows = rows_of(section(soup(render(frames)), "Today's market").find("table"))
     assert rows[0][3] == "\u2014\u2013$3.74" and rows[0][4] == "\u2014"
 
 
 def test_single_day_history_draws_dots():
-    rows = [(AS_OF, H100, "vastai", "on_demand", 1.99, 1), (AS_OF, H100, "aws", "on_demand", 6.88, 1)]
+    rows = [
+        (AS_OF, H100, "vastai", "on_demand", 1.99, 1),
+        (AS_OF, H100, "aws", "on_demand", 6.88, 1),
+    ]
     doc = soup(R.render_report({"gpu_price_daily": prices(rows)}, AS_OF))
     svg = section(doc, "Price history per GPU and provider").find("svg")
     assert len(svg.find_all("circle")) == 2
@@ -424,10 +624,21 @@ def test_single_day_history_draws_dots():
 
 # ---------------------------------------------------------------------------- helpers
 
-@pytest.mark.parametrize(("value", "text"), [
-    (2.69, "$2.69"), (2.0, "$2.00"), (0.07, "$0.07"), (0.0312, "$0.0312"), (1234.5, "$1,234"),
-    (-0.3, "-$0.30"), (None, "\u2014"), (float("nan"), "\u2014"), (float("inf"), "\u2014"),
-])
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (2.69, "$2.69"),
+        (2.0, "$2.00"),
+        (0.07, "$0.07"),
+        (0.0312, "$0.0312"),
+        (1234.5, "$1,234"),
+        (-0.3, "-$0.30"),
+        (None, "\u2014"),
+        (float("nan"), "\u2014"),
+        (float("inf"), "\u2014"),
+    ],
+)
 def test_fmt_usd(value, text):
     assert R.fmt_usd(value) == text
 
@@ -448,8 +659,12 @@ def test_nice_ticks():
 
 
 def test_gap_breaks_line():
-    pts = [(dt.date(2026, 1, 1), 1.0), (dt.date(2026, 1, 2), 1.5), (dt.date(2026, 3, 1), 2.0),
-           (dt.date(2026, 3, 2), 2.5)]
+    pts = [
+        (dt.date(2026, 1, 1), 1.0),
+        (dt.date(2026, 1, 2), 1.5),
+        (dt.date(2026, 3, 1), 2.0),
+        (dt.date(2026, 3, 2), 2.5),
+    ]
     svg = R.line_chart([R.LineSeries("x", pts, R.PALETTE[0])])
     assert svg.count("<path") == 2
 
@@ -470,4 +685,6 @@ def test_cost_per_million_tokens_ranks_gpus_with_the_api_price_beside_them():
     assert [(r[0], r[1], r[4]) for r in rows] == [("1", H100, "$0.187"), ("2", MI300, "$0.194")]
     assert rows[0][7] == "4.82\u00d7"  # API $0.90 / $0.187
     assert "API price (cheapest paid listing): $0.90" in sec.get_text()
-    assert sec.find("svg") is not None and "$0.01" not in sec.get_text()  # the row after as_of is not shown
+    assert (
+        sec.find("svg") is not None and "$0.01" not in sec.get_text()
+    )  # the row after as_of is not shown

@@ -21,7 +21,12 @@ from pipelines.lib.sources import coreweave_pricing
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec
 
 DAY = dt.date(2026, 10, 7)
-PAGE = Path(__file__).resolve().parents[1] / "fixtures" / "coreweave_pricing" / "pricing_handwritten.html"
+PAGE = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures"
+    / "coreweave_pricing"
+    / "pricing_handwritten.html"
+)
 
 
 def _real(shared_data: Path, prefix: str) -> bytes:
@@ -59,7 +64,9 @@ def test_real_2026_on_demand_instance_prices_per_gpu(real_2026):
     od = offers.filter(pl.col("pricing") == "on_demand")
     assert set(od["price_basis"]) == {"per_instance"} and set(od["provider"]) == {"coreweave"}
     na = od.filter(pl.col("region") == "North America")
-    assert _rows(na, "instance_type", "gpu_model", "gpu_count", "price_original", "price_usd_per_gpu_hour") == [
+    assert _rows(
+        na, "instance_type", "gpu_model", "gpu_count", "price_original", "price_usd_per_gpu_hour"
+    ) == [
         ("NVIDIA A100", "A100-SXM-80GB", 8, 21.6, 2.7),
         ("NVIDIA GB200 NVL72", "GB200-186GB", 4, 42.0, 10.5),  # "4^1": 2 Superchips x 2 GPUs
         ("NVIDIA GH200", "GH200-96GB", 1, 6.5, 6.5),
@@ -68,7 +75,13 @@ def test_real_2026_on_demand_instance_prices_per_gpu(real_2026):
         ("NVIDIA HGX H200", "H200-SXM-141GB", 8, 50.44, 6.305),
         ("NVIDIA L40", "L40-48GB", 8, 10.0, 1.25),
         ("NVIDIA L40S", "L40S-48GB", 8, 18.0, 2.25),
-        ("NVIDIA RTX PRO 6000 Blackwell Server Edition (High Memory)", "RTXPRO6000-96GB", 8, 20.0, 2.5),
+        (
+            "NVIDIA RTX PRO 6000 Blackwell Server Edition (High Memory)",
+            "RTXPRO6000-96GB",
+            8,
+            20.0,
+            2.5,
+        ),
     ]
     assert _one(na, gpu_model="H100-SXM-80GB")["gpu_variant_assumed"] is False  # HGX -> SXM
     assert _one(na, gpu_model="A100-SXM-80GB")["gpu_variant_assumed"] is True  # bare "A100", 80 GB
@@ -80,11 +93,19 @@ def test_real_2026_spot_kept_apart_per_region(real_2026):
     spot = offers.filter(pl.col("pricing") == "spot")
     h100 = spot.filter(pl.col("gpu_model") == "H100-SXM-80GB")
     assert _rows(h100, "region", "price_original", "price_usd_per_gpu_hour") == [
-        ("Europe", 19.51, 2.43875), ("North America", 19.71, 2.46375)]
+        ("Europe", 19.51, 2.43875),
+        ("North America", 19.71, 2.46375),
+    ]
     # HGX B300: on-demand "Contact sales", spot priced in both regions
     b300 = offers.filter(pl.col("gpu_model") == "B300-288GB")
     assert _rows(b300, "pricing", "region", "price_original") == [
-        ("spot", "Europe", 36.7, ), ("spot", "North America", 35.84)]
+        (
+            "spot",
+            "Europe",
+            36.7,
+        ),
+        ("spot", "North America", 35.84),
+    ]
     assert spot.height == 16 and offers.height == 34
 
 
@@ -96,7 +117,10 @@ def test_real_2026_inference_rates_are_quarantined_not_on_demand(real_2026):
     assert {r["region"] for r in inference} == {"North America"}  # only that listing has the column
     h100 = next(r for r in inference if r["gpu_name"] == "NVIDIA HGX H100")
     assert (h100["price"], h100["price_basis"], h100["gpu_count"]) == (6.16, "per_gpu", 1)
-    assert "inference platform" in h100["note"] and "NVIDIA HGX H100" in quarantine["gpu_name_raw"].to_list()
+    assert (
+        "inference platform" in h100["note"]
+        and "NVIDIA HGX H100" in quarantine["gpu_name_raw"].to_list()
+    )
     # each per-GPU inference rate matched the instance price / GPU count (GH200 has 1 GPU)
     assert records.notes["inference_checked"] == 8
 
@@ -118,42 +142,74 @@ def test_real_undated_whole_page_gives_the_same_records(shared_data, real_2026):
 
 def test_real_2023_component_grid(shared_data):
     _, offers, quarantine = _normalised(_real(shared_data, "2023-09-21"))
-    assert quarantine.height == 0 and offers.height == 11  # the cut "Tesla V100 NVLINK" row is not read
+    assert (
+        quarantine.height == 0 and offers.height == 11
+    )  # the cut "Tesla V100 NVLINK" row is not read
     assert set(offers["price_basis"]) == {"per_gpu"} and set(offers["gpu_count"]) == {1}
-    assert _rows(offers.filter(pl.col("gpu_family").is_in(["H100", "A100"])), "gpu_model", "price_usd_per_gpu_hour") == [
-        ("A100-PCIE-40GB", 2.06), ("A100-PCIE-80GB", 2.21), ("A100-SXM-40GB", 2.06), ("A100-SXM-80GB", 2.21),
-        ("H100-PCIE-80GB", 4.25), ("H100-SXM-80GB", 4.76)]
+    assert _rows(
+        offers.filter(pl.col("gpu_family").is_in(["H100", "A100"])),
+        "gpu_model",
+        "price_usd_per_gpu_hour",
+    ) == [
+        ("A100-PCIE-40GB", 2.06),
+        ("A100-PCIE-80GB", 2.21),
+        ("A100-SXM-40GB", 2.06),
+        ("A100-SXM-80GB", 2.21),
+        ("H100-PCIE-80GB", 4.25),
+        ("H100-SXM-80GB", 4.76),
+    ]
     h100 = _one(offers, gpu_model="H100-SXM-80GB")  # "$4.76" beside a "Reserve Now" link
-    assert (h100["instance_type"], h100["gpu_variant_assumed"]) == ("NVIDIA HGX H100 (GPU component)", False)
+    assert (h100["instance_type"], h100["gpu_variant_assumed"]) == (
+        "NVIDIA HGX H100 (GPU component)",
+        False,
+    )
     assert _one(offers, gpu_model="QRTX4000-8GB")["price_usd_per_gpu_hour"] == 0.24
 
 
 # --- the hand-written page --------------------------------------------------------------------
+
 
 def test_handwritten_listing_variations():
     records, offers, quarantine = _normalised(PAGE.read_bytes())
     assert offers.height == 12
     gb200 = _one(offers, gpu_model="GB200-186GB")  # "4<sup>1</sup>": the footnote is not the count
     assert (gb200["gpu_count"], gb200["price_usd_per_gpu_hour"]) == (4, 10.5)
-    assert _one(offers, gpu_model="H100-SXM-80GB", region="North America", pricing="on_demand")[
-        "price_original"] == 49.24  # "$&nbsp;49.24"
+    assert (
+        _one(offers, gpu_model="H100-SXM-80GB", region="North America", pricing="on_demand")[
+            "price_original"
+        ]
+        == 49.24
+    )  # "$&nbsp;49.24"
     assert sorted(quarantine.select("gpu_name_raw", "reason").rows()) == [
-        ("NVIDIA A100", "bad_pricing_type"), ("NVIDIA GB200 NVL72", "bad_pricing_type"),
-        ("NVIDIA GH200", "bad_pricing_type"), ("NVIDIA HGX H100", "bad_pricing_type"),
+        ("NVIDIA A100", "bad_pricing_type"),
+        ("NVIDIA GB200 NVL72", "bad_pricing_type"),
+        ("NVIDIA GH200", "bad_pricing_type"),
+        ("NVIDIA HGX H100", "bad_pricing_type"),
         ("NVIDIA HGX H200", "bad_pricing_type"),
-        ("NVIDIA Rubin CPX", "unknown_gpu"), ("NVIDIA Rubin CPX", "unknown_gpu")]
+        ("NVIDIA Rubin CPX", "unknown_gpu"),
+        ("NVIDIA Rubin CPX", "unknown_gpu"),
+    ]
     # the CPU list, the banner list and the script copy give nothing
     assert not any("AMD" in r["gpu_name"] or "Announcement" in r["gpu_name"] for r in records)
     assert len(records.notes["not_priced"]) == 6
 
 
 def test_unreadable_price_and_count_are_quarantined_not_dropped():
-    html = PAGE.read_text().replace("<div>$18.00</div>", "<div>$18.00 – $20.00</div>").replace(
-        '<div class="table-v2-cell"><div>1</div></div>', '<div class="table-v2-cell"><div>1 or 2</div></div>')
+    html = (
+        PAGE.read_text()
+        .replace("<div>$18.00</div>", "<div>$18.00 – $20.00</div>")
+        .replace(
+            '<div class="table-v2-cell"><div>1</div></div>',
+            '<div class="table-v2-cell"><div>1 or 2</div></div>',
+        )
+    )
     _, offers, quarantine = _normalised(html)
     reasons = dict(quarantine.group_by("gpu_name_raw").agg(pl.col("reason").sort()).iter_rows())
     # a price range is kept as text (offers.py: ambiguous_number, older missing_price)
-    assert len(reasons["NVIDIA L40S"]) == 1 and reasons["NVIDIA L40S"][0] in ("ambiguous_number", "missing_price")
+    assert len(reasons["NVIDIA L40S"]) == 1 and reasons["NVIDIA L40S"][0] in (
+        "ambiguous_number",
+        "missing_price",
+    )
     # "1 or 2" GPUs: no count, so no per-GPU price (the inference rate is quarantined anyway)
     assert reasons["NVIDIA GH200"] == ["bad_pricing_type", "unknown_gpu_count"]
     assert offers.height == 10
@@ -162,7 +218,9 @@ def test_unreadable_price_and_count_are_quarantined_not_dropped():
 def test_inference_equal_to_the_instance_price_is_a_parse_error():
     # an inference (per-GPU) price equal to the 8-GPU row's price: the prices are per GPU
     html = PAGE.read_text().replace("<div>$6.31</div>", "<div>$50.44</div>")
-    with pytest.raises(ParseError, match=r"NVIDIA HGX H200 on-demand '\$50.44' equals its per-GPU inference price"):
+    with pytest.raises(
+        ParseError, match=r"NVIDIA HGX H200 on-demand '\$50.44' equals its per-GPU inference price"
+    ):
         coreweave_pricing.parse("pricing.html", html.encode())
 
 
@@ -173,10 +231,16 @@ def test_misaligned_row_is_a_parse_error():
 
 
 def test_page_without_a_listing_is_a_parse_error(shared_data):
-    with pytest.raises(ParseError, match=r"no CoreWeave GPU instance pricing table found: expected .*GPU Model"):
-        coreweave_pricing.parse("pricing.html", b"<html><body><p>We moved our pricing!</p></body></html>")
+    with pytest.raises(
+        ParseError, match=r"no CoreWeave GPU instance pricing table found: expected .*GPU Model"
+    ):
+        coreweave_pricing.parse(
+            "pricing.html", b"<html><body><p>We moved our pricing!</p></body></html>"
+        )
     renamed = PAGE.read_text().replace(">GPU Model<", ">Platform<")
-    with pytest.raises(ParseError, match=r"found 0 table\(s\) and 3 listing\(s\) with headers .*'Platform'"):
+    with pytest.raises(
+        ParseError, match=r"found 0 table\(s\) and 3 listing\(s\) with headers .*'Platform'"
+    ):
         coreweave_pricing.parse("pricing.html", renamed.encode())
     # a header without a unit and no GPU count column cannot be priced safely
     no_count = PAGE.read_text().replace(">GPU Count<", ">Interconnect<")
@@ -185,13 +249,16 @@ def test_page_without_a_listing_is_a_parse_error(shared_data):
 
 
 def test_table_rendering_still_reads():
-    table = ("<h2>GPU pricing</h2><table><tr><th>GPU Model</th><th>GPU Count</th><th>VRAM (GB)</th>"
-             "<th>Instance Price (per hour)</th></tr><tr><td>NVIDIA HGX H100</td><td>8</td><td>80</td>"
-             "<td>$49.24</td></tr><tr><td>NVIDIA HGX B300</td><td>8</td><td>288</td><td>Contact sales</td></tr></table>")
+    table = (
+        "<h2>GPU pricing</h2><table><tr><th>GPU Model</th><th>GPU Count</th><th>VRAM (GB)</th>"
+        "<th>Instance Price (per hour)</th></tr><tr><td>NVIDIA HGX H100</td><td>8</td><td>80</td>"
+        "<td>$49.24</td></tr><tr><td>NVIDIA HGX B300</td><td>8</td><td>288</td><td>Contact sales</td></tr></table>"
+    )
     records, offers, quarantine = _normalised(table)
     assert quarantine.height == 0
     assert _rows(offers, "gpu_model", "gpu_count", "price_basis", "price_usd_per_gpu_hour") == [
-        ("H100-SXM-80GB", 8, "per_instance", 6.155)]
+        ("H100-SXM-80GB", 8, "per_instance", 6.155)
+    ]
     assert records.notes["not_priced"] == ["NVIDIA HGX B300 on-demand: Contact sales"]
 
 
@@ -206,19 +273,27 @@ def test_aria_grid_and_per_gpu_wording():
     _, offers, quarantine = _normalised(grid)
     assert quarantine.height == 0
     row = offers.row(0, named=True)
-    assert (row["gpu_model"], row["gpu_count"], row["price_basis"], row["price_usd_per_gpu_hour"]) == (
-        "H100-SXM-80GB", 8, "per_gpu", 6.16)
+    assert (
+        row["gpu_model"],
+        row["gpu_count"],
+        row["price_basis"],
+        row["price_usd_per_gpu_hour"],
+    ) == ("H100-SXM-80GB", 8, "per_gpu", 6.16)
 
 
 def test_spec_declares_the_source():
     spec = coreweave_pricing.SPEC
-    assert isinstance(spec, SourceSpec) and spec.id == "coreweave_pricing" == coreweave_pricing.SOURCE_ID
+    assert (
+        isinstance(spec, SourceSpec)
+        and spec.id == "coreweave_pricing" == coreweave_pricing.SOURCE_ID
+    )
     assert (spec.kind, spec.providers) == ("gpu_offers", ("coreweave",))
     assert spec.defaults == {"enabled": True, "base_url": "https://www.coreweave.com/pricing"}
     assert (spec.terms.verdict, spec.terms.checked) == ("unknown", "2026-12-01")
 
 
 # --- fetch (fake client, no network) and ingest replay ------------------------------------
+
 
 class _FakeClient:
     def __init__(self, content: bytes = b"", error: FetchError | None = None):
@@ -228,8 +303,13 @@ class _FakeClient:
         self.calls.append((url, kwargs))
         if self.error is not None:
             raise self.error
-        return FetchedPayload(url=url, status=200, content=self.content,
-                              content_type="text/html; charset=utf-8", fetched_at=1779600000.0)
+        return FetchedPayload(
+            url=url,
+            status=200,
+            content=self.content,
+            content_type="text/html; charset=utf-8",
+            fetched_at=1779600000.0,
+        )
 
 
 def test_fetch_gets_the_page_once_and_reports_failures():
@@ -239,7 +319,9 @@ def test_fetch_gets_the_page_once_and_reports_failures():
     assert len(client.calls) == 1 and client.calls[0][0] == url
     assert "text/html" in client.calls[0][1]["headers"]["Accept"]
     assert isinstance(out[0], Payload) and (out[0].name, out[0].status) == ("pricing.html", 200)
-    failed = coreweave_pricing.fetch(_FakeClient(error=FetchError(url, "HTTP 403", 403)), {"base_url": url}, DAY)
+    failed = coreweave_pricing.fetch(
+        _FakeClient(error=FetchError(url, "HTTP 403", 403)), {"base_url": url}, DAY
+    )
     assert isinstance(failed[0], FetchFailure) and "HTTP 403" in failed[0].error
 
 
@@ -256,9 +338,14 @@ def test_ingest_replays_a_real_capture(tracker_env, tmp_path, shared_data):
 
 def test_short_labelled_detail_block_is_not_a_cell():
     # a mobile block of two pieces ("GPU Count", "8") beside the value cells is dropped by its label
-    header = "".join(f"<div><div>{h}</div></div>" for h in ("GPU Model", "GPU Count", "On-Demand Price (Per Hour)"))
-    item = ('<div role="listitem"><div class="grid"><div><h3>NVIDIA HGX H100</h3></div><div><div>8</div></div>'
-            '<div><div>$49.24</div></div><div><div>GPU Count</div><div>8</div></div></div></div>')
+    header = "".join(
+        f"<div><div>{h}</div></div>"
+        for h in ("GPU Model", "GPU Count", "On-Demand Price (Per Hour)")
+    )
+    item = (
+        '<div role="listitem"><div class="grid"><div><h3>NVIDIA HGX H100</h3></div><div><div>8</div></div>'
+        "<div><div>$49.24</div></div><div><div>GPU Count</div><div>8</div></div></div></div>"
+    )
     page = f'<h5>REGION: US</h5><div><div class="h">{header}</div><div><div role="list">{item}</div></div></div>'
     _, offers, _ = _normalised(page)
     assert _rows(offers, "region", "gpu_count", "price_usd_per_gpu_hour") == [("US", 8, 6.155)]

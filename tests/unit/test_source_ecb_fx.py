@@ -49,13 +49,20 @@ def test_usd_per_unit_goes_through_the_euro():
     assert "SEK" not in rates
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"<html>maintenance</html>", "gesmes:Envelope"),
-    (b"not xml", "not XML"),
-    (FIXTURE.read_bytes().replace(b"currency='USD' rate='1.0500'", b"currency='USD' rate='x'"),
-     "no usable USD rate"),
-    (FIXTURE.read_bytes().replace(b"<Cube time='2026-11-27'>", b"<Cube>"), "one <Cube time"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"<html>maintenance</html>", "gesmes:Envelope"),
+        (b"not xml", "not XML"),
+        (
+            FIXTURE.read_bytes().replace(
+                b"currency='USD' rate='1.0500'", b"currency='USD' rate='x'"
+            ),
+            "no usable USD rate",
+        ),
+        (FIXTURE.read_bytes().replace(b"<Cube time='2026-11-27'>", b"<Cube>"), "one <Cube time"),
+    ],
+)
 def test_unrecognised_files_fail_loudly(content, message):
     with pytest.raises(ParseError, match=message):
         ecb_fx.parse(ecb_fx.PAYLOAD_NAME, content)

@@ -36,6 +36,7 @@ def _row(frame: pl.DataFrame, model_id: str) -> dict:
 
 # --- the real export --------------------------------------------------------------------
 
+
 def test_export_shape_and_coverage(catalog):
     assert catalog.schema == pl.Schema(parsed_columns(TABLE))
     assert catalog.height == 976
@@ -81,12 +82,23 @@ def test_active_parameters_from_real_notes(catalog):
     active = catalog.filter(pl.col("active_parameters").is_not_null())
     assert active.height == 17
     assert dict(active.select("model_id", "active_parameters").rows()) == {
-        "Solar Open 100B": 12e9, "VAETKI": 10e9, "A.X K1": 33e9, "GLM-4.7": 32e9,
-        "GLM-4.6": 32e9, "GLM-4.5": 32e9, "Qwen3-Coder-480B-A35B": 35e9, "Kimi K2": 32e9,
-        "Seed-1.6-Thinking": 23e9, "Seed1.5-VL": 20e9, "Llama 4 Scout": 17e9,
-        "Llama 4 Maverick": 17e9, "Llama 4 Behemoth (preview)": 288e9,
-        "ERNIE-4.5-VL-424B-A47B (文心大模型4.5)": 47e9, "DeepSeek-V2.5": 21e9,
-        "Jamba 1.5-Large": 94e9, "DBRX": 36e9,
+        "Solar Open 100B": 12e9,
+        "VAETKI": 10e9,
+        "A.X K1": 33e9,
+        "GLM-4.7": 32e9,
+        "GLM-4.6": 32e9,
+        "GLM-4.5": 32e9,
+        "Qwen3-Coder-480B-A35B": 35e9,
+        "Kimi K2": 32e9,
+        "Seed-1.6-Thinking": 23e9,
+        "Seed1.5-VL": 20e9,
+        "Llama 4 Scout": 17e9,
+        "Llama 4 Maverick": 17e9,
+        "Llama 4 Behemoth (preview)": 288e9,
+        "ERNIE-4.5-VL-424B-A47B (文心大模型4.5)": 47e9,
+        "DeepSeek-V2.5": 21e9,
+        "Jamba 1.5-Large": 94e9,
+        "DBRX": 36e9,
     }
     # the four other notes mentioning "active" are not clear counts
     for model in ("o3-mini", "o1-mini", "Grok-1", "Distributed representation NN"):
@@ -96,8 +108,11 @@ def test_active_parameters_from_real_notes(catalog):
 
 def test_unparseable_dataset_sizes_are_problem_rows(catalog):
     bad = catalog.filter(pl.col("problem").is_not_null())
-    assert sorted(bad["model_id"]) == ["AbLang (heavy sequences)", "EfficientNetV2-XL",
-                                       "Masked Autoencoders ViT-H"]
+    assert sorted(bad["model_id"]) == [
+        "AbLang (heavy sequences)",
+        "EfficientNetV2-XL",
+        "Masked Autoencoders ViT-H",
+    ]
     assert set(bad["problem"]) == {"unparseable_number"}
     assert bad["training_tokens"].null_count() == 3
     assert _row(bad, "EfficientNetV2-XL")["parameters"] is not None  # the rest of the row stays
@@ -105,32 +120,37 @@ def test_unparseable_dataset_sizes_are_problem_rows(catalog):
 
 # --- the regex on its own ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("note", "expected"), [
-    ("102B, of which 12B active\n", 12e9),
-    ("Total parameters: 100B (Sparse), Active parameters: 10B per token.", 10e9),
-    ("MoE:\ntotal parameters - 424B\nactive parameters - 47B", 47e9),
-    ("MoE with 1T total parameters and 32B parameters active per forward pass", 32e9),
-    ("94B active/398B total", 94e9),
-    ("a 288 billion active parameter model", 288e9),
-    ("21B active params, 236B total", 21e9),
-    ("3.6B active", 3.6e9),
-    ("active parameters around 10B-30B", None),
-    ("10B-30B active", None),
-    ("10 to 30B active", None),
-    ("around 12B active", None),
-    ("~12B active", None),
-    ("25% of the weights active", None),
-    ("12 active experts", None),
-    ("12B active here, 14B active there", None),
-    ("There is one active unit", None),
-    ("", None),
-    (None, None),
-])
+
+@pytest.mark.parametrize(
+    ("note", "expected"),
+    [
+        ("102B, of which 12B active\n", 12e9),
+        ("Total parameters: 100B (Sparse), Active parameters: 10B per token.", 10e9),
+        ("MoE:\ntotal parameters - 424B\nactive parameters - 47B", 47e9),
+        ("MoE with 1T total parameters and 32B parameters active per forward pass", 32e9),
+        ("94B active/398B total", 94e9),
+        ("a 288 billion active parameter model", 288e9),
+        ("21B active params, 236B total", 21e9),
+        ("3.6B active", 3.6e9),
+        ("active parameters around 10B-30B", None),
+        ("10B-30B active", None),
+        ("10 to 30B active", None),
+        ("around 12B active", None),
+        ("~12B active", None),
+        ("25% of the weights active", None),
+        ("12 active experts", None),
+        ("12B active here, 14B active there", None),
+        ("There is one active unit", None),
+        ("", None),
+        (None, None),
+    ],
+)
 def test_active_parameters_regex(note, expected):
     assert epoch_models.active_parameters(note) == expected
 
 
 # --- small CSVs -------------------------------------------------------------------------
+
 
 def test_renamed_columns_and_bad_values():
     csv_text = (
@@ -141,12 +161,17 @@ def test_renamed_columns_and_bad_values():
         '"Bad Number",Lab A,2019-02-14,lots,,,\n'
         '"Too active",Lab A,2019-02-14,1e9,"5B active",,\n'
         '"  ",Lab A,2019-02-14,,,,\n'
-        '\n'
+        "\n"
     )
     frame = epoch_models.parse(NAME, csv_text.encode())[TABLE]
     assert frame["model_id"].to_list() == ["Old Net", "Bad Date", "Bad Number", "Too active", None]
     assert frame["problem"].to_list() == [
-        None, "unparseable_date", "unparseable_number", None, "missing_id"]
+        None,
+        "unparseable_date",
+        "unparseable_number",
+        None,
+        "missing_id",
+    ]
     old = frame.row(0, named=True)
     assert old["organization"] == "lab-a" and old["publication_date"] == dt.date(2019, 2, 14)
     assert (old["parameters"], old["training_compute_flop"]) == (1.5e9, 3.2e21)
@@ -154,18 +179,23 @@ def test_renamed_columns_and_bad_values():
     assert frame.row(3, named=True)["active_parameters"] is None  # more than the total
 
 
-@pytest.mark.parametrize("content", [
-    b"", b"<!DOCTYPE html><html><body>Not found</body></html>",
-    b"Model,Organization\nA,B\n",  # no Publication date / Parameters columns
-    b"Model,Organization,Publication date,Parameters\n",  # header only
-    b"\xff\xfe\x00bad",
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"<!DOCTYPE html><html><body>Not found</body></html>",
+        b"Model,Organization\nA,B\n",  # no Publication date / Parameters columns
+        b"Model,Organization,Publication date,Parameters\n",  # header only
+        b"\xff\xfe\x00bad",
+    ],
+)
 def test_wrong_shapes_are_parse_errors(content):
     with pytest.raises(ParseError):
         epoch_models.parse(NAME, content)
 
 
 # --- fetch with a fake client -----------------------------------------------------------
+
 
 class _FakeClient:
     def __init__(self, content: bytes = b"", error: FetchError | None = None):
@@ -175,8 +205,13 @@ class _FakeClient:
         self.calls.append((url, kwargs))
         if self.error:
             raise self.error
-        return FetchedPayload(url=url, status=200, content=self.content,
-                              content_type="text/csv", fetched_at=1769385600.0)
+        return FetchedPayload(
+            url=url,
+            status=200,
+            content=self.content,
+            content_type="text/csv",
+            fetched_at=1769385600.0,
+        )
 
 
 def test_fetch_archives_the_csv(shared_data):

@@ -31,8 +31,9 @@ def server():
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):
             seen.append((self.path, dict(self.headers)))
-            status, body, headers = routes.get(self.path, routes.get(self.path.split("?")[0],
-                                                                    (404, b"no", {})))
+            status, body, headers = routes.get(
+                self.path, routes.get(self.path.split("?")[0], (404, b"no", {}))
+            )
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
@@ -56,8 +57,13 @@ def server():
 def _client() -> PoliteClient:
     session = requests.Session()
     session.trust_env = False  # no proxy from the environment for 127.0.0.1
-    return PoliteClient(user_agent="test", session=session, max_retries=0,
-                        min_interval_seconds=0, sleep=lambda s: None)
+    return PoliteClient(
+        user_agent="test",
+        session=session,
+        max_retries=0,
+        min_interval_seconds=0,
+        sleep=lambda s: None,
+    )
 
 
 def _ok(path: Path) -> tuple[int, bytes, dict[str, str]]:
@@ -69,11 +75,15 @@ def test_vultr_fetches_both_lists_and_one_failure_leaves_the_other(server, share
     folder = shared_data / "provider_payloads" / "vultr"
     routes["/v2/plans"] = _ok(folder / "gpuhunt_test_vm_instances.json")
     routes["/v2/plans-metal"] = (503, b"down", {})
-    cfg = {"base_url": f"{base}/v2/plans?type=all&per_page=500",
-           "metal_url": f"{base}/v2/plans-metal?per_page=500"}
+    cfg = {
+        "base_url": f"{base}/v2/plans?type=all&per_page=500",
+        "metal_url": f"{base}/v2/plans-metal?per_page=500",
+    }
     out = vultr.fetch(_client(), cfg, DAY)
     assert [type(p) for p in out] == [Payload, FetchFailure]
-    assert out[0].name == "plans.json" and out[1].name == "plans_metal.json" and "503" in out[1].error
+    assert (
+        out[0].name == "plans.json" and out[1].name == "plans_metal.json" and "503" in out[1].error
+    )
     assert len(vultr.parse(out[0].name, out[0].content)) == 3
 
 
@@ -93,7 +103,9 @@ def test_lium_public_feed_and_keyed_executors(server, monkeypatch):
 
 def test_voltage_park_and_its_http_error(server):
     base, routes, _ = server
-    routes["/api/v1/bare-metal/locations"] = _ok(FIXTURES / "voltage_park" / "bare_metal_locations.json")
+    routes["/api/v1/bare-metal/locations"] = _ok(
+        FIXTURES / "voltage_park" / "bare_metal_locations.json"
+    )
     (p,) = voltage_park.fetch(_client(), {"base_url": f"{base}/api/v1/bare-metal/locations"}, DAY)
     assert p.name == "bare_metal_locations.json" and len(voltage_park.parse(p.name, p.content)) == 5
     (failed,) = voltage_park.fetch(_client(), {"base_url": f"{base}/elsewhere"}, DAY)
@@ -104,17 +116,30 @@ def test_scaleway_pages_by_total_count_and_a_failing_zone(server, monkeypatch):
     base, routes, seen = server
     monkeypatch.delenv("SCW_SECRET_KEY", raising=False)
     body = (FIXTURES / "scaleway" / "fr-par-2_servers.json").read_bytes()
-    routes["/zones/fr-par-2/products/servers?per_page=100&page=1"] = (200, body, {"X-Total-Count": "150"})
-    routes["/zones/fr-par-2/products/servers?per_page=100&page=2"] = (200, b'{"servers": {}}', {"X-Total-Count": "150"})
+    routes["/zones/fr-par-2/products/servers?per_page=100&page=1"] = (
+        200,
+        body,
+        {"X-Total-Count": "150"},
+    )
+    routes["/zones/fr-par-2/products/servers?per_page=100&page=2"] = (
+        200,
+        b'{"servers": {}}',
+        {"X-Total-Count": "150"},
+    )
     routes["/zones/nl-ams-1/products/servers"] = (500, b"oops", {})
-    out = scaleway.fetch(_client(), {"base_url": f"{base}/zones", "zones": ["fr-par-2", "nl-ams-1"]}, DAY)
+    out = scaleway.fetch(
+        _client(), {"base_url": f"{base}/zones", "zones": ["fr-par-2", "nl-ams-1"]}, DAY
+    )
     assert [(type(p).__name__, p.name) for p in out] == [
-        ("Payload", "fr-par-2_servers.json"), ("Payload", "fr-par-2_servers_p2.json"),
-        ("FetchFailure", "nl-ams-1_servers.json")]
+        ("Payload", "fr-par-2_servers.json"),
+        ("Payload", "fr-par-2_servers_p2.json"),
+        ("FetchFailure", "nl-ams-1_servers.json"),
+    ]
     assert {r["region"] for r in scaleway.parse(out[0].name, out[0].content)} == {"fr-par-2"}
     # more types than max_pages can hold: the cut is a FetchFailure, not a silent truncation
-    cut = scaleway.fetch(_client(), {"base_url": f"{base}/zones", "zones": ["fr-par-2"],
-                                     "max_pages": 1}, DAY)
+    cut = scaleway.fetch(
+        _client(), {"base_url": f"{base}/zones", "zones": ["fr-par-2"], "max_pages": 1}, DAY
+    )
     assert [type(p) for p in cut] == [Payload, FetchFailure] and "max_pages" in cut[1].error
     assert len(seen) == 4
 
@@ -122,13 +147,17 @@ def test_scaleway_pages_by_total_count_and_a_failing_zone(server, monkeypatch):
 def test_ovhcloud_names_the_payload_by_subsidiary(server):
     base, routes, _ = server
     routes["/v1/order/catalog/public/cloud"] = _ok(FIXTURES / "ovhcloud" / "catalog_FR.json")
-    (p,) = ovhcloud.fetch(_client(), {"base_url": f"{base}/v1/order/catalog/public/cloud?ovhSubsidiary=FR"}, DAY)
+    (p,) = ovhcloud.fetch(
+        _client(), {"base_url": f"{base}/v1/order/catalog/public/cloud?ovhSubsidiary=FR"}, DAY
+    )
     assert p.name == "catalog_FR.json" and len(ovhcloud.parse(p.name, p.content)) == 5
 
 
 def test_ecb_fx_fetch_and_failure(server):
     base, routes, _ = server
-    routes["/stats/eurofxref/eurofxref-daily.xml"] = _ok(FIXTURES / "ecb_fx" / "eurofxref-daily.xml")
+    routes["/stats/eurofxref/eurofxref-daily.xml"] = _ok(
+        FIXTURES / "ecb_fx" / "eurofxref-daily.xml"
+    )
     (p,) = ecb_fx.fetch(_client(), {"base_url": f"{base}/stats/eurofxref/eurofxref-daily.xml"}, DAY)
     assert p.name == "eurofxref-daily.xml"
     assert ecb_fx.parse(p.name, p.content)[ecb_fx.TABLE].height == 5

@@ -31,10 +31,17 @@ def _row(frame: pl.DataFrame, model_id: str) -> dict:
 
 def _item(**over) -> dict:
     """One item in the expanded field set the live fetch asks for."""
-    base = {"_id": "abc", "id": "acme/Widget-7B", "author": "acme",
-            "createdAt": "2025-11-01T12:00:00.000Z", "downloads": 10, "likes": 2,
-            "pipeline_tag": "text-generation", "library_name": "transformers",
-            "safetensors": {"parameters": {"BF16": 7_000_000_000}, "total": 7_000_000_000}}
+    base = {
+        "_id": "abc",
+        "id": "acme/Widget-7B",
+        "author": "acme",
+        "createdAt": "2025-11-01T12:00:00.000Z",
+        "downloads": 10,
+        "likes": 2,
+        "pipeline_tag": "text-generation",
+        "library_name": "transformers",
+        "safetensors": {"parameters": {"BF16": 7_000_000_000}, "total": 7_000_000_000},
+    }
     return {**base, **over}
 
 
@@ -43,6 +50,7 @@ def _parse(*items) -> pl.DataFrame:
 
 
 # --- the real excerpt -------------------------------------------------------------------
+
 
 def test_real_excerpt(shared_data):
     out = huggingface.parse("models_page001.json", (shared_data / EXCERPT).read_bytes())
@@ -67,13 +75,23 @@ def test_real_excerpt(shared_data):
 
 # --- expanded items ---------------------------------------------------------------------
 
+
 def test_parameters_from_safetensors():
     frame = _parse(
         _item(),
         # DeepSeek-V3: total counts every stored tensor (MTP heads included) -- as the Hub says
-        _item(id="deepseek-ai/DeepSeek-V3", author="deepseek-ai",
-              safetensors={"parameters": {"BF16": 3_918_786_560, "F8_E4M3": 680_571_043_840,
-                                          "F32": 41_555_600}, "total": 684_531_386_000}),
+        _item(
+            id="deepseek-ai/DeepSeek-V3",
+            author="deepseek-ai",
+            safetensors={
+                "parameters": {
+                    "BF16": 3_918_786_560,
+                    "F8_E4M3": 680_571_043_840,
+                    "F32": 41_555_600,
+                },
+                "total": 684_531_386_000,
+            },
+        ),
         _item(id="acme/no-total", safetensors={"parameters": {"BF16": 1_000, "F32": 24}}),
         _item(id="acme/gguf-only", safetensors=None),
         _item(id="acme/empty", safetensors={"parameters": {}}),
@@ -105,16 +123,30 @@ def test_problem_rows():
         "not an object",
     )
     assert frame["problem"].to_list() == [
-        None, "missing_id", "unparseable_created", "unparseable_number", "unparseable_number",
-        "malformed_entry"]
+        None,
+        "missing_id",
+        "unparseable_created",
+        "unparseable_number",
+        "unparseable_number",
+        "malformed_entry",
+    ]
     assert _row(frame, "acme/bad-params")["parameters"] is None
     assert _row(frame, "acme/bad-date")["created_at"] is None
 
 
-@pytest.mark.parametrize("content", [
-    b"<html>Too Many Requests</html>", b"", b"[]", b"42", b'{"models": []}',
-    b'{"error": "Invalid credentials in Authorization header"}', b"[1, 2]", b'[{"name": "x"}]',
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"<html>Too Many Requests</html>",
+        b"",
+        b"[]",
+        b"42",
+        b'{"models": []}',
+        b'{"error": "Invalid credentials in Authorization header"}',
+        b"[1, 2]",
+        b'[{"name": "x"}]',
+    ],
+)
 def test_wrong_shapes_are_parse_errors(content):
     with pytest.raises(ParseError):
         huggingface.parse("models_page001.json", content)
@@ -127,6 +159,7 @@ def test_error_body_is_named():
 
 # --- fetch with a fake client -----------------------------------------------------------
 
+
 @dataclass
 class _Resp(FetchedPayload):
     headers: dict = field(default_factory=dict)
@@ -135,8 +168,14 @@ class _Resp(FetchedPayload):
 class _FakeHub:
     """Serves ``pages`` in order; each page links to the next with a Link header."""
 
-    def __init__(self, pages: list[list], *, headers: bool = True, fail_at: int | None = None,
-                 next_host: str = "huggingface.co"):
+    def __init__(
+        self,
+        pages: list[list],
+        *,
+        headers: bool = True,
+        fail_at: int | None = None,
+        next_host: str = "huggingface.co",
+    ):
         self.pages, self.with_headers = pages, headers
         self.fail_at, self.next_host = fail_at, next_host
         self.calls: list[tuple[str, dict]] = []
@@ -178,7 +217,8 @@ def test_fetch_follows_link_header(monkeypatch):
     assert "Authorization" not in kwargs["headers"]
     assert [c[0] for c in hub.calls[1:]] == [
         "https://huggingface.co/api/models?limit=2&cursor=c1",
-        "https://huggingface.co/api/models?limit=2&cursor=c2"]
+        "https://huggingface.co/api/models?limit=2&cursor=c2",
+    ]
     parsed = [huggingface.parse(p.name, p.content)[TABLE] for p in out]
     assert sum(f.height for f in parsed) == 6
 

@@ -15,15 +15,23 @@ from pipelines.lib.sources import hyperstack_pricing
 from pipelines.lib.sources.base import ParseError
 from tests.local_server import polite_client, serve
 
-CAPTURE = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "pricing_pages" / "hyperstack"
-           / "undated_ewyluda_eb72cc6_hyperstack.html")
+CAPTURE = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "data"
+    / "pricing_pages"
+    / "hyperstack"
+    / "undated_ewyluda_eb72cc6_hyperstack.html"
+)
 DAY = dt.date(2026, 10, 4)
 
 
 @pytest.fixture(scope="module")
 def offers() -> pl.DataFrame:
     if not CAPTURE.is_file():
-        pytest.skip(f"real Hyperstack capture not found at {CAPTURE} (../shared/data beside the checkout)")
+        pytest.skip(
+            f"real Hyperstack capture not found at {CAPTURE} (../shared/data beside the checkout)"
+        )
     records = hyperstack_pricing.parse(CAPTURE.name, CAPTURE.read_bytes())
     offers, quarantine = normalise_offers(records, source="hyperstack_pricing", day=DAY)
     assert quarantine.height == 0
@@ -32,8 +40,10 @@ def offers() -> pl.DataFrame:
 
 
 def _price(offers: pl.DataFrame, page_name: str, pricing: str) -> tuple[str, float]:
-    row = offers.filter((pl.col("instance_type").str.split(" | ").list.first() == page_name)
-                        & (pl.col("pricing") == pricing))
+    row = offers.filter(
+        (pl.col("instance_type").str.split(" | ").list.first() == page_name)
+        & (pl.col("pricing") == pricing)
+    )
     assert row.height == 1, (page_name, pricing, row)
     return row["gpu_model"][0], row["price_usd_per_gpu_hour"][0]
 
@@ -64,7 +74,10 @@ def test_h100_and_a100_forms(offers):
 
 def test_reservation_card_is_reserved_with_a_lower_bound(offers):
     model, price = _price(offers, "NVIDIA H100 SXM", "reserved")
-    assert (model, price) == ("H100-SXM-80GB", 2.72)  # "&nbsp;$2.72": a reservation price, not on-demand
+    assert (model, price) == (
+        "H100-SXM-80GB",
+        2.72,
+    )  # "&nbsp;$2.72": a reservation price, not on-demand
     assert _price(offers, "NVIDIA B200", "reserved") == ("B200-180GB", 5.10)
     # the reservation card has no VRAM column: the on-demand card's 80 GB keeps A100s at 80 GB
     assert _price(offers, "NVIDIA A100", "reserved") == ("A100-PCIE-80GB", 0.95)
@@ -87,16 +100,24 @@ def test_spot_card(offers):
 
 def _card(heading: str, header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f'<div class="head_item"><span>{h}</span></div>' for h in header)
-    body = "".join('<div class="row_item">' + "".join(f'<div class="col"><span>{c}</span></div>' for c in r)
-                   + "</div>" for r in rows)
-    return (f'<div class="card"><div class="top"><h3>{heading}</h3></div><div class="main">'
-            f'<div class="head">{head}</div><div class="rows">{body}</div></div></div>')
+    body = "".join(
+        '<div class="row_item">'
+        + "".join(f'<div class="col"><span>{c}</span></div>' for c in r)
+        + "</div>"
+        for r in rows
+    )
+    return (
+        f'<div class="card"><div class="top"><h3>{heading}</h3></div><div class="main">'
+        f'<div class="head">{head}</div><div class="rows">{body}</div></div></div>'
+    )
 
 
 def test_hand_written_cards():
-    page = (_card("On-Demand GPU Pricing", ["GPU Model", "VRAM (GB)", "Pricing Per Hour"],
-                  [["NVIDIA H100 SXM", "80", "&amp;nbsp;$3.10"], ["NVIDIA H200 SXM", "141", "Sold out"]])
-            + _card("Flex Pricing", ["GPU Model", "Pricing Per Hour"], [["NVIDIA H100 SXM", "$9.99"]]))
+    page = _card(
+        "On-Demand GPU Pricing",
+        ["GPU Model", "VRAM (GB)", "Pricing Per Hour"],
+        [["NVIDIA H100 SXM", "80", "&amp;nbsp;$3.10"], ["NVIDIA H200 SXM", "141", "Sold out"]],
+    ) + _card("Flex Pricing", ["GPU Model", "Pricing Per Hour"], [["NVIDIA H100 SXM", "$9.99"]])
     records = hyperstack_pricing.parse("pricing.html", page.encode())
     offers, quarantine = normalise_offers(records, source="hyperstack_pricing", day=DAY)
     # a double-escaped &nbsp; (literal text) is stripped too; an unknown card is skipped
@@ -104,12 +125,27 @@ def test_hand_written_cards():
     assert quarantine["reason"].to_list() == ["missing_price"]  # "Sold out": kept, not dropped
 
 
-@pytest.mark.parametrize("page, message", [
-    ("<html><body><h2>AI Cloud Pricing</h2><div id='root'></div></body></html>", "no Hyperstack GPU price card"),
-    (_card("On-Demand GPU Pricing", ["GPU Model", "VRAM (GB)", "Pricing Per Hour"], []), "has no rows"),
-    (_card("Spot VM Pricing", ["GPU Model", "Spot VM"], [["NVIDIA A100", "Coming soon"]]), "no price could be read"),
-    (_card("Spot VM Pricing", ["GPU Model", "VRAM (GB)"], [["NVIDIA A100", "80"]]), "no price column"),
-])
+@pytest.mark.parametrize(
+    "page, message",
+    [
+        (
+            "<html><body><h2>AI Cloud Pricing</h2><div id='root'></div></body></html>",
+            "no Hyperstack GPU price card",
+        ),
+        (
+            _card("On-Demand GPU Pricing", ["GPU Model", "VRAM (GB)", "Pricing Per Hour"], []),
+            "has no rows",
+        ),
+        (
+            _card("Spot VM Pricing", ["GPU Model", "Spot VM"], [["NVIDIA A100", "Coming soon"]]),
+            "no price could be read",
+        ),
+        (
+            _card("Spot VM Pricing", ["GPU Model", "VRAM (GB)"], [["NVIDIA A100", "80"]]),
+            "no price column",
+        ),
+    ],
+)
 def test_unrecognised_pages_fail_loudly(page, message):
     with pytest.raises(ParseError, match=message):
         hyperstack_pricing.parse("pricing.html", page.encode())
@@ -118,7 +154,11 @@ def test_unrecognised_pages_fail_loudly(page, message):
 def test_spec():
     spec = hyperstack_pricing.SPEC
     assert (spec.id, spec.kind, spec.providers, spec.terms.checked) == (
-        "hyperstack_pricing", "gpu_offers", ("hyperstack",), "2026-12-01")
+        "hyperstack_pricing",
+        "gpu_offers",
+        ("hyperstack",),
+        "2026-12-01",
+    )
     assert spec.defaults["base_url"] == "https://www.hyperstack.cloud/gpu-pricing"
 
 
@@ -135,7 +175,11 @@ def test_fetch_archives_the_page_and_it_parses(offers):
     finally:
         httpd.shutdown()
         httpd.server_close()
-    assert [type(p) for p in out] == [Payload] and out[0].name == "pricing.html" and paths == ["/pricing"]
+    assert (
+        [type(p) for p in out] == [Payload]
+        and out[0].name == "pricing.html"
+        and paths == ["/pricing"]
+    )
     assert len(hyperstack_pricing.parse(out[0].name, out[0].content)) == offers.height == 30
     httpd, url, _ = serve(404, b"moved")
     try:

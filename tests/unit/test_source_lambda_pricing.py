@@ -22,7 +22,9 @@ from pipelines.lib.sources import lambda_pricing
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec
 
 DAY = dt.date(2026, 5, 24)
-PAGE = Path(__file__).resolve().parents[1] / "fixtures" / "lambda_pricing" / "pricing_handwritten.html"
+PAGE = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "lambda_pricing" / "pricing_handwritten.html"
+)
 MOVED_PAGE = b"<html><body><p>We moved our pricing!</p></body></html>"
 
 
@@ -52,6 +54,7 @@ def _one(offers: pl.DataFrame, **where) -> dict:
 
 # --- real captures --------------------------------------------------------------------------
 
+
 def test_real_2026_01_page_8x_tab(shared_data):
     records, offers, quarantine = _normalised(_real(shared_data, "2026-01-09"))
     assert quarantine.height == 0 and len(records) == 5
@@ -60,10 +63,17 @@ def test_real_2026_01_page_8x_tab(shared_data):
     assert set(offers["gpu_count"]) == {8} and set(offers["price_basis"]) == {"per_gpu"}
     assert set(offers["pricing"]) == {"on_demand"} and set(offers["provider"]) == {"lambda"}
     assert _rows(offers, "gpu_model", "price_usd_per_gpu_hour") == [
-        ("A100-SXM-40GB", 1.29), ("A100-SXM-80GB", 1.79), ("B200-180GB", 4.99),
-        ("H100-SXM-80GB", 2.99), ("V100-16GB", 0.55)]
+        ("A100-SXM-40GB", 1.29),
+        ("A100-SXM-80GB", 1.79),
+        ("B200-180GB", 4.99),
+        ("H100-SXM-80GB", 2.99),
+        ("V100-16GB", 0.55),
+    ]
     h100 = _one(offers, gpu_model="H100-SXM-80GB")
-    assert (h100["gpu_name_raw"], h100["instance_type"]) == ("NVIDIA H100 SXM", "8x NVIDIA H100 SXM")
+    assert (h100["gpu_name_raw"], h100["instance_type"]) == (
+        "NVIDIA H100 SXM",
+        "8x NVIDIA H100 SXM",
+    )
     # the capture was cut after the 8x table: the other tabs' panels are missing, and say so
     assert records.notes["tabs_without_panel"] == ["4x", "2x", "1x"]
 
@@ -73,7 +83,12 @@ def test_real_2024_page_rows_outside_a_table(shared_data):
     assert quarantine.height == 0 and offers.height == 17
     assert set(offers["pricing"]) == {"on_demand"} and set(offers["price_basis"]) == {"per_gpu"}
     h100 = offers.filter(pl.col("gpu_model") == "H100-SXM-80GB")
-    assert _rows(h100, "gpu_count", "price_usd_per_gpu_hour") == [(1, 3.29), (2, 3.19), (4, 3.09), (8, 2.99)]
+    assert _rows(h100, "gpu_count", "price_usd_per_gpu_hour") == [
+        (1, 3.29),
+        (2, 3.19),
+        (4, 3.09),
+        (8, 2.99),
+    ]
     assert _one(offers, gpu_model="H100-PCIE-80GB")["price_usd_per_gpu_hour"] == 2.49
     # the two 8x A100 SXM rows are told apart by their VRAM cell
     assert _one(offers, gpu_model="A100-SXM-80GB")["price_usd_per_gpu_hour"] == 1.79
@@ -91,21 +106,36 @@ def test_real_2023_page_instance_prices_and_reserved_clusters(shared_data):
     # header "Price", cells "$20.72 / hr": the price of the 8x instance -> 20.72 / 8
     assert set(on_demand["price_basis"]) == {"per_instance"}
     h100 = _one(on_demand, gpu_model="H100-SXM-80GB")
-    assert (h100["gpu_count"], h100["price_original"], h100["price_usd_per_gpu_hour"]) == (8, 20.72, 2.59)
+    assert (h100["gpu_count"], h100["price_original"], h100["price_usd_per_gpu_hour"]) == (
+        8,
+        20.72,
+        2.59,
+    )
     assert _one(on_demand, gpu_model="H100-PCIE-80GB")["price_usd_per_gpu_hour"] == 1.99
     a100 = on_demand.filter(pl.col("gpu_model") == "A100-SXM-40GB")
     assert _rows(a100, "gpu_count", "price_original", "price_usd_per_gpu_hour") == [
-        (1, 1.1, 1.1), (2, 2.2, 1.1), (4, 4.4, 1.1), (8, 8.8, 1.1)]
+        (1, 1.1, 1.1),
+        (2, 2.2, 1.1),
+        (4, 4.4, 1.1),
+        (8, 8.8, 1.1),
+    ]
     assert _one(on_demand, gpu_model="A100-SXM-80GB")["price_usd_per_gpu_hour"] == 1.5  # 12.00 / 8
     assert _one(on_demand, gpu_model="V100-16GB")["price_usd_per_gpu_hour"] == 0.55  # 4.40 / 8
     reserved = offers.filter(pl.col("pricing") == "reserved")
-    assert _rows(reserved, "reserved_term", "gpu_model", "gpu_count", "price_basis", "price_usd_per_gpu_hour") == [
+    assert _rows(
+        reserved, "reserved_term", "gpu_model", "gpu_count", "price_basis", "price_usd_per_gpu_hour"
+    ) == [
         ("3-months", "H100-SXM-80GB", 248, "cluster_per_gpu", 4.85),
-        ("3-years", "H100-SXM-80GB", 64, "cluster_per_gpu", 1.89)]
-    assert _one(reserved, reserved_term="3-years")["instance_type"] == "Reserved 8x NVIDIA H100 (64 - 60,000 GPUs)"
+        ("3-years", "H100-SXM-80GB", 64, "cluster_per_gpu", 1.89),
+    ]
+    assert (
+        _one(reserved, reserved_term="3-years")["instance_type"]
+        == "Reserved 8x NVIDIA H100 (64 - 60,000 GPUs)"
+    )
 
 
 # --- the hand-written 2026 page -------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def parsed():
@@ -118,19 +148,35 @@ def test_every_tab_gives_its_gpu_count(parsed):
     assert all(set(r) == set(RAW_OFFER_KEYS) for r in records)
     on_demand = offers.filter(pl.col("pricing") == "on_demand")
     # 8x by aria-labelledby, 4x by the tab's aria-controls, 2x labelled, 1x by position
-    assert on_demand.group_by("gpu_count").len().sort("gpu_count").rows() == [(1, 7), (2, 3), (4, 3), (8, 5)]
+    assert on_demand.group_by("gpu_count").len().sort("gpu_count").rows() == [
+        (1, 7),
+        (2, 3),
+        (4, 3),
+        (8, 5),
+    ]
     assert set(on_demand["price_basis"]) == {"per_gpu"}
     h100 = on_demand.filter(pl.col("gpu_model") == "H100-SXM-80GB")
-    assert _rows(h100, "gpu_count", "price_usd_per_gpu_hour") == [(1, 3.29), (2, 3.19), (4, 3.09), (8, 2.99)]
+    assert _rows(h100, "gpu_count", "price_usd_per_gpu_hour") == [
+        (1, 3.29),
+        (2, 3.19),
+        (4, 3.09),
+        (8, 2.99),
+    ]
     # a "Plan" header hidden in a span is the name column like an empty one
-    assert _one(on_demand, gpu_model="RTXA6000-48GB", gpu_count=4)["instance_type"] == "4x NVIDIA A6000"
+    assert (
+        _one(on_demand, gpu_model="RTXA6000-48GB", gpu_count=4)["instance_type"]
+        == "4x NVIDIA A6000"
+    )
 
 
 def test_cluster_block_is_reserved_never_on_demand(parsed):
     _, offers, _ = parsed
     reserved = offers.filter(pl.col("pricing") == "reserved")
     assert _rows(reserved, "gpu_model", "gpu_count", "price_usd_per_gpu_hour") == [
-        ("B200-180GB", 16, 4.49), ("H100-SXM-80GB", 16, 2.69), ("H100-SXM-80GB", 64, 2.49)]
+        ("B200-180GB", 16, 4.49),
+        ("H100-SXM-80GB", 16, 2.69),
+        ("H100-SXM-80GB", 64, 2.49),
+    ]
     assert set(reserved["reserved_term"]) == {"2 weeks – 1 year"}
     assert set(reserved["price_basis"]) == {"cluster_per_gpu"}
     # the cluster rates never reach on-demand: the 16-GPU H100 rate 2.69 is not an 8x/1x price
@@ -143,33 +189,46 @@ def test_script_copies_are_ignored_and_unpriced_rows_noted(parsed):
     records, offers, _ = parsed
     assert records.notes["script_copies_ignored"] == 2
     # one offer per row: the 8x table is also in both scripts, escaped, and is not counted again
-    assert offers.filter((pl.col("gpu_model") == "H100-SXM-80GB") & (pl.col("gpu_count") == 8)).height == 1
+    assert (
+        offers.filter((pl.col("gpu_model") == "H100-SXM-80GB") & (pl.col("gpu_count") == 8)).height
+        == 1
+    )
     assert records.notes["not_priced"] == [
         "on_demand 1x NVIDIA GH200: Sold out",
         "reserved NVIDIA B200 SXM6 (256+ GPUs): Contact sales",
-        "reserved NVIDIA H100 SXM (256+ GPUs): Contact sales"]
+        "reserved NVIDIA H100 SXM (256+ GPUs): Contact sales",
+    ]
     assert len(records) == 21
 
 
 def test_unreadable_price_is_quarantined_not_dropped():
-    html = PAGE.read_text().replace('<td data-label="PRICE/GPU/HR*">$0.75</td>',
-                                    '<td data-label="PRICE/GPU/HR*">from $0.75</td>')
+    html = PAGE.read_text().replace(
+        '<td data-label="PRICE/GPU/HR*">$0.75</td>',
+        '<td data-label="PRICE/GPU/HR*">from $0.75</td>',
+    )
     records, offers, quarantine = _normalised(html)
     assert len(records) == 21 and offers.height == 20
     row = quarantine.row(0, named=True)
     # offers.py names a price text holding a number "ambiguous_number" (older: missing_price)
-    assert row["gpu_name_raw"] == "NVIDIA A10" and row["reason"] in ("ambiguous_number", "missing_price")
+    assert row["gpu_name_raw"] == "NVIDIA A10" and row["reason"] in (
+        "ambiguous_number",
+        "missing_price",
+    )
     assert "from $0.75" in row["detail"]
 
 
 def test_price_in_another_currency_is_quarantined():
     html = PAGE.read_text().replace(">$0.50<", ">€0.50<")
     _, _, quarantine = _normalised(html)
-    assert quarantine.select("gpu_name_raw", "reason").rows() == [("NVIDIA Quadro RTX 6000", "non_usd_currency")]
+    assert quarantine.select("gpu_name_raw", "reason").rows() == [
+        ("NVIDIA Quadro RTX 6000", "non_usd_currency")
+    ]
 
 
 def test_cell_count_that_contradicts_the_tab_is_quarantined():
-    html = PAGE.read_text().replace('data-label="Plan">NVIDIA A10<', 'data-label="Plan">2x NVIDIA A10<')
+    html = PAGE.read_text().replace(
+        'data-label="Plan">NVIDIA A10<', 'data-label="Plan">2x NVIDIA A10<'
+    )
     _, offers, quarantine = _normalised(html)
     assert quarantine.select("gpu_name_raw", "reason").rows() == [("NVIDIA A10", "bad_gpu_count")]
     assert offers.height == 20
@@ -178,7 +237,9 @@ def test_cell_count_that_contradicts_the_tab_is_quarantined():
 def test_page_without_tables_is_a_parse_error():
     html = re.sub(r"<table.*?</table>", "", PAGE.read_text(), flags=re.DOTALL)
     assert "$2.99" in html  # the headline card and the script copies are still there
-    with pytest.raises(ParseError, match=r"no Lambda on-demand pricing table found: expected .*PRICE/GPU/HR"):
+    with pytest.raises(
+        ParseError, match=r"no Lambda on-demand pricing table found: expected .*PRICE/GPU/HR"
+    ):
         lambda_pricing.parse("pricing.html", html.encode())
     with pytest.raises(ParseError, match="found 0 table"):
         lambda_pricing.parse("pricing.html", MOVED_PAGE)
@@ -186,8 +247,13 @@ def test_page_without_tables_is_a_parse_error():
 
 def test_only_a_cluster_block_is_a_parse_error():
     page = PAGE.read_text()
-    start, end = page.index('<section class="section"><div class="grid-x">'), page.index("</section>") + 10
-    with pytest.raises(ParseError, match=r"no Lambda on-demand pricing table found.*3 reserved cluster row"):
+    start, end = (
+        page.index('<section class="section"><div class="grid-x">'),
+        page.index("</section>") + 10,
+    )
+    with pytest.raises(
+        ParseError, match=r"no Lambda on-demand pricing table found.*3 reserved cluster row"
+    ):
         lambda_pricing.parse("pricing.html", (page[:start] + page[end:]).encode())
 
 
@@ -197,8 +263,9 @@ def test_changed_headers_are_parse_errors():
     with pytest.raises(ParseError, match=r"expected .*found \d table\(s\) with headers .*'RATE'"):
         lambda_pricing.parse("pricing.html", renamed_price.encode())
     # a named first column that is not a GPU column: nothing to read the GPU from
-    renamed_gpu = page.replace('<th style="width:31%"></th>', '<th style="width:31%">Hardware</th>').replace(
-        '<span class="visually-hidden">Plan</span>', "Hardware")
+    renamed_gpu = page.replace(
+        '<th style="width:31%"></th>', '<th style="width:31%">Hardware</th>'
+    ).replace('<span class="visually-hidden">Plan</span>', "Hardware")
     with pytest.raises(ParseError, match="no Lambda on-demand pricing table found"):
         lambda_pricing.parse("pricing.html", renamed_gpu.encode())
 
@@ -207,11 +274,15 @@ def test_price_without_unit_is_checked_against_the_gpu_count():
     # "PRICE" alone: read as instance prices, but the H100 costs about the same at 1x and 8x,
     # so these are per-GPU prices with the unit dropped -> an error, not an 8x-too-cheap guess
     no_basis = PAGE.read_text().replace("<th>PRICE/GPU/HR*</th>", "<th>PRICE</th>")
-    with pytest.raises(ParseError, match=r"per GPU or per instance.*NVIDIA H100 SXM.*grow with the GPU count"):
+    with pytest.raises(
+        ParseError, match=r"per GPU or per instance.*NVIDIA H100 SXM.*grow with the GPU count"
+    ):
         lambda_pricing.parse("pricing.html", no_basis.encode())
     # a unit-less price with no GPU count at all cannot be read either
-    table = ("<h2>On-demand</h2><table><tr><th>GPU</th><th>Price</th></tr>"
-             "<tr><td>NVIDIA H100 SXM</td><td>$3.99</td></tr></table>")
+    table = (
+        "<h2>On-demand</h2><table><tr><th>GPU</th><th>Price</th></tr>"
+        "<tr><td>NVIDIA H100 SXM</td><td>$3.99</td></tr></table>"
+    )
     with pytest.raises(ParseError, match="names no GPU count"):
         lambda_pricing.parse("pricing.html", table.encode())
 
@@ -225,8 +296,10 @@ def test_table_with_no_readable_price_is_a_parse_error():
 
 
 def test_empty_table_shell_is_a_parse_error():
-    html = ("<html><body><h2>Instances pricing</h2><table><thead><tr><th></th>"
-            "<th>VRAM/GPU</th><th>PRICE/GPU/HR*</th></tr></thead><tbody></tbody></table></body></html>")
+    html = (
+        "<html><body><h2>Instances pricing</h2><table><thead><tr><th></th>"
+        "<th>VRAM/GPU</th><th>PRICE/GPU/HR*</th></tr></thead><tbody></tbody></table></body></html>"
+    )
     with pytest.raises(ParseError, match="has no data rows"):
         lambda_pricing.parse("pricing.html", html.encode())
 
@@ -242,7 +315,9 @@ def test_table_rendered_twice_is_read_once():
 
 def test_count_from_a_heading_when_there_is_no_tab():
     rows = "<tr><td>NVIDIA H100 SXM</td><td>80 GB</td><td>$3.99</td></tr>"
-    table = f"<table><tr><th>GPU</th><th>VRAM / GPU</th><th>Price / GPU / hr</th></tr>{rows}</table>"
+    table = (
+        f"<table><tr><th>GPU</th><th>VRAM / GPU</th><th>Price / GPU / hr</th></tr>{rows}</table>"
+    )
     with_heading = lambda_pricing.parse("pricing.html", f"<h3>8x NVIDIA GPUs</h3>{table}".encode())
     assert with_heading[0]["gpu_count"] == 8
     _, offers, quarantine = _normalised(f"<h3>On-demand</h3>{table}")
@@ -251,45 +326,76 @@ def test_count_from_a_heading_when_there_is_no_tab():
 
 # --- helpers ----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("$3.99", (3.99, "USD")),
-    ("  $ 3.99 / GPU / hr ", (3.99, "USD")),
-    ("$49.24/hr", (49.24, "USD")),
-    ("$3.99 per GPU-hour*", (3.99, "USD")),
-    ("$1.89/H100/hour", (1.89, "USD")),
-    ("US$1,234.50", (1234.5, "USD")),
-    ("2.99 USD", (2.99, "USD")),
-    ("€2.10", (2.1, "EUR")),
-    ("Contact sales", (None, "USD")),
-    ("from $2.99", (None, "USD")),
-    ("$2.99 – $3.49", (None, "USD")),
-    ("$3.29 $2.99", (None, "USD")),
-    ("", (None, "USD")),
-    ("__import__('os').system('x')", (None, "USD")),
-])
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("$3.99", (3.99, "USD")),
+        ("  $ 3.99 / GPU / hr ", (3.99, "USD")),
+        ("$49.24/hr", (49.24, "USD")),
+        ("$3.99 per GPU-hour*", (3.99, "USD")),
+        ("$1.89/H100/hour", (1.89, "USD")),
+        ("US$1,234.50", (1234.5, "USD")),
+        ("2.99 USD", (2.99, "USD")),
+        ("€2.10", (2.1, "EUR")),
+        ("Contact sales", (None, "USD")),
+        ("from $2.99", (None, "USD")),
+        ("$2.99 – $3.49", (None, "USD")),
+        ("$3.29 $2.99", (None, "USD")),
+        ("", (None, "USD")),
+        ("__import__('os').system('x')", (None, "USD")),
+    ],
+)
 def test_parse_price(text, expected):
     assert lambda_pricing.parse_price(text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Price / GPU / hr*", "per_gpu"), ("PRICE/GPU/HR*", "per_gpu"), ("$1.89/H100/hour", "per_gpu"),
-    ("$3.99 per GPU", "per_gpu"), ("GPU-hour", "per_gpu"),
-    ("Instance Price (per hour)", "per_instance"), ("Price per node / hr", "per_instance"),
-    ("Price", None), ("$20.72 / hr", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Price / GPU / hr*", "per_gpu"),
+        ("PRICE/GPU/HR*", "per_gpu"),
+        ("$1.89/H100/hour", "per_gpu"),
+        ("$3.99 per GPU", "per_gpu"),
+        ("GPU-hour", "per_gpu"),
+        ("Instance Price (per hour)", "per_instance"),
+        ("Price per node / hr", "per_instance"),
+        ("Price", None),
+        ("$20.72 / hr", None),
+    ],
+)
 def test_price_basis(text, expected):
     assert lambda_pricing.price_basis(text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("16", 16), ("256+", 256), ("64 - 60,000", 64), ("2,000+ GPUs", 2000), ("a few", None), ("", None)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("16", 16),
+        ("256+", 256),
+        ("64 - 60,000", 64),
+        ("2,000+ GPUs", 2000),
+        ("a few", None),
+        ("", None),
+    ],
+)
 def test_parse_cluster_count(text, expected):
     assert lambda_pricing.parse_cluster_count(text) == expected
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("Contact sales", True), ("CONTACT SALES", True), ("N/A", True), ("Sold out", True), ("—", True),
-    ("$2.99", False), ("from $2.99", False), ("", False)])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Contact sales", True),
+        ("CONTACT SALES", True),
+        ("N/A", True),
+        ("Sold out", True),
+        ("—", True),
+        ("$2.99", False),
+        ("from $2.99", False),
+        ("", False),
+    ],
+)
 def test_is_not_priced(text, expected):
     assert lambda_pricing.is_not_priced(text) is expected
 
@@ -304,6 +410,7 @@ def test_spec_declares_the_source():
 
 # --- fetch (fake client, no network) and ingest replay ------------------------------------
 
+
 class _FakeClient:
     def __init__(self, content: bytes = b"", error: FetchError | None = None):
         self.content, self.error, self.calls = content, error, []
@@ -312,8 +419,13 @@ class _FakeClient:
         self.calls.append((url, kwargs))
         if self.error is not None:
             raise self.error
-        return FetchedPayload(url=url, status=200, content=self.content,
-                              content_type="text/html; charset=utf-8", fetched_at=1779600000.0)
+        return FetchedPayload(
+            url=url,
+            status=200,
+            content=self.content,
+            content_type="text/html; charset=utf-8",
+            fetched_at=1779600000.0,
+        )
 
 
 def test_fetch_gets_the_page_once():
@@ -323,13 +435,20 @@ def test_fetch_gets_the_page_once():
     assert len(client.calls) == 1 and client.calls[0][0] == url
     assert "text/html" in client.calls[0][1]["headers"]["Accept"]
     assert len(out) == 1 and isinstance(out[0], Payload)
-    assert (out[0].name, out[0].url, out[0].status, out[0].fetched_at) == ("pricing.html", url, 200, 1779600000.0)
+    assert (out[0].name, out[0].url, out[0].status, out[0].fetched_at) == (
+        "pricing.html",
+        url,
+        200,
+        1779600000.0,
+    )
     assert out[0].content == PAGE.read_bytes()
 
 
 def test_fetch_failure_is_reported_not_raised():
     url = "https://pricing.example.test/lambda"
-    out = lambda_pricing.fetch(_FakeClient(error=FetchError(url, "HTTP 403", 403)), {"base_url": url}, DAY)
+    out = lambda_pricing.fetch(
+        _FakeClient(error=FetchError(url, "HTTP 403", 403)), {"base_url": url}, DAY
+    )
     assert len(out) == 1 and isinstance(out[0], FetchFailure)
     assert (out[0].name, out[0].url) == ("pricing.html", url) and "HTTP 403" in out[0].error
 
@@ -339,9 +458,16 @@ def test_ingest_replays_a_real_capture(tracker_env, tmp_path, shared_data):
     folder.mkdir(parents=True)
     (folder / "pricing.html").write_bytes(_real(shared_data, "2023-09-09"))
     result = ingest("lambda_pricing", DAY, load_config(), from_archive=tmp_path / "archive")
-    assert (result.mode, result.status, result.payloads, result.errors) == ("archive", "ok", ["pricing.html"], [])
+    assert (result.mode, result.status, result.payloads, result.errors) == (
+        "archive",
+        "ok",
+        ["pricing.html"],
+        [],
+    )
     assert result.offers.height == 15 and result.quarantine.height == 0
-    assert set(result.offers["date"]) == {DAY} and set(result.offers["source"]) == {"lambda_pricing"}
+    assert set(result.offers["date"]) == {DAY} and set(result.offers["source"]) == {
+        "lambda_pricing"
+    }
 
 
 def test_ingest_quarantines_a_moved_page_as_unparseable(tracker_env, tmp_path):
@@ -351,7 +477,9 @@ def test_ingest_quarantines_a_moved_page_as_unparseable(tracker_env, tmp_path):
     with pytest.raises(SourceFailed, match="no Lambda on-demand pricing table found") as exc:
         ingest("lambda_pricing", DAY, load_config(), from_archive=tmp_path / "archive")
     quarantine = exc.value.result.quarantine
-    assert quarantine.select("payload_name", "reason").rows() == [("pricing.html", "unparseable_payload")]
+    assert quarantine.select("payload_name", "reason").rows() == [
+        ("pricing.html", "unparseable_payload")
+    ]
 
 
 def test_variants_of_the_2026_markup():
@@ -362,56 +490,78 @@ def test_variants_of_the_2026_markup():
         '<h2>Instances pricing</h2><div><button aria-controls="p8">8x</button>'
         '<button aria-controls="p1">1x GPU</button></div>'
         f'<div id="p8"><table>{head}<tr><th>NVIDIA H100 SXM <span>New</span></th><td>80 GB</td>'
-        '<td>$2.99</td></tr></table></div>'
+        "<td>$2.99</td></tr></table></div>"
         f'<div id="p1" hidden><table>{head}<tr><th>NVIDIA H100 SXM</th><td>80 GB</td><td>$3.29</td></tr>'
-        '</table></div>'
-        '<p>Clusters for 2 weeks - 1 year</p><table><tr><th>Plan</th><th>GPUs</th><th>PRICE/GPU/HR*</th></tr>'
-        '<tr><th>NVIDIA H100 SXM</th><td>16-512</td><td>$2.69</td></tr></table>'
+        "</table></div>"
+        "<p>Clusters for 2 weeks - 1 year</p><table><tr><th>Plan</th><th>GPUs</th><th>PRICE/GPU/HR*</th></tr>"
+        "<tr><th>NVIDIA H100 SXM</th><td>16-512</td><td>$2.69</td></tr></table>"
     )
     _, offers, quarantine = _normalised(page)
     assert quarantine.height == 0
-    assert _rows(offers, "pricing", "gpu_count", "instance_type", "price_basis", "price_usd_per_gpu_hour") == [
+    assert _rows(
+        offers, "pricing", "gpu_count", "instance_type", "price_basis", "price_usd_per_gpu_hour"
+    ) == [
         ("on_demand", 1, "1x GPU NVIDIA H100 SXM", "per_gpu", 3.29),
         ("on_demand", 8, "8x NVIDIA H100 SXM", "per_gpu", 2.99),
-        ("reserved", 16, "NVIDIA H100 SXM (16-512 GPUs)", "cluster_per_gpu", 2.69)]
+        ("reserved", 16, "NVIDIA H100 SXM (16-512 GPUs)", "cluster_per_gpu", 2.69),
+    ]
     assert _one(offers, pricing="reserved")["reserved_term"] == "2 weeks - 1 year"
 
 
 def test_reserved_rate_without_a_unit_is_quarantined_not_divided():
-    page = PAGE.read_text().replace("<th>GPUs</th><th>PRICE/GPU/HR*</th>", "<th>GPUs</th><th>PRICE</th>")
+    page = PAGE.read_text().replace(
+        "<th>GPUs</th><th>PRICE/GPU/HR*</th>", "<th>GPUs</th><th>PRICE</th>"
+    )
     _, offers, quarantine = _normalised(page)
     assert quarantine.select("gpu_name_raw", "reason").rows() == [
-        ("NVIDIA B200 SXM6", "bad_price_basis"), ("NVIDIA H100 SXM", "bad_price_basis"),
-        ("NVIDIA H100 SXM", "bad_price_basis")]
+        ("NVIDIA B200 SXM6", "bad_price_basis"),
+        ("NVIDIA H100 SXM", "bad_price_basis"),
+        ("NVIDIA H100 SXM", "bad_price_basis"),
+    ]
     assert set(offers["pricing"]) == {"on_demand"} and offers.height == 18
 
 
 def test_cluster_table_laid_out_by_cluster_size():
-    on_demand = ("<h2>Instances pricing</h2><table><tr><th></th><th>VRAM/GPU</th><th>PRICE/GPU/HR*</th></tr>"
-                 "<tr><th>8x NVIDIA B200 SXM6</th><td>180 GB</td><td>$4.99</td></tr></table>")
-    clusters = ("<h2>1-Click Clusters</h2><p>Reserve for 2 weeks – 1 year.</p>"
-                "<table><caption>PRICE/GPU/HR</caption><tr><th></th><th>16 GPUs</th><th>64 GPUs</th>"
-                "<th>256+ GPUs</th></tr><tr><th>NVIDIA B200 SXM6</th><td>$4.49</td><td>$4.29</td>"
-                "<td>Contact sales</td></tr></table>")
+    on_demand = (
+        "<h2>Instances pricing</h2><table><tr><th></th><th>VRAM/GPU</th><th>PRICE/GPU/HR*</th></tr>"
+        "<tr><th>8x NVIDIA B200 SXM6</th><td>180 GB</td><td>$4.99</td></tr></table>"
+    )
+    clusters = (
+        "<h2>1-Click Clusters</h2><p>Reserve for 2 weeks – 1 year.</p>"
+        "<table><caption>PRICE/GPU/HR</caption><tr><th></th><th>16 GPUs</th><th>64 GPUs</th>"
+        "<th>256+ GPUs</th></tr><tr><th>NVIDIA B200 SXM6</th><td>$4.49</td><td>$4.29</td>"
+        "<td>Contact sales</td></tr></table>"
+    )
     records, offers, quarantine = _normalised(on_demand + clusters)
     assert quarantine.height == 0
-    assert _rows(offers, "pricing", "gpu_count", "instance_type", "price_basis", "price_usd_per_gpu_hour") == [
+    assert _rows(
+        offers, "pricing", "gpu_count", "instance_type", "price_basis", "price_usd_per_gpu_hour"
+    ) == [
         ("on_demand", 8, "8x NVIDIA B200 SXM6", "per_gpu", 4.99),
         ("reserved", 16, "NVIDIA B200 SXM6 (16 GPUs)", "cluster_per_gpu", 4.49),
-        ("reserved", 64, "NVIDIA B200 SXM6 (64 GPUs)", "cluster_per_gpu", 4.29)]
-    assert set(offers.filter(pl.col("pricing") == "reserved")["reserved_term"]) == {"2 weeks – 1 year"}
+        ("reserved", 64, "NVIDIA B200 SXM6 (64 GPUs)", "cluster_per_gpu", 4.29),
+    ]
+    assert set(offers.filter(pl.col("pricing") == "reserved")["reserved_term"]) == {
+        "2 weeks – 1 year"
+    }
     assert records.notes["not_priced"] == ["reserved NVIDIA B200 SXM6 (256+ GPUs): Contact sales"]
 
 
 def test_several_price_columns():
     # the per-GPU column of a per-GPU + per-instance pair is read; an ambiguous cluster table is
     # skipped without losing the on-demand table; an ambiguous on-demand table is an error
-    on_demand = ("<h2>Instances pricing</h2><table><tr><th></th><th>PRICE/GPU/HR</th><th>PRICE/HR</th></tr>"
-                 "<tr><th>8x NVIDIA H100 SXM</th><td>$2.99</td><td>$23.92</td></tr></table>")
-    clusters = ("<h2>1-Click Clusters</h2><table><tr><th></th><th>GPUs</th><th>Price</th><th>Total price</th></tr>"
-                "<tr><th>NVIDIA H100 SXM</th><td>16</td><td>$2.69</td><td>$43.04</td></tr></table>")
+    on_demand = (
+        "<h2>Instances pricing</h2><table><tr><th></th><th>PRICE/GPU/HR</th><th>PRICE/HR</th></tr>"
+        "<tr><th>8x NVIDIA H100 SXM</th><td>$2.99</td><td>$23.92</td></tr></table>"
+    )
+    clusters = (
+        "<h2>1-Click Clusters</h2><table><tr><th></th><th>GPUs</th><th>Price</th><th>Total price</th></tr>"
+        "<tr><th>NVIDIA H100 SXM</th><td>16</td><td>$2.69</td><td>$43.04</td></tr></table>"
+    )
     _, offers, _ = _normalised(on_demand + clusters)
-    assert _rows(offers, "pricing", "gpu_count", "price_usd_per_gpu_hour") == [("on_demand", 8, 2.99)]
+    assert _rows(offers, "pricing", "gpu_count", "price_usd_per_gpu_hour") == [
+        ("on_demand", 8, 2.99)
+    ]
     ambiguous = on_demand.replace("PRICE/GPU/HR", "PRICE (US)").replace("PRICE/HR", "PRICE (EU)")
     with pytest.raises(ParseError, match="several price columns"):
         lambda_pricing.parse("pricing.html", ambiguous.encode())

@@ -38,12 +38,18 @@ def _doc(*models) -> bytes:
 
 
 def _model(**over) -> dict:
-    base = {"id": "acme/widget-1", "name": "Acme: Widget 1", "created": 1735689600,
-            "context_length": 32768, "pricing": {"prompt": "0.000001", "completion": "0.000002"}}
+    base = {
+        "id": "acme/widget-1",
+        "name": "Acme: Widget 1",
+        "created": 1735689600,
+        "context_length": 32768,
+        "pricing": {"prompt": "0.000001", "completion": "0.000002"},
+    }
     return {**base, **over}
 
 
 # --- the real 2026-02-27 envelope -------------------------------------------------------
+
 
 def test_envelope_tables_and_columns(feb27):
     assert set(feb27) == {"raw.model_catalog", "raw.api_prices"}
@@ -60,7 +66,9 @@ def test_envelope_named_prices(feb27):
     assert (gpt4o["input_usd_per_mtok"], gpt4o["output_usd_per_mtok"]) == (2.5, 10.0)
     assert (gpt4o["input_price_raw"], gpt4o["output_price_raw"]) == ("0.0000025", "0.00001")
     assert gpt4o["model_key"] == "gpt-4o" and gpt4o["organization"] == "openai"
-    assert gpt4o["mode"] == "chat" and gpt4o["context_length"] == 128000 and gpt4o["problem"] is None
+    assert (
+        gpt4o["mode"] == "chat" and gpt4o["context_length"] == 128000 and gpt4o["problem"] is None
+    )
     sonnet = _row(prices, "anthropic/claude-3.7-sonnet")
     assert (sonnet["input_usd_per_mtok"], sonnet["output_usd_per_mtok"]) == (3.0, 15.0)
     assert sonnet["context_length"] == 200000
@@ -99,10 +107,17 @@ def test_router_pseudo_models_are_problem_rows(feb27):
     assert auto["problem"] == "negative_price"
     assert auto["input_price_raw"] == "-1" and auto["input_usd_per_mtok"] == -1_000_000.0
     assert sorted(prices.filter(pl.col("problem").is_not_null())["model_id"]) == [
-        "openrouter/auto", "openrouter/bodybuilder"]
+        "openrouter/auto",
+        "openrouter/bodybuilder",
+    ]
     assert sorted(catalog.filter(pl.col("problem").is_not_null())["model_id"]) == [
-        "openrouter/auto", "openrouter/bodybuilder", "openrouter/free"]
-    assert set(catalog.filter(pl.col("problem").is_not_null())["problem"]) == {"router_pseudo_model"}
+        "openrouter/auto",
+        "openrouter/bodybuilder",
+        "openrouter/free",
+    ]
+    assert set(catalog.filter(pl.col("problem").is_not_null())["problem"]) == {
+        "router_pseudo_model"
+    }
     assert _row(catalog, "openrouter/auto")["created_at"] == dt.datetime(2023, 11, 8, tzinfo=dt.UTC)
 
 
@@ -119,13 +134,17 @@ def test_zero_prices_are_real_prices(feb27):
 
 # --- every shared capture ---------------------------------------------------------------
 
-@pytest.mark.parametrize(("path", "n_models", "n_negative"), [
-    (ENVELOPE_0227, 344, 2),
-    (ENVELOPE_0520, 356, 3),
-    (f"{OR_DIR}/daily_gptel/openrouter-models_2026-03-15_40b7067a.json.gz", 344, 2),
-    (f"{OR_DIR}/daily_gptel/openrouter-models_2026-04-01_813d7940.json.gz", 348, 2),
-    (f"{OR_DIR}/daily_gptel/openrouter-models_2026-05-01_6f92690c.json.gz", 371, 3),
-])
+
+@pytest.mark.parametrize(
+    ("path", "n_models", "n_negative"),
+    [
+        (ENVELOPE_0227, 344, 2),
+        (ENVELOPE_0520, 356, 3),
+        (f"{OR_DIR}/daily_gptel/openrouter-models_2026-03-15_40b7067a.json.gz", 344, 2),
+        (f"{OR_DIR}/daily_gptel/openrouter-models_2026-04-01_813d7940.json.gz", 348, 2),
+        (f"{OR_DIR}/daily_gptel/openrouter-models_2026-05-01_6f92690c.json.gz", 371, 3),
+    ],
+)
 def test_every_shared_capture_parses(shared_data, path, n_models, n_negative):
     raw = (shared_data / path).read_bytes()
     plain = gzip.decompress(raw) if path.endswith(".gz") else raw
@@ -158,6 +177,7 @@ def test_family_alias_ids_in_may_capture(shared_data):
 
 # --- synthetic edge cases ---------------------------------------------------------------
 
+
 def test_bare_list_equals_envelope():
     models = [_model(), _model(id="acme/widget-2")]
     a = openrouter.parse("models.json", _doc(*models))
@@ -167,22 +187,40 @@ def test_bare_list_equals_envelope():
 
 
 def test_problem_rows_for_bad_entries():
-    out = openrouter.parse("models.json", _doc(
-        _model(),
-        _model(id=""),
-        _model(id="acme/no-price", pricing=None),
-        _model(id="acme/half-price", pricing={"prompt": "0.000001"}),
-        _model(id="acme/bad-price", pricing={"prompt": "abc", "completion": "0.000002"}),
-        _model(id="acme/ms-created", created=1735689600000),
-        _model(id="acme/no-created", created=None),
-        "not an object",
-    ))
+    out = openrouter.parse(
+        "models.json",
+        _doc(
+            _model(),
+            _model(id=""),
+            _model(id="acme/no-price", pricing=None),
+            _model(id="acme/half-price", pricing={"prompt": "0.000001"}),
+            _model(id="acme/bad-price", pricing={"prompt": "abc", "completion": "0.000002"}),
+            _model(id="acme/ms-created", created=1735689600000),
+            _model(id="acme/no-created", created=None),
+            "not an object",
+        ),
+    )
     prices, catalog = out["raw.api_prices"], out["raw.model_catalog"]
     assert prices["problem"].to_list() == [
-        None, "missing_id", "missing_price", "missing_price", "unparseable_price", None, None,
-        "malformed_entry"]
+        None,
+        "missing_id",
+        "missing_price",
+        "missing_price",
+        "unparseable_price",
+        None,
+        None,
+        "malformed_entry",
+    ]
     assert catalog["problem"].to_list() == [
-        None, "missing_id", None, None, None, "implausible_created", None, "malformed_entry"]
+        None,
+        "missing_id",
+        None,
+        None,
+        None,
+        "implausible_created",
+        None,
+        "malformed_entry",
+    ]
     assert _row(prices, "acme/bad-price")["output_usd_per_mtok"] == 2.0
     assert _row(prices, "acme/bad-price")["input_price_raw"] == "abc"
     assert _row(catalog, "acme/no-created")["created_at"] is None
@@ -190,19 +228,38 @@ def test_problem_rows_for_bad_entries():
 
 
 def test_numeric_prices_and_top_provider_context():
-    out = openrouter.parse("models.json", _doc(_model(
-        pricing={"prompt": 3e-06, "completion": "1.5E-5"}, context_length=None,
-        top_provider={"context_length": 65536})))
+    out = openrouter.parse(
+        "models.json",
+        _doc(
+            _model(
+                pricing={"prompt": 3e-06, "completion": "1.5E-5"},
+                context_length=None,
+                top_provider={"context_length": 65536},
+            )
+        ),
+    )
     row = out["raw.api_prices"].row(0, named=True)
     assert (row["input_usd_per_mtok"], row["output_usd_per_mtok"]) == (3.0, 15.0)
     assert row["context_length"] == 65536
 
 
-@pytest.mark.parametrize("content", [
-    b"<html>rate limited</html>", b"", b'"models"', b"42", b"[]", b'{"data": []}',
-    b'{"models": []}', b'{"error": {"code": 401, "message": "No auth credentials found"}}',
-    b"[1, 2, 3]", b'[{"name": "x"}]', b'{"data": {"id": "a/b"}}', b"\x1f\x8b\x08\x00broken",
-])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"<html>rate limited</html>",
+        b"",
+        b'"models"',
+        b"42",
+        b"[]",
+        b'{"data": []}',
+        b'{"models": []}',
+        b'{"error": {"code": 401, "message": "No auth credentials found"}}',
+        b"[1, 2, 3]",
+        b'[{"name": "x"}]',
+        b'{"data": {"id": "a/b"}}',
+        b"\x1f\x8b\x08\x00broken",
+    ],
+)
 def test_wrong_shapes_are_parse_errors(content):
     with pytest.raises(ParseError):
         openrouter.parse("models.json", content)
@@ -210,10 +267,13 @@ def test_wrong_shapes_are_parse_errors(content):
 
 def test_error_body_is_named_in_parse_error():
     with pytest.raises(ParseError, match="No auth credentials"):
-        openrouter.parse("models.json", b'{"error": {"code": 401, "message": "No auth credentials found"}}')
+        openrouter.parse(
+            "models.json", b'{"error": {"code": 401, "message": "No auth credentials found"}}'
+        )
 
 
 # --- fetch with a fake client -----------------------------------------------------------
+
 
 class _FakeClient:
     def __init__(self, content: bytes = b"", error: FetchError | None = None):
@@ -223,8 +283,13 @@ class _FakeClient:
         self.calls.append((url, kwargs))
         if self.error:
             raise self.error
-        return FetchedPayload(url=url, status=200, content=self.content,
-                              content_type="application/json", fetched_at=1772236800.0)
+        return FetchedPayload(
+            url=url,
+            status=200,
+            content=self.content,
+            content_type="application/json",
+            fetched_at=1772236800.0,
+        )
 
 
 def test_fetch_returns_models_json(monkeypatch):

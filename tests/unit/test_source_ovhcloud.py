@@ -27,38 +27,54 @@ def test_gpu_flavours_in_catalog_currency_units():
 
 def test_normalised_with_the_eur_rate():
     recs = ovhcloud.parse(CATALOG.name, CATALOG.read_bytes())
-    offers, quarantine = normalise_offers(recs, source="ovhcloud", day=DAY,
-                                          fx_rates={"EUR": 1.05, "USD": 1.0})
-    assert sorted(offers.select("instance_type", "gpu_model", "gpu_count",
-                                "price_usd_per_gpu_hour", "price_original").rows()) == [
+    offers, quarantine = normalise_offers(
+        recs, source="ovhcloud", day=DAY, fx_rates={"EUR": 1.05, "USD": 1.0}
+    )
+    assert sorted(
+        offers.select(
+            "instance_type", "gpu_model", "gpu_count", "price_usd_per_gpu_hour", "price_original"
+        ).rows()
+    ) == [
         ("h100-1520", "H100-SXM-80GB", 4, 2.94, 11.2),
         ("h100-380", "H100-SXM-80GB", 1, 2.94, 2.8),
         ("l40s-90", "L40S-48GB", 1, 1.47, 1.4),
     ]
     assert set(offers["provider"].to_list()) == {"ovh"}
     assert dict(quarantine.select("gpu_name_raw", "reason").rows()) == {
-        "A10": "bad_price_unit", "L4": "missing_price"}
+        "A10": "bad_price_unit",
+        "L4": "missing_price",
+    }
 
 
 def test_payload_name_from_subsidiary():
     assert ovhcloud.payload_name(ovhcloud.DEFAULT_BASE_URL) == "catalog_FR.json"
-    assert ovhcloud.payload_name("https://api.us.ovhcloud.com/1.0/order/catalog/public/cloud?"
-                                 "ovhSubsidiary=US") == "catalog_US.json"
+    assert (
+        ovhcloud.payload_name(
+            "https://api.us.ovhcloud.com/1.0/order/catalog/public/cloud?ovhSubsidiary=US"
+        )
+        == "catalog_US.json"
+    )
 
 
 def test_usd_catalog_needs_no_rate():
     doc = json.loads(CATALOG.read_bytes())
     doc["locale"]["currencyCode"] = "USD"
-    offers, _ = normalise_offers(ovhcloud.parse("catalog_US.json", json.dumps(doc).encode()),
-                                 source="ovhcloud", day=DAY)
+    offers, _ = normalise_offers(
+        ovhcloud.parse("catalog_US.json", json.dumps(doc).encode()), source="ovhcloud", day=DAY
+    )
     assert sorted(offers["price_usd_per_gpu_hour"].to_list()) == [1.4, 2.8, 2.8]
 
 
-@pytest.mark.parametrize("content, message", [
-    (b'{"plans": []}', "currencyCode"), (b'{"locale": {"currencyCode": "EUR"}}', "no 'plans'"),
-    (b'{"locale": {"currencyCode": "EUR"}, "addons": []}', "no GPU instance flavour"),
-    (b"[]", "not a catalog"), (b"<html>", "not JSON"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b'{"plans": []}', "currencyCode"),
+        (b'{"locale": {"currencyCode": "EUR"}}', "no 'plans'"),
+        (b'{"locale": {"currencyCode": "EUR"}, "addons": []}', "no GPU instance flavour"),
+        (b"[]", "not a catalog"),
+        (b"<html>", "not JSON"),
+    ],
+)
 def test_unrecognised_catalog_fails_loudly(content, message):
     with pytest.raises(ParseError, match=message):
         ovhcloud.parse("catalog_FR.json", content)

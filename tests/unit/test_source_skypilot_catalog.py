@@ -38,10 +38,17 @@ def test_lambda_v8_per_gpu_prices(shared_data):
     assert offers.height == 22
     # 8x H100 SXM at 31.92/h is 3.99 per GPU-hour; 1x is 4.29 (DOMAIN.md: cluster vs 1x)
     row = offers.filter(pl.col("instance_type") == "gpu_8x_h100_sxm5").row(0, named=True)
-    assert (row["gpu_model"], row["gpu_count"], row["price_original"], row["price_usd_per_gpu_hour"]) == (
-        "H100-SXM-80GB", 8, 31.92, 3.99)
+    assert (
+        row["gpu_model"],
+        row["gpu_count"],
+        row["price_original"],
+        row["price_usd_per_gpu_hour"],
+    ) == ("H100-SXM-80GB", 8, 31.92, 3.99)
     assert _price(offers, "gpu_1x_h100_sxm5") == 4.29
-    assert offers.filter(pl.col("instance_type") == "gpu_1x_h100_pcie")["gpu_model"][0] == "H100-PCIE-80GB"
+    assert (
+        offers.filter(pl.col("instance_type") == "gpu_1x_h100_pcie")["gpu_model"][0]
+        == "H100-PCIE-80GB"
+    )
     assert _price(offers, "gpu_1x_h100_pcie") == 3.29
     assert _price(offers, "gpu_8x_b200_sxm6") == 6.69
     assert set(offers["provider"]) == {"lambda"}
@@ -91,8 +98,11 @@ def test_primeintellect_keeps_upstream_and_spot_only_rows(shared_data):
 
 
 def _row(offers: pl.DataFrame, instance: str, region: str, pricing: str = "on_demand") -> dict:
-    rows = offers.filter((pl.col("instance_type") == instance) & (pl.col("region") == region)
-                         & (pl.col("pricing") == pricing))
+    rows = offers.filter(
+        (pl.col("instance_type") == instance)
+        & (pl.col("region") == region)
+        & (pl.col("pricing") == pricing)
+    )
     assert rows.height == 1, rows
     return rows.row(0, named=True)
 
@@ -104,18 +114,35 @@ def test_cudo_a100s_are_80gb_pcie_from_gpuinfo_memory_and_instance_name(shared_d
     assert quarantine.height == 0 and offers.height == 156
     row = _row(offers, "epyc-genoa-a100-pcie_1x2v4gb", "no-kristiansand-1")
     assert (row["gpu_model"], row["gpu_variant_assumed"], row["price_usd_per_gpu_hour"]) == (
-        "A100-PCIE-80GB", False, 1.5294)
+        "A100-PCIE-80GB",
+        False,
+        1.5294,
+    )
     row = _row(offers, "intel-ice-lake-a100-pci_8x64v128gb", "us-carlsbad-1")
     assert (row["gpu_model"], row["gpu_count"], row["price_usd_per_gpu_hour"]) == (
-        "A100-PCIE-80GB", 8, pytest.approx(11.5488 / 8))
+        "A100-PCIE-80GB",
+        8,
+        pytest.approx(11.5488 / 8),
+    )
     # 2x rows: 81920 MiB reads as 80 GB each or as a 2x 40 GB total; cudo's 8x H100 / 2x L40S
     # rows show it writes per-GPU figures, so 80 GB
-    assert _row(offers, "epyc-genoa-a100-pcie_2x8v16gb", "no-kristiansand-1")["gpu_model"] == "A100-PCIE-80GB"
-    assert _row(offers, "intel-ice-lake-a800-pci_1x2v4gb", "us-carlsbad-1")["gpu_model"] == "A800-PCIE-80GB"
-    assert _row(offers, "sapphire-rapids-h100_1x2v4gb", "ca-montreal-3")["price_usd_per_gpu_hour"] == 2.5354
+    assert (
+        _row(offers, "epyc-genoa-a100-pcie_2x8v16gb", "no-kristiansand-1")["gpu_model"]
+        == "A100-PCIE-80GB"
+    )
+    assert (
+        _row(offers, "intel-ice-lake-a800-pci_1x2v4gb", "us-carlsbad-1")["gpu_model"]
+        == "A800-PCIE-80GB"
+    )
+    assert (
+        _row(offers, "sapphire-rapids-h100_1x2v4gb", "ca-montreal-3")["price_usd_per_gpu_hour"]
+        == 2.5354
+    )
     a100 = offers.filter(pl.col("gpu_family") == "A100")
     assert a100.height == 26 and set(a100["gpu_model"]) == {"A100-PCIE-80GB"}
-    assert not offers.filter(pl.col("gpu_family").is_in(["A100", "A800", "V100"]))["gpu_variant_assumed"].any()
+    assert not offers.filter(pl.col("gpu_family").is_in(["A100", "A800", "V100"]))[
+        "gpu_variant_assumed"
+    ].any()
     assert set(offers["pricing"]) == {"on_demand"}  # empty SpotPrice on every row
 
 
@@ -129,28 +156,40 @@ def test_lium_per_gpu_prices_and_memory(shared_data):
     # TotalGpuMemoryInMiB inside the Gpus item; SizeInMiB 24576 settles the 24 GB RTX 4090
     row = _row(offers, "RTX4090_2x", "GR")
     assert (row["gpu_model"], row["gpu_variant_assumed"], row["price_usd_per_gpu_hour"]) == (
-        "RTX4090-24GB", False, 0.35)
+        "RTX4090-24GB",
+        False,
+        0.35,
+    )
 
 
 def test_yotta_counts_come_from_acceleratorcount_not_gpuinfo(shared_data):
     _, offers, quarantine = _load(shared_data, "yotta/v8_1f69048.csv")
     assert quarantine.height == 0 and offers.height == 8
     row = _row(offers, "8x112v952g_NVIDIA_GeForce_RTX_5090_32G_SECURE", "us-east-2")
-    assert (row["gpu_model"], row["gpu_count"], row["price_original"], row["price_usd_per_gpu_hour"]) == (
-        "RTX5090-32GB", 8, 5.2, 0.65)
+    assert (
+        row["gpu_model"],
+        row["gpu_count"],
+        row["price_original"],
+        row["price_usd_per_gpu_hour"],
+    ) == ("RTX5090-32GB", 8, 5.2, 0.65)
     assert set(offers["price_usd_per_gpu_hour"]) == {0.65}
 
 
 def test_total_memory_in_the_per_gpu_field_reads_as_the_total(shared_data):
     """primeintellect writes the instance total into SizeInMiB (8x A100 40 GB: 327680 MiB)."""
     records, offers, _ = _load(shared_data, "primeintellect/v8_d9a304e.csv")
-    rec = records.filter(pl.col("instance_type") == "lambdalabs__8xA100_40GB__124__1800").row(0, named=True)
+    rec = records.filter(pl.col("instance_type") == "lambdalabs__8xA100_40GB__124__1800").row(
+        0, named=True
+    )
     assert rec["gpu_memory_gb"] == 40.0
-    assert set(offers.filter(pl.col("instance_type") == "lambdalabs__8xA100_40GB__124__1800")["gpu_model"]) == {
-        "A100-SXM-40GB"}
+    assert set(
+        offers.filter(pl.col("instance_type") == "lambdalabs__8xA100_40GB__124__1800")["gpu_model"]
+    ) == {"A100-SXM-40GB"}
     # a verda catalog with the same habit: 8x H200 at 1155072 MiB is 141 GB per GPU
     records, _, _ = _load(shared_data, "verda/v8_538675a.csv")
-    assert set(records.filter(pl.col("instance_type") == "8H200.141S.176V")["gpu_memory_gb"]) == {141.0}
+    assert set(records.filter(pl.col("instance_type") == "8H200.141S.176V")["gpu_memory_gb"]) == {
+        141.0
+    }
 
 
 VARIANTS = (  # hand-written: memory conventions, zero spot prices and placeholders
@@ -169,23 +208,30 @@ def test_zero_spot_is_no_offer_and_round_prices_across_gpus_are_placeholders():
     offers, quarantine = normalise_offers(records, source="skypilot_catalog", day=DAY)
     # SpotPrice 0.00 / 0.0: no spot record at all, nothing quarantined for it
     assert records.filter(pl.col("instance_type").is_in(["a-1x", "a-2x"]))["pricing"].to_list() == [
-        "on_demand", "on_demand"]
+        "on_demand",
+        "on_demand",
+    ]
     # no row of this catalog says which convention it uses, so the 2x row's 81920 MiB (80 GB
     # each, or a 2x 40 GB total) gives no memory: the default, flagged as assumed
     assert records["gpu_memory_gb"].to_list()[:2] == [80.0, None]
     assert _row(offers, "a-1x", "us")["gpu_model"] == "A100-SXM-80GB"
-    assert (_row(offers, "a-2x", "us")["gpu_model"], _row(offers, "a-2x", "us")["gpu_variant_assumed"]) == (
-        "A100-SXM-40GB", True)
+    assert (
+        _row(offers, "a-2x", "us")["gpu_model"],
+        _row(offers, "a-2x", "us")["gpu_variant_assumed"],
+    ) == ("A100-SXM-40GB", True)
     # H100, H200 and L4 all at exactly 1.00 per GPU-hour: placeholders, quarantined, not loaded
     placeholder = quarantine.filter(pl.col("reason") == "placeholder_price")
     assert sorted(placeholder["gpu_name_raw"]) == ["H100", "H200", "L4"]
-    assert "exactly 1.0 USD per GPU-hour for every one of H100, H200, L4 in skypilot:acme" in (
-        placeholder["detail"][0])
+    assert (
+        "exactly 1.0 USD per GPU-hour for every one of H100, H200, L4 in skypilot:acme"
+        in (placeholder["detail"][0])
+    )
     assert set(offers["instance_type"]) == {"a-1x", "a-2x", "l4-1x", "t4-1x"}
     assert _row(offers, "l4-1x", "eu", "spot")["price_usd_per_gpu_hour"] == 0.4  # real spot kept
     # a spot price that is no number is quarantined, not dropped
-    assert quarantine.filter(pl.col("reason") != "placeholder_price")[
-        "reason"].to_list() == ["missing_price"]
+    assert quarantine.filter(pl.col("reason") != "placeholder_price")["reason"].to_list() == [
+        "missing_price"
+    ]
     assert offers.height + quarantine.height == records.height
 
 
@@ -203,30 +249,57 @@ def test_placeholders_are_per_upstream_cloud_and_per_family(shared_data):
 
 
 def test_gpuinfo_memory_field():
-    assert sky.gpu_info("{'Gpus': [{'Name': 'A100', 'MemoryInfo': {'SizeInMiB': 81920}}]}") == ("A100", 81920.0)
-    assert sky.gpu_info("{'gpus': [{'name': 'h100', 'memoryinfo': {'sizeinmib': 81559}}]}") == ("h100", 81559.0)
-    assert sky.gpu_info("{'Gpus': [{'Name': 'A100', 'MemoryInfo': {'SizeInMiB': 'lots'}}]}") == ("A100", None)
+    assert sky.gpu_info("{'Gpus': [{'Name': 'A100', 'MemoryInfo': {'SizeInMiB': 81920}}]}") == (
+        "A100",
+        81920.0,
+    )
+    assert sky.gpu_info("{'gpus': [{'name': 'h100', 'memoryinfo': {'sizeinmib': 81559}}]}") == (
+        "h100",
+        81559.0,
+    )
+    assert sky.gpu_info("{'Gpus': [{'Name': 'A100', 'MemoryInfo': {'SizeInMiB': 'lots'}}]}") == (
+        "A100",
+        None,
+    )
     assert sky.gpu_info("H100") == ("H100", None)
 
 
 def test_gpuinfo_encodings():
     assert sky.gpu_info_name("{'Gpus': [{'Name': 'V100', 'Count': 8.0}]}") == "V100"  # python repr
     assert sky.gpu_info_name('{"Gpus": [{"Name": "B300", "Count": 1}]}') == "B300"  # JSON
-    assert sky.gpu_info_name("{'Gpus': [{'Name': 'A100-80G-PCIe', 'Manufacturer': null}]}") == "A100-80G-PCIe"
-    assert sky.gpu_info_name("{'gpus': [{'name': 'h100', 'memoryinfo': {'sizeinmib': 81559}}]}") == "h100"
+    assert (
+        sky.gpu_info_name("{'Gpus': [{'Name': 'A100-80G-PCIe', 'Manufacturer': null}]}")
+        == "A100-80G-PCIe"
+    )
+    assert (
+        sky.gpu_info_name("{'gpus': [{'name': 'h100', 'memoryinfo': {'sizeinmib': 81559}}]}")
+        == "h100"
+    )
     assert sky.gpu_info_name("H100") == "H100"  # paperspace: plain name
     with pytest.raises(ParseError):
         sky.gpu_info_name("{'Gpus': [unbalanced")
 
 
-@pytest.mark.parametrize("rel", [
-    "do/v6_1fbe733.csv", "hyperbolic/v8_0082b04.csv", "hyperstack/v8_fdc9d90.csv",
-    "jarvislabs/v8_8f09711.csv", "lambda/v7_1158013_us-east-1_PARTIAL.csv",
-    "lambda/v8_0f40703_us-east-1.csv", "nebius/v8_0082b04.csv", "paperspace/v6_e520054.csv",
-    "primeintellect/v8_d9a304e.csv", "runpod/v8_01acdfd_PARTIAL_first12rows.csv",
-    "verda/v8_000c1d0.csv", "verda/v8_538675a.csv", "cudo/v8_113567a.csv", "lium/v8_04a03ae.csv",
-    "yotta/v8_1f69048.csv",
-])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "do/v6_1fbe733.csv",
+        "hyperbolic/v8_0082b04.csv",
+        "hyperstack/v8_fdc9d90.csv",
+        "jarvislabs/v8_8f09711.csv",
+        "lambda/v7_1158013_us-east-1_PARTIAL.csv",
+        "lambda/v8_0f40703_us-east-1.csv",
+        "nebius/v8_0082b04.csv",
+        "paperspace/v6_e520054.csv",
+        "primeintellect/v8_d9a304e.csv",
+        "runpod/v8_01acdfd_PARTIAL_first12rows.csv",
+        "verda/v8_000c1d0.csv",
+        "verda/v8_538675a.csv",
+        "cudo/v8_113567a.csv",
+        "lium/v8_04a03ae.csv",
+        "yotta/v8_1f69048.csv",
+    ],
+)
 def test_every_row_is_instance_price_over_gpu_count(shared_data, rel):
     """Done-when of the pipeline issue: per-GPU price == instance price / GPU count, with a
     canonical id, for every GPU row of every catalog."""
@@ -238,12 +311,19 @@ def test_every_row_is_instance_price_over_gpu_count(shared_data, rel):
         count = float(row["AcceleratorCount"])
         for pricing, column in (("on_demand", "Price"), ("spot", "SpotPrice")):
             raw = (row.get(column) or "").strip()
-            if not raw or (pricing == "spot" and (float(raw) == 0 or (
-                    row["Price"].strip() and float(raw) == float(row["Price"])))):
+            if not raw or (
+                pricing == "spot"
+                and (
+                    float(raw) == 0 or (row["Price"].strip() and float(raw) == float(row["Price"]))
+                )
+            ):
                 continue
-            region = row["Region"] + (f"/{row['AvailabilityZone']}" if row.get("AvailabilityZone") else "")
+            region = row["Region"] + (
+                f"/{row['AvailabilityZone']}" if row.get("AvailabilityZone") else ""
+            )
             match = offers.filter(
-                (pl.col("instance_type") == row["InstanceType"]) & (pl.col("region") == region)
+                (pl.col("instance_type") == row["InstanceType"])
+                & (pl.col("region") == region)
                 & (pl.col("pricing") == pricing)
             )
             assert match.height == 1, (row["InstanceType"], region, pricing)
@@ -257,8 +337,11 @@ def test_wrong_shape_is_a_parse_error():
     with pytest.raises(ParseError, match="not a SkyPilot vms.csv"):
         sky.parse("lambda.csv", b"<html><body>rate limited</body></html>")
     with pytest.raises(ParseError, match="line 3"):
-        sky.parse("x.csv", b"InstanceType,AcceleratorName,AcceleratorCount,Price,Region\n"
-                           b"a,H100,1,2.0,us\nb,H100,1,2.0,us,extra,cells\n")
+        sky.parse(
+            "x.csv",
+            b"InstanceType,AcceleratorName,AcceleratorCount,Price,Region\n"
+            b"a,H100,1,2.0,us\nb,H100,1,2.0,us,extra,cells\n",
+        )
 
 
 def test_cpu_rows_are_not_offers_and_bad_prices_are_quarantined():
@@ -279,10 +362,12 @@ def test_cpu_rows_are_not_offers_and_bad_prices_are_quarantined():
 
 # --- the columnar parser against the per-row loop it replaced -----------------------------
 
+
 def _reference_records(name: str, content: bytes) -> list[dict]:
     """The per-row ``csv.DictReader`` loop ``sky.parse`` was before it returned columns, with
     the variant rules of issue #13.2 written the slow way: memory readings per row and the
     catalog's convention from a first pass, zero spot prices, placeholder prices by group."""
+
     def price_of(value):
         value = (value or "").strip()
         if not value:
@@ -306,7 +391,11 @@ def _reference_records(name: str, content: bytes) -> list[dict]:
             return None, None, count
         gb = size / 1024 if size >= 1024 else size
         per_gpu = snap_memory(family, gb)
-        total = snap_memory(family, gb / count) if count and count > 1 and count == int(count) else per_gpu
+        total = (
+            snap_memory(family, gb / count)
+            if count and count > 1 and count == int(count)
+            else per_gpu
+        )
         return per_gpu, total, count
 
     votes = set()
@@ -341,20 +430,33 @@ def _reference_records(name: str, content: bytes) -> list[dict]:
             memory = total
         else:
             memory = {"per_gpu": per_gpu, "total": total}.get(convention or "")
-        base = {"provider": provider, "upstream_source": upstream, "gpu_name": accel, "gpu_hint": hints,
-                "gpu_memory_gb": float(memory) if memory is not None else None,
-                "gpu_count": row.get("AcceleratorCount"), "instance_type": instance, "region": region,
-                "price_basis": "per_instance", "currency": "USD", "payload_name": name}
+        base = {
+            "provider": provider,
+            "upstream_source": upstream,
+            "gpu_name": accel,
+            "gpu_hint": hints,
+            "gpu_memory_gb": float(memory) if memory is not None else None,
+            "gpu_count": row.get("AcceleratorCount"),
+            "instance_type": instance,
+            "region": region,
+            "price_basis": "per_instance",
+            "currency": "USD",
+            "payload_name": name,
+        }
         price = price_of(row.get("Price"))
         raw_spot = (row.get("SpotPrice") or "").strip() if has_spot else ""
         spot = price_of(raw_spot)
         raw_price = (row.get("Price") or "").strip()
         emitted = False
         if raw_price:
-            records.append({**base, "pricing": "on_demand", "price": price if price is not None else raw_price})
+            records.append(
+                {**base, "pricing": "on_demand", "price": price if price is not None else raw_price}
+            )
             emitted = True
         if raw_spot and spot != 0 and (spot is None or price is None or abs(spot - price) > 1e-9):
-            records.append({**base, "pricing": "spot", "price": spot if spot is not None else raw_spot})
+            records.append(
+                {**base, "pricing": "spot", "price": spot if spot is not None else raw_spot}
+            )
             emitted = True
         if not emitted:
             records.append({**base, "pricing": "on_demand", "price": None})
@@ -366,7 +468,9 @@ def _reference_records(name: str, content: bytes) -> list[dict]:
             per = round(rec["price"] / count, 6)
             if per >= 1 and per == int(per):
                 key = (rec["upstream_source"], rec["pricing"], per)
-                groups.setdefault(key, set()).add(gpu_family(rec["gpu_name"]) or rec["gpu_name"].upper())
+                groups.setdefault(key, set()).add(
+                    gpu_family(rec["gpu_name"]) or rec["gpu_name"].upper()
+                )
     for rec in records:
         count = price_of(rec["gpu_count"])
         if isinstance(rec["price"], float) and count:
@@ -392,18 +496,29 @@ HAND_WRITTEN = (  # hand-written: every branch of the row logic in one small cat
 
 
 def test_columnar_parse_normalises_exactly_like_the_row_loop(shared_data):
-    cases = [(f"{p.parent.name}.csv", p.read_bytes())
-             for p in sorted((shared_data / "skypilot_catalog").glob("*/*.csv"))]
-    cases += [("x.csv", HAND_WRITTEN), ("primeintellect.csv", HAND_WRITTEN), ("vast.csv", HAND_WRITTEN),
-              ("acme.csv", VARIANTS), ("primeintellect.csv", VARIANTS)]
+    cases = [
+        (f"{p.parent.name}.csv", p.read_bytes())
+        for p in sorted((shared_data / "skypilot_catalog").glob("*/*.csv"))
+    ]
+    cases += [
+        ("x.csv", HAND_WRITTEN),
+        ("primeintellect.csv", HAND_WRITTEN),
+        ("vast.csv", HAND_WRITTEN),
+        ("acme.csv", VARIANTS),
+        ("primeintellect.csv", VARIANTS),
+    ]
     compared = 0
     for name, content in cases:
         got = normalise_offers(sky.parse(name, content), source="skypilot_catalog", day=DAY)
-        exp = normalise_offers(_reference_records(name, content), source="skypilot_catalog", day=DAY)
+        exp = normalise_offers(
+            _reference_records(name, content), source="skypilot_catalog", day=DAY
+        )
         assert_frame_equal(got[0], exp[0], check_exact=True)
         # the quarantined record's JSON holds the price as the catalog's text; all else equal
         # (and the oracle does not spell out the placeholder message)
-        assert_frame_equal(got[1].drop("record", "detail"), exp[1].drop("record", "detail"), check_exact=True)
+        assert_frame_equal(
+            got[1].drop("record", "detail"), exp[1].drop("record", "detail"), check_exact=True
+        )
         real = pl.col("reason") != "placeholder_price"
         assert got[1].filter(real)["detail"].to_list() == exp[1].filter(real)["detail"].to_list()
         compared += got[0].height + got[1].height

@@ -31,8 +31,16 @@ def _normalised(name, content):
 def test_bare_metal_per_gpu_prices_from_the_plan_id(payloads):
     offers, quarantine = _normalised(vultr.METAL, payloads[vultr.METAL])
     assert quarantine.height == 0
-    got = sorted(offers.select("gpu_model", "gpu_count", "pricing", "price_original",
-                               "price_usd_per_gpu_hour", "region").rows())
+    got = sorted(
+        offers.select(
+            "gpu_model",
+            "gpu_count",
+            "pricing",
+            "price_original",
+            "price_usd_per_gpu_hour",
+            "region",
+        ).rows()
+    )
     assert got == [
         ("H100-SXM-80GB", 8, "on_demand", 23.92, 2.99, "sea"),
         ("H100-SXM-80GB", 8, "spot", 18.4, 2.3, "sea"),
@@ -47,9 +55,9 @@ def test_bare_metal_per_gpu_prices_from_the_plan_id(payloads):
 
 def test_vm_plans_whole_cards_priced_fractions_quarantined(payloads):
     offers, quarantine = _normalised(vultr.PLANS, payloads[vultr.PLANS])
-    assert offers.select("instance_type", "gpu_model", "gpu_count", "price_usd_per_gpu_hour",
-                         "region").rows() == [
-        ("vcg-a100-12c-120g-80vram", "A100-SXM-80GB", 1, 2.397, "ewr")]
+    assert offers.select(
+        "instance_type", "gpu_model", "gpu_count", "price_usd_per_gpu_hour", "region"
+    ).rows() == [("vcg-a100-12c-120g-80vram", "A100-SXM-80GB", 1, 2.397, "ewr")]
     assert sorted(quarantine.select("reason").to_series().to_list()) == ["fractional_gpu"] * 2
     details = " | ".join(quarantine["detail"].to_list())
     assert "4 GB of a 80 GB NVIDIA_A100" in details and "40 GB of a 80 GB" in details
@@ -70,10 +78,15 @@ def test_unknown_card_has_no_gpu_count(payloads):
     assert "unknown_gpu_count" in quarantine["reason"].to_list()
 
 
-@pytest.mark.parametrize("content, message", [
-    (b"[]", "not an object"), (b'{"plans": {}}', "no 'plans'"), (b"<html/>", "not JSON"),
-    (b'{"plans": [], "meta": {"total": 900}}', "truncated"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"[]", "not an object"),
+        (b'{"plans": {}}', "no 'plans'"),
+        (b"<html/>", "not JSON"),
+        (b'{"plans": [], "meta": {"total": 900}}', "truncated"),
+    ],
+)
 def test_unrecognised_payload_fails_loudly(content, message):
     with pytest.raises(ParseError, match=message):
         vultr.parse(vultr.PLANS, content)

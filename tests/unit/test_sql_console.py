@@ -33,8 +33,11 @@ LAMBDA = "skypilot_catalog/lambda/v8_0f40703_us-east-1.csv"
 
 def _files(folder: Path) -> dict[str, str]:
     """sha256 of every file under ``folder`` (the warehouse, its WAL, locks, everything)."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture
@@ -42,8 +45,15 @@ def lambda_db(tracker_env, shared_data) -> Path:
     db = tracker_env / "gpu_market.duckdb"
     records = sky.parse("lambda.csv", (shared_data / LAMBDA).read_bytes())
     offers, quarantine = normalise_offers(records, source="skypilot_catalog", day=DAY)
-    warehouse.load_source_day(db, source="skypilot_catalog", days=[DAY], offers=offers,
-                              quarantine=quarantine, payloads=["lambda.csv"], mode="archive")
+    warehouse.load_source_day(
+        db,
+        source="skypilot_catalog",
+        days=[DAY],
+        offers=offers,
+        quarantine=quarantine,
+        payloads=["lambda.csv"],
+        mode="archive",
+    )
     # one committed row left in the WAL only (no checkpoint on close)
     con = duckdb.connect(str(db))
     con.execute("SET checkpoint_threshold = '1TB'")
@@ -61,9 +71,18 @@ def _sql(args: list[str], capsys) -> tuple[int, str, str]:
 
 
 def test_the_fixture_is_the_real_catalog_and_the_wal_row(lambda_db, capsys):
-    rc, out, _ = _sql([("select count(*) as n, max(price_usd_per_gpu_hour) filter "
-                       "(instance_type = 'gpu_8x_h100_sxm5' and pricing = 'on_demand') as h100 "
-                       "from raw.gpu_offers"), "--format", "csv"], capsys)
+    rc, out, _ = _sql(
+        [
+            (
+                "select count(*) as n, max(price_usd_per_gpu_hour) filter "
+                "(instance_type = 'gpu_8x_h100_sxm5' and pricing = 'on_demand') as h100 "
+                "from raw.gpu_offers"
+            ),
+            "--format",
+            "csv",
+        ],
+        capsys,
+    )
     assert (rc, out) == (0, "n,h100\n22,3.99\n")
     rc, out, _ = _sql(["select answer from marts.wal_only", "--format", "csv"], capsys)
     assert (rc, out) == (0, "answer\n42\n")
@@ -90,14 +109,29 @@ ATTACKS = [
     "select * from query('copy (select 1) to ''{path}''')",
 ]
 STATEMENTS = [
-    "checkpoint", "force checkpoint", "call checkpoint()", "vacuum", "analyze",
-    "set enable_external_access = true", "reset lock_configuration",
-    "set disabled_filesystems = ''", "pragma memory_limit = '100GB'", "use memory",
-    "install httpfs", "load httpfs", "begin transaction", "detach memory",
-    "create table marts.x as select 1", "insert into raw.load_log (source) values ('x')",
-    "update raw.gpu_offers set price_usd_per_gpu_hour = 0", "delete from raw.gpu_offers",
-    "drop table raw.load_log", "create macro m() as 1", "prepare p as select 1",
-    "set variable x = 1", "pivot raw.gpu_offers on provider",
+    "checkpoint",
+    "force checkpoint",
+    "call checkpoint()",
+    "vacuum",
+    "analyze",
+    "set enable_external_access = true",
+    "reset lock_configuration",
+    "set disabled_filesystems = ''",
+    "pragma memory_limit = '100GB'",
+    "use memory",
+    "install httpfs",
+    "load httpfs",
+    "begin transaction",
+    "detach memory",
+    "create table marts.x as select 1",
+    "insert into raw.load_log (source) values ('x')",
+    "update raw.gpu_offers set price_usd_per_gpu_hour = 0",
+    "delete from raw.gpu_offers",
+    "drop table raw.load_log",
+    "create macro m() as 1",
+    "prepare p as select 1",
+    "set variable x = 1",
+    "pivot raw.gpu_offers on provider",
 ]
 
 
@@ -110,8 +144,17 @@ def test_no_statement_can_touch_the_databases_own_files(lambda_db, attack, suffi
     assert err.count("\n") == 1 and "Traceback" not in err and "pwned" not in out
     assert err.startswith("gpu-tracker: ") and ("refused" in err or "query failed" in err)
     assert _files(lambda_db.parent) == before
-    rc, out, _ = _sql([("select (select count(*) from raw.gpu_offers) as n, "
-                       "(select answer from marts.wal_only) as a"), "--format", "csv"], capsys)
+    rc, out, _ = _sql(
+        [
+            (
+                "select (select count(*) from raw.gpu_offers) as n, "
+                "(select answer from marts.wal_only) as a"
+            ),
+            "--format",
+            "csv",
+        ],
+        capsys,
+    )
     assert (rc, out) == (0, "n,a\n22,42\n")
 
 
@@ -123,14 +166,19 @@ def test_only_one_read_only_query_is_accepted(lambda_db, statement, capsys):
     assert _files(lambda_db.parent) == before
 
 
-@pytest.mark.parametrize("query", [
-    "select count(*) as n from raw.gpu_offers",
-    "with o as (select * from raw.gpu_offers) select count(*) as n from o",
-    "select 22 as n union select count(*) from raw.gpu_offers",
-    "from raw.gpu_offers select count(*) as n",
-    ("select count(*) as n from (describe raw.gpu_offers) where column_name = 'price_usd_per_gpu_hour'"
-    " union all select 21 + count(*) from (summarize raw.gpu_offers) where column_name = 'source'"),
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "select count(*) as n from raw.gpu_offers",
+        "with o as (select * from raw.gpu_offers) select count(*) as n from o",
+        "select 22 as n union select count(*) from raw.gpu_offers",
+        "from raw.gpu_offers select count(*) as n",
+        (
+            "select count(*) as n from (describe raw.gpu_offers) where column_name = 'price_usd_per_gpu_hour'"
+            " union all select 21 + count(*) from (summarize raw.gpu_offers) where column_name = 'source'"
+        ),
+    ],
+)
 def test_read_forms_are_accepted(lambda_db, query, capsys):
     rc, out, _ = _sql([query, "--format", "csv"], capsys)
     assert rc == 0
@@ -138,8 +186,12 @@ def test_read_forms_are_accepted(lambda_db, query, capsys):
 
 
 def test_describe_show_and_explain_run(lambda_db, capsys):
-    for query in ("describe raw.gpu_offers", "show all tables", "explain select * from raw.gpu_offers",
-                  "explain analyze select count(*) from raw.gpu_offers"):
+    for query in (
+        "describe raw.gpu_offers",
+        "show all tables",
+        "explain select * from raw.gpu_offers",
+        "explain analyze select count(*) from raw.gpu_offers",
+    ):
         rc, out, err = _sql([query, "--format", "csv"], capsys)
         assert rc == 0, err
         assert out.count("\n") >= 2
@@ -152,24 +204,35 @@ def test_the_connection_itself_cannot_write_even_if_the_check_were_bypassed(lamb
     with sql_console.open_sandboxed(lambda_db) as con:
         for path in _own_paths(lambda_db):
             with pytest.raises(duckdb.Error):
-                con.execute(f"copy (select 'pwned' as x) to '{path}' (format csv, use_tmp_file false)")
+                con.execute(
+                    f"copy (select 'pwned' as x) to '{path}' (format csv, use_tmp_file false)"
+                )
             with pytest.raises(duckdb.Error):
                 con.execute(f"select * from read_blob('{path}')").fetchall()
-        for setting in ("set disabled_filesystems = ''", "set enable_external_access = true",
-                        "set memory_limit = '100GB'", "reset lock_configuration"):
+        for setting in (
+            "set disabled_filesystems = ''",
+            "set enable_external_access = true",
+            "set memory_limit = '100GB'",
+            "reset lock_configuration",
+        ):
             with pytest.raises(duckdb.Error):
                 con.execute(setting)
         with contextlib.suppress(duckdb.Error):  # a no-op on a read-only file: changes nothing
             con.execute("checkpoint")
-        assert con.execute("select current_setting('memory_limit')").fetchone()[0].startswith("1.8 GiB")
+        assert (
+            con.execute("select current_setting('memory_limit')")
+            .fetchone()[0]
+            .startswith("1.8 GiB")
+        )
         assert con.execute("select count(*) from raw.gpu_offers").fetchone() == (22,)
     assert _files(lambda_db.parent) == before
 
 
 def test_statement_timeout_interrupts_a_runaway_query(lambda_db, capsys, monkeypatch):
     started = time.monotonic()
-    rc, _, err = _sql(["select count(*) from range(1000000000) a, range(1000000000) b",
-                       "--timeout", "1"], capsys)
+    rc, _, err = _sql(
+        ["select count(*) from range(1000000000) a, range(1000000000) b", "--timeout", "1"], capsys
+    )
     assert rc == 2 and time.monotonic() - started < 15
     assert "query timed out after 1 s" in err and err.count("\n") == 1
     monkeypatch.setenv("GPU_TRACKER_SQL_TIMEOUT_SECONDS", "0.5")
@@ -190,16 +253,20 @@ def test_memory_is_capped_by_default_and_configurable(lambda_db, capsys, monkeyp
     assert (rc, out) == (0, "m\n61.0 MiB\n")
     # beyond the cap the query fails in one line (no spilling next to the warehouse)
     before = _files(lambda_db.parent)
-    rc, _, err = _sql([("select count(distinct s) from (select md5(i::varchar) s "
-                       "from range(20000000) t(i))")], capsys)
+    rc, _, err = _sql(
+        [("select count(distinct s) from (select md5(i::varchar) s from range(20000000) t(i))")],
+        capsys,
+    )
     assert rc == 2 and err.count("\n") == 1 and "memory limit (64MB" in err, err
     assert _files(lambda_db.parent) == before
 
 
-NESTED = ("select interval 1 month + interval 2 day as iv, [1, 2] as l, {'a': 1, 'b': 'x'} as s, "
-          "map {'k': 1} as m, [1, 2]::int[2] as arr, union_value(n := 1) as u, '\\x01'::blob as b, "
-          "'12:00:00+01'::timetz as tz, '101'::bit as bits, 'nan'::double as nan, "
-          "'inf'::double as inf, '-inf'::float as ninf, [1.5, 'nan'::double] as lnan, -2.5 as neg")
+NESTED = (
+    "select interval 1 month + interval 2 day as iv, [1, 2] as l, {'a': 1, 'b': 'x'} as s, "
+    "map {'k': 1} as m, [1, 2]::int[2] as arr, union_value(n := 1) as u, '\\x01'::blob as b, "
+    "'12:00:00+01'::timetz as tz, '101'::bit as bits, 'nan'::double as nan, "
+    "'inf'::double as inf, '-inf'::float as ninf, [1.5, 'nan'::double] as lnan, -2.5 as neg"
+)
 
 
 def test_interval_and_nested_values_in_csv(lambda_db, capsys):
@@ -207,9 +274,20 @@ def test_interval_and_nested_values_in_csv(lambda_db, capsys):
     assert rc == 0, err
     frame = pl.read_csv(out.encode(), infer_schema=False)
     assert frame.row(0, named=True) == {
-        "iv": "1 month 2 days", "l": "[1,2]", "s": '{"a":1,"b":"x"}', "m": '{"k":1}', "arr": "[1,2]",
-        "u": '{"n":1}', "b": "\\x01", "tz": "12:00:00+01", "bits": "101", "nan": "NaN",
-        "inf": "inf", "ninf": "-inf", "lnan": "[1.5,NaN]", "neg": "-2.5",
+        "iv": "1 month 2 days",
+        "l": "[1,2]",
+        "s": '{"a":1,"b":"x"}',
+        "m": '{"k":1}',
+        "arr": "[1,2]",
+        "u": '{"n":1}',
+        "b": "\\x01",
+        "tz": "12:00:00+01",
+        "bits": "101",
+        "nan": "NaN",
+        "inf": "inf",
+        "ninf": "-inf",
+        "lnan": "[1.5,NaN]",
+        "neg": "-2.5",
     }
 
 
@@ -217,11 +295,24 @@ def test_nan_infinity_and_nested_values_in_json(lambda_db, capsys):
     rc, out, err = _sql([NESTED, "--format", "json"], capsys)
     assert rc == 0, err
     rows = json.loads(out, parse_constant=lambda c: pytest.fail(f"invalid JSON constant {c}"))
-    assert rows == [{
-        "iv": "1 month 2 days", "l": [1, 2], "s": {"a": 1, "b": "x"}, "m": {"k": 1}, "arr": [1, 2],
-        "u": {"n": 1}, "b": "\\x01", "tz": "12:00:00+01", "bits": "101", "nan": None, "inf": None,
-        "ninf": None, "lnan": [1.5, None], "neg": -2.5,
-    }]
+    assert rows == [
+        {
+            "iv": "1 month 2 days",
+            "l": [1, 2],
+            "s": {"a": 1, "b": "x"},
+            "m": {"k": 1},
+            "arr": [1, 2],
+            "u": {"n": 1},
+            "b": "\\x01",
+            "tz": "12:00:00+01",
+            "bits": "101",
+            "nan": None,
+            "inf": None,
+            "ninf": None,
+            "lnan": [1.5, None],
+            "neg": -2.5,
+        }
+    ]
 
 
 def test_table_format_and_repeated_column_names(lambda_db, capsys):
@@ -248,12 +339,20 @@ def test_missing_held_and_damaged_warehouses_each_say_so(tracker_env, capsys, mo
     db.write_bytes(data)
     # a writer (another process) holding the file past the wait: "busy", not "corrupt"
     monkeypatch.setattr(sql_console, "open_sandboxed", _short_wait(sql_console.open_sandboxed))
-    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
         import duckdb, time
         con = duckdb.connect({str(db)!r})
         print("open", flush=True)
         time.sleep(5)
-    """)], stdout=subprocess.PIPE, text=True)
+    """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "open"
         rc, _, err = _sql(["select 1"], capsys)
@@ -266,14 +365,16 @@ def test_missing_held_and_damaged_warehouses_each_say_so(tracker_env, capsys, mo
 def _short_wait(real):
     def opener(db_path, wait_seconds=60):
         return real(db_path, wait_seconds=0.3)
+
     return opener
 
 
 def test_a_timer_that_fires_after_the_result_is_harmless(lambda_db):
     # the interrupt of an idle connection must not break the next query or leak threads
     before = threading.active_count()
-    out = sql_console.run_query(lambda_db, "select count(*) as n from raw.gpu_offers", "csv",
-                                timeout=0.05)
+    out = sql_console.run_query(
+        lambda_db, "select count(*) as n from raw.gpu_offers", "csv", timeout=0.05
+    )
     time.sleep(0.2)
     assert out == "n\n22\n"
     assert threading.active_count() <= before

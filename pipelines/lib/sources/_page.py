@@ -8,7 +8,9 @@ from pipelines.lib.sources.base import FetchFailure, Payload
 ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 
 
-def fetch_page(client: PoliteClient, url: str, name: str, accept: str = ACCEPT_HTML) -> list[Payload | FetchFailure]:
+def fetch_page(
+    client: PoliteClient, url: str, name: str, accept: str = ACCEPT_HTML
+) -> list[Payload | FetchFailure]:
     """One GET of ``url`` archived as ``name``; a failure becomes a FetchFailure entry."""
     try:
         resp = client.get(url, headers={"Accept": accept})

@@ -72,8 +72,8 @@ SPEC = SourceSpec(
         verdict="permits",
         checked="2026-12-01",
         quote="'This API gives you an unauthenticated experience to get retail rates for all Azure "
-              "services ... The programmatic API can also help you create your own tools for internal "
-              "analysis and price comparison across SKUs and regions.'",
+        "services ... The programmatic API can also help you create your own tools for internal "
+        "analysis and price comparison across SKUs and regions.'",
         licence="Microsoft retail prices (USD is authoritative; other currencies for reference)",
     ),
     description="Azure Retail Prices API: GPU VM SKUs, consumption and spot meters",
@@ -107,24 +107,46 @@ AZURE_GPU_SERIES: dict[str, GpuSeries] = {
     "ND_H200_v5": GpuSeries(r"ND(\d+)isr_H200_v5", "H200 SXM 141GB", {96: 8}, "nd-h200-v5-series"),
     "ND_MI300X_v5": GpuSeries(r"ND(\d+)isr?_MI300X_v5", "MI300X", {96: 8}, "nd-mi300x-v5-series"),
     "ND_GB200_v6": GpuSeries(r"ND(\d+)isr_NDR_GB200_v6", "GB200", {128: 4}, "nd-gb200-v6-series"),
-    "NDm_A100_v4": GpuSeries(r"ND(\d+)amsr_A100_v4", "A100 SXM 80GB", {96: 8}, "ndm-a100-v4-series"),
+    "NDm_A100_v4": GpuSeries(
+        r"ND(\d+)amsr_A100_v4", "A100 SXM 80GB", {96: 8}, "ndm-a100-v4-series"
+    ),
     "ND_A100_v4": GpuSeries(r"ND(\d+)asr_v4", "A100 SXM 40GB", {96: 8}, "nda100-v4-series"),
-    "NCads_H100_v5": GpuSeries(r"NC(\d+)adi?s_H100_v5", "H100 NVL", {40: 1, 80: 2}, "ncads-h100-v5"),
+    "NCads_H100_v5": GpuSeries(
+        r"NC(\d+)adi?s_H100_v5", "H100 NVL", {40: 1, 80: 2}, "ncads-h100-v5"
+    ),
     "NCCads_H100_v5": GpuSeries(r"NCC(\d+)ads_H100_v5", "H100 NVL", {40: 1}, "nccadsh100v5-series"),
-    "NC_A100_v4": GpuSeries(r"NC(\d+)ads_A100_v4", "A100 PCIe 80GB", {24: 1, 48: 2, 96: 4}, "nc-a100-v4-series"),
+    "NC_A100_v4": GpuSeries(
+        r"NC(\d+)ads_A100_v4", "A100 PCIe 80GB", {24: 1, 48: 2, 96: 4}, "nc-a100-v4-series"
+    ),
     "NCasT4_v3": GpuSeries(r"NC(\d+)as_T4_v3", "T4", {4: 1, 8: 1, 16: 1, 64: 4}, "nct4-v3-series"),
     "NCv3": GpuSeries(r"NC(\d+)r?s_v3", "V100 16GB", {6: 1, 12: 2, 24: 4}, "ncv3-series"),
     "NDv2": GpuSeries(r"ND(\d+)rs_v2", "V100 32GB", {40: 8}, "ndv2-series"),
     "NVv3": GpuSeries(r"NV(\d+)s_v3", "Tesla M60", {12: 1, 24: 2, 48: 4}, "nvv3-series"),
     # partial GPUs (fractions of one GPU): quarantined as bad_gpu_count by normalise_offers
-    "NVadsA10_v5": GpuSeries(r"NV(\d+)adm?s_A10_v5", "A10",
-                             {6: F(1, 6), 12: F(1, 3), 18: F(1, 2), 36: 1, 72: 2}, "nva10v5-series"),
-    "NVv4": GpuSeries(r"NV(\d+)as_v4", "Radeon Instinct MI25", {4: F(1, 8), 8: F(1, 4), 16: F(1, 2), 32: 1},
-                      "nvv4-series"),
-    "NGads_V620": GpuSeries(r"NG(\d+)adm?s_V620_v1", "Radeon Pro V620", {8: F(1, 4), 16: F(1, 2), 32: 1},
-                            "ngadsv620-series"),
-    "NVads_V710_v5": GpuSeries(r"NV(\d+)adm?s_V710_v5", "Radeon Pro V710",
-                               {4: F(1, 6), 8: F(1, 3), 12: F(1, 2), 24: 1, 28: 1}, "nvadsv710-v5-series"),
+    "NVadsA10_v5": GpuSeries(
+        r"NV(\d+)adm?s_A10_v5",
+        "A10",
+        {6: F(1, 6), 12: F(1, 3), 18: F(1, 2), 36: 1, 72: 2},
+        "nva10v5-series",
+    ),
+    "NVv4": GpuSeries(
+        r"NV(\d+)as_v4",
+        "Radeon Instinct MI25",
+        {4: F(1, 8), 8: F(1, 4), 16: F(1, 2), 32: 1},
+        "nvv4-series",
+    ),
+    "NGads_V620": GpuSeries(
+        r"NG(\d+)adm?s_V620_v1",
+        "Radeon Pro V620",
+        {8: F(1, 4), 16: F(1, 2), 32: 1},
+        "ngadsv620-series",
+    ),
+    "NVads_V710_v5": GpuSeries(
+        r"NV(\d+)adm?s_V710_v5",
+        "Radeon Pro V710",
+        {4: F(1, 6), 8: F(1, 3), 12: F(1, 2), 24: 1, 28: 1},
+        "nvadsv710-v5-series",
+    ),
     # previous generations (sizes-previous-gen); still listed in some regions
     "NC": GpuSeries(r"NC(\d+)r?", "Tesla K80", {6: 1, 12: 2, 24: 4}, "nc-series-retirement"),
     "NCv2": GpuSeries(r"NC(\d+)r?s_v2", "Tesla P100", {6: 1, 12: 2, 24: 4}, "ncv2-series"),
@@ -132,8 +154,10 @@ AZURE_GPU_SERIES: dict[str, GpuSeries] = {
     "NV": GpuSeries(r"NV(\d+)", "Tesla M60", {6: 1, 12: 2, 24: 4}, "nv-series"),
     "NVv2": GpuSeries(r"NV(\d+)s_v2", "Tesla M60", {6: 1, 12: 2, 24: 4}, "nvv2-series"),
 }
-_COMPILED_SERIES = [(key, s, re.compile(rf"^Standard_{s.pattern}$", re.IGNORECASE))
-                    for key, s in AZURE_GPU_SERIES.items()]
+_COMPILED_SERIES = [
+    (key, s, re.compile(rf"^Standard_{s.pattern}$", re.IGNORECASE))
+    for key, s in AZURE_GPU_SERIES.items()
+]
 
 
 def gpu_for_sku(arm_sku: str) -> tuple[str, float | None] | None:
@@ -174,7 +198,9 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
     out: list[Payload | FetchFailure] = []
     for region in source_cfg.get("regions", []):
         if not _REGION_RE.match(str(region)):
-            out.append(FetchFailure(f"{region}_page001.json", base, f"invalid region name {region!r}"))
+            out.append(
+                FetchFailure(f"{region}_page001.json", base, f"invalid region name {region!r}")
+            )
             continue
         url = requests.Request("GET", base, params={"$filter": region_filter(region)}).prepare().url
         page = 1
@@ -185,16 +211,26 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
             except FetchError as exc:
                 out.append(FetchFailure(name, url, str(exc)))
                 break
-            out.append(Payload(name, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at))
+            out.append(
+                Payload(
+                    name, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at
+                )
+            )
             link = _next_link(resp.content)
             if not link:
                 break
             nxt = f"{region}_page{page + 1:03d}.json"
             if urlsplit(link).hostname != base_host:
-                out.append(FetchFailure(nxt, link, f"NextPageLink leaves {base_host}: not followed"))
+                out.append(
+                    FetchFailure(nxt, link, f"NextPageLink leaves {base_host}: not followed")
+                )
                 break
             if page >= max_pages:
-                out.append(FetchFailure(nxt, link, f"max_pages={max_pages} reached: rest of {region} not fetched"))
+                out.append(
+                    FetchFailure(
+                        nxt, link, f"max_pages={max_pages} reached: rest of {region} not fetched"
+                    )
+                )
                 break
             url, page = link, page + 1
     return out
@@ -244,19 +280,21 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
         if key in seen:
             continue
         seen.add(key)
-        records.append({
-            "provider": PROVIDER,
-            "upstream_source": None,
-            "gpu_name": gpu_name,
-            "gpu_hint": "",
-            "gpu_count": count,
-            "instance_type": arm_sku,
-            "region": region,
-            "pricing": pricing,
-            "price": price,
-            "price_basis": "per_instance",
-            "currency": str(item.get("currencyCode") or "USD"),
-        })
+        records.append(
+            {
+                "provider": PROVIDER,
+                "upstream_source": None,
+                "gpu_name": gpu_name,
+                "gpu_hint": "",
+                "gpu_count": count,
+                "instance_type": arm_sku,
+                "region": region,
+                "pricing": pricing,
+                "price": price,
+                "price_basis": "per_instance",
+                "currency": str(item.get("currencyCode") or "USD"),
+            }
+        )
     if skipped:
         log.debug("%s: GPU items not offered: %s", name, skipped)
     return records

@@ -120,13 +120,15 @@ SPEC = SourceSpec(
         url="https://docs.coreweave.com/policies/terms-of-service",
         verdict="unknown",
         checked="2026-12-01",
-        quote=("the Terms of Service and Acceptable Use Policy govern use of the CoreWeave Cloud "
-               "Platform by customers; no website terms on automated access to coreweave.com or on "
-               "re-use of its published prices could be found"),
+        quote=(
+            "the Terms of Service and Acceptable Use Policy govern use of the CoreWeave Cloud "
+            "Platform by customers; no website terms on automated access to coreweave.com or on "
+            "re-use of its published prices could be found"
+        ),
         licence="proprietary; published price list",
     ),
     description="CoreWeave pricing page (HTML): on-demand and spot instance prices per region "
-                "(per GPU = instance price / GPU count)",
+    "(per GPU = instance price / GPU count)",
 )
 
 # Header roles, tried in this order (the first match wins): "Instance Price" is a price,
@@ -136,7 +138,9 @@ _NOT_ON_DEMAND_PRICE = re.compile(r"reserv|commit|\bspot\b|\bterm\b|month|\byear
 _SPOT_HEADER = re.compile(r"\bspot\b|preemptible|interruptible")
 _INFERENCE_HEADER = re.compile(r"\binference\b")
 _VRAM_HEADER = re.compile(r"\bvram\b|\bgpu mem(?:ory)?\b|\bmemory\s*(?:/|per)\s*gpu\b")
-_COUNT_HEADER = re.compile(r"\bgpu count\b|#\s*(?:of\s*)?gpus?\b|\bnumber of gpus\b|\bgpus per (?:instance|node)\b")
+_COUNT_HEADER = re.compile(
+    r"\bgpu count\b|#\s*(?:of\s*)?gpus?\b|\bnumber of gpus\b|\bgpus per (?:instance|node)\b"
+)
 _INSTANCE_HEADER = re.compile(r"\binstance(?: type| id| name)?\b")
 _GPU_HEADER = re.compile(r"\bgpus?\b|\bgpu (?:model|type|name)\b|\baccelerators?\b")
 # not "cluster" (CoreWeave sells every GPU as cluster nodes) nor "commit" ("no commitment")
@@ -155,12 +159,27 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
 def _record(**values: Any) -> dict[str, Any]:
     """A candidate offer with every RAW_OFFER_KEYS key (``None`` where the page says nothing)."""
     rec: dict[str, Any] = {
-        "provider": PROVIDER, "segment": None, "upstream_source": None, "gpu_name": None,
-        "gpu_hint": "", "gpu_memory_gb": None, "gpu_count": None, "instance_type": None,
-        "region": None, "pricing": "on_demand", "reserved_term": None, "price": None,
-        "price_basis": None, "currency": "USD", "price_min": None, "price_max": None,
-        "n_offers": None, "stock_status": None, "available_gpus": None,
-        "payload_name": None, "date": None,
+        "provider": PROVIDER,
+        "segment": None,
+        "upstream_source": None,
+        "gpu_name": None,
+        "gpu_hint": "",
+        "gpu_memory_gb": None,
+        "gpu_count": None,
+        "instance_type": None,
+        "region": None,
+        "pricing": "on_demand",
+        "reserved_term": None,
+        "price": None,
+        "price_basis": None,
+        "currency": "USD",
+        "price_min": None,
+        "price_max": None,
+        "n_offers": None,
+        "stock_status": None,
+        "available_gpus": None,
+        "payload_name": None,
+        "date": None,
     }
     rec.update(values)
     return rec
@@ -168,9 +187,12 @@ def _record(**values: Any) -> dict[str, Any]:
 
 # --- 2026: Webflow collection lists (role="list" / role="listitem") -----------------------
 
+
 def _piece_text(tag: Tag) -> str:
     """A cell's text without footnote superscripts (``4<sup>1</sup>`` -> ``4``)."""
-    parts = [str(s) for s in tag.find_all(string=True) if s.parent is None or s.parent.name != "sup"]
+    parts = [
+        str(s) for s in tag.find_all(string=True) if s.parent is None or s.parent.name != "sup"
+    ]
     return re.sub(r"\s+", " ", " ".join(parts)).strip()
 
 
@@ -185,8 +207,11 @@ def _header_like(el: Tag) -> list[str] | None:
         if len(kids) < 3:
             continue
         texts = [_piece_text(k) for k in kids]
-        if all(texts) and all(len(t) <= 80 and "$" not in t for t in texts) \
-                and all(_n_pieces(k) <= 3 for k in kids):
+        if (
+            all(texts)
+            and all(len(t) <= 80 and "$" not in t for t in texts)
+            and all(_n_pieces(k) <= 3 for k in kids)
+        ):
             return texts
     return None
 
@@ -214,7 +239,9 @@ def _region(lst: Tag) -> str | None:
         m = _REGION.match(str(text))
         if m:
             # "NORTH AMERICA" -> "North America"; short codes stay as printed ("US", "EU")
-            return " ".join(w if len(w) <= 3 and w.isupper() else w.capitalize() for w in m.group(1).split())
+            return " ".join(
+                w if len(w) <= 3 and w.isupper() else w.capitalize() for w in m.group(1).split()
+            )
     return None
 
 
@@ -230,9 +257,16 @@ def _row_cells(item: Tag, header: list[str]) -> list[str] | None:
             cells = [k for k in kids if _n_pieces(k) < 3]
             if len(cells) != len(header):
                 labels = [norm_header(h) for h in header]
-                cells = [k for k in cells if not any(
-                    lab and lab in norm_header(_piece_text(k)) and lab != norm_header(_piece_text(k))
-                    for lab in labels)]
+                cells = [
+                    k
+                    for k in cells
+                    if not any(
+                        lab
+                        and lab in norm_header(_piece_text(k))
+                        and lab != norm_header(_piece_text(k))
+                        for lab in labels
+                    )
+                ]
             return [_piece_text(k) for k in cells]
         queue.extend(kids)
     return None
@@ -255,10 +289,19 @@ def _list_columns(header: list[str], list_name: str, name: str) -> _ListColumns 
     gpu = count = vram = None
     for i, h in enumerate(headers):
         if _PRICE_HEADER.search(h):
-            kind = ("inference" if _INFERENCE_HEADER.search(h) else "spot" if _SPOT_HEADER.search(h)
-                    else None if _NOT_ON_DEMAND_PRICE.search(h) else "on_demand")
+            kind = (
+                "inference"
+                if _INFERENCE_HEADER.search(h)
+                else "spot"
+                if _SPOT_HEADER.search(h)
+                else None
+                if _NOT_ON_DEMAND_PRICE.search(h)
+                else "on_demand"
+            )
             if kind is None:
-                log.info("%s: %s column %r is not read (reserved/term price)", name, list_name, header[i])
+                log.info(
+                    "%s: %s column %r is not read (reserved/term price)", name, list_name, header[i]
+                )
                 continue
             if kind in prices:
                 duplicated.append(kind)
@@ -273,17 +316,24 @@ def _list_columns(header: list[str], list_name: str, name: str) -> _ListColumns 
     if gpu is None or "on_demand" not in prices and "spot" not in prices:
         return None  # not a GPU price listing (CPU, storage, networking)
     if duplicated:
-        raise ParseError(f"{name}: {list_name} has several {duplicated[0]} price columns in {header}; "
-                         "cannot tell which one is the instance price")
+        raise ParseError(
+            f"{name}: {list_name} has several {duplicated[0]} price columns in {header}; "
+            "cannot tell which one is the instance price"
+        )
     return _ListColumns(gpu, count, vram, prices, bases)
 
 
-def _listing_records(name: str, soup: BeautifulSoup, notes: dict[str, Any]) -> tuple[list[dict[str, Any]], list]:
+def _listing_records(
+    name: str, soup: BeautifulSoup, notes: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list]:
     records: list[dict[str, Any]] = []
     headers_seen: list[list[str]] = []
     for lst in soup.find_all(attrs={"role": "list"}):
-        items = [it for it in lst.find_all(attrs={"role": "listitem"})
-                 if it.find_parent(attrs={"role": "list"}) is lst]
+        items = [
+            it
+            for it in lst.find_all(attrs={"role": "listitem"})
+            if it.find_parent(attrs={"role": "list"}) is lst
+        ]
         if not items:
             continue
         header = _list_header(lst)
@@ -299,15 +349,24 @@ def _listing_records(name: str, soup: BeautifulSoup, notes: dict[str, Any]) -> t
     return records, headers_seen
 
 
-def _list_rows(name: str, list_name: str, header: list[str], items: list[Tag], cols: _ListColumns,
-               region: str | None, notes: dict[str, Any]) -> list[dict[str, Any]]:
+def _list_rows(
+    name: str,
+    list_name: str,
+    header: list[str],
+    items: list[Tag],
+    cols: _ListColumns,
+    region: str | None,
+    notes: dict[str, Any],
+) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     n_priced = 0
     for item in items:
         cells = _row_cells(item, header)
         if cells is None or len(cells) != len(header):
-            raise ParseError(f"{name}: {list_name}: a row's cells {cells} do not line up with the "
-                             f"header {header} (layout changed)")
+            raise ParseError(
+                f"{name}: {list_name}: a row's cells {cells} do not line up with the "
+                f"header {header} (layout changed)"
+            )
         model = cells[cols.name]
         count = parse_count(cells[cols.count]) if cols.count is not None else None
         vram = first_number(cells[cols.vram]) if cols.vram is not None else None
@@ -316,7 +375,8 @@ def _list_rows(name: str, list_name: str, header: list[str], items: list[Tag], c
             text = cells[i]
             if is_not_priced(text):
                 notes.setdefault("not_priced", []).append(
-                    f"{region or ''} {model} {kind.replace('_', '-')}: {text}".strip())
+                    f"{region or ''} {model} {kind.replace('_', '-')}: {text}".strip()
+                )
                 continue
             price, currency = parse_price(text)
             parsed[kind] = (price, currency, text)
@@ -324,38 +384,66 @@ def _list_rows(name: str, list_name: str, header: list[str], items: list[Tag], c
         if od and inf and od[0] and inf[0] and count and count > 1:
             # the inference column is per GPU: it pins what the instance column means
             if abs(inf[0] - od[0]) < abs(inf[0] - od[0] / count):
-                raise ParseError(f"{name}: {list_name}: {model} on-demand {od[2]!r} equals its per-GPU "
-                                 f"inference price {inf[2]!r} at {count} GPUs: the prices are per GPU, "
-                                 "not per instance")
+                raise ParseError(
+                    f"{name}: {list_name}: {model} on-demand {od[2]!r} equals its per-GPU "
+                    f"inference price {inf[2]!r} at {count} GPUs: the prices are per GPU, "
+                    "not per instance"
+                )
             notes["inference_checked"] = notes.get("inference_checked", 0) + 1
         for kind, (price, currency, text) in parsed.items():
             if kind == "inference":
-                records.append(_record(
-                    gpu_name=model, gpu_hint="SXM" if _HGX.search(model) else "", gpu_memory_gb=vram,
-                    gpu_count=1, instance_type=f"{model} (inference platform, per GPU)", region=region,
-                    pricing=INFERENCE_PRICING, price=price if price is not None else text,
-                    price_basis="per_gpu", currency=currency, payload_name=name, note=INFERENCE_NOTE))
+                records.append(
+                    _record(
+                        gpu_name=model,
+                        gpu_hint="SXM" if _HGX.search(model) else "",
+                        gpu_memory_gb=vram,
+                        gpu_count=1,
+                        instance_type=f"{model} (inference platform, per GPU)",
+                        region=region,
+                        pricing=INFERENCE_PRICING,
+                        price=price if price is not None else text,
+                        price_basis="per_gpu",
+                        currency=currency,
+                        payload_name=name,
+                        note=INFERENCE_NOTE,
+                    )
+                )
                 continue
             basis = cols.bases[kind]
             if basis is None:
                 if cols.count is None:
-                    raise ParseError(f"{name}: {list_name}: cannot tell whether prices are per instance or "
-                                     f"per GPU: header {header[cols.prices[kind]]!r} and no GPU count column")
+                    raise ParseError(
+                        f"{name}: {list_name}: cannot tell whether prices are per instance or "
+                        f"per GPU: header {header[cols.prices[kind]]!r} and no GPU count column"
+                    )
                 basis = "per_instance"  # decision 2
             if price is not None:
                 n_priced += 1
-            records.append(_record(
-                gpu_name=model, gpu_hint="SXM" if _HGX.search(model) else "", gpu_memory_gb=vram,
-                gpu_count=count, instance_type=model, region=region, pricing=kind,
-                # an unreadable price is kept as its text: normalise_offers quarantines it
-                price=price if price is not None else text, price_basis=basis, currency=currency,
-                payload_name=name))
+            records.append(
+                _record(
+                    gpu_name=model,
+                    gpu_hint="SXM" if _HGX.search(model) else "",
+                    gpu_memory_gb=vram,
+                    gpu_count=count,
+                    instance_type=model,
+                    region=region,
+                    pricing=kind,
+                    # an unreadable price is kept as its text: normalise_offers quarantines it
+                    price=price if price is not None else text,
+                    price_basis=basis,
+                    currency=currency,
+                    payload_name=name,
+                )
+            )
     if items and n_priced == 0:
-        raise ParseError(f"{name}: {list_name}: no on-demand or spot price could be read in {len(items)} rows")
+        raise ParseError(
+            f"{name}: {list_name}: no on-demand or spot price could be read in {len(items)} rows"
+        )
     return records
 
 
 # --- 2023: the "GPU Component Cost Per Hour" grid ------------------------------------------
+
 
 def _component_price(cell: Tag) -> tuple[float | None, str, str]:
     """The one price among a cell's text pieces ("$4.76" beside a "Reserve Now" link)."""
@@ -376,14 +464,19 @@ def _grid_records(name: str, soup: BeautifulSoup, notes: dict[str, Any]) -> list
             continue
         rows: list[Tag] = []
         for el in header.find_all_next(True):
-            if _HEADING.match(el.name or "") or (el is not header and _COMPONENT_HEADER.search(
-                    el.string or "")):
+            if _HEADING.match(el.name or "") or (
+                el is not header and _COMPONENT_HEADER.search(el.string or "")
+            ):
                 break
             if any(el in r.descendants for r in rows[-1:]):
                 continue
             kids = el.find_all(True, recursive=False)
-            if len(kids) >= 3 and re.search(r"[a-z]{2}", _piece_text(kids[0]), re.IGNORECASE) \
-                    and "$" in _piece_text(kids[-1]) and "$" not in _piece_text(kids[0]):
+            if (
+                len(kids) >= 3
+                and re.search(r"[a-z]{2}", _piece_text(kids[0]), re.IGNORECASE)
+                and "$" in _piece_text(kids[-1])
+                and "$" not in _piece_text(kids[0])
+            ):
                 rows.append(el)
         for row in rows:
             kids = row.find_all(True, recursive=False)
@@ -392,14 +485,23 @@ def _grid_records(name: str, soup: BeautifulSoup, notes: dict[str, Any]) -> list
             if price is None and is_not_priced(text):
                 notes.setdefault("not_priced", []).append(f"{model} GPU component: {text}")
                 continue
-            records.append(_record(
-                gpu_name=model, gpu_hint="SXM" if _HGX.search(model) else "", gpu_count=1,
-                instance_type=f"{model} (GPU component)", price=price if price is not None else text,
-                price_basis="per_gpu", currency=currency, payload_name=name))
+            records.append(
+                _record(
+                    gpu_name=model,
+                    gpu_hint="SXM" if _HGX.search(model) else "",
+                    gpu_count=1,
+                    instance_type=f"{model} (GPU component)",
+                    price=price if price is not None else text,
+                    price_basis="per_gpu",
+                    currency=currency,
+                    payload_name=name,
+                )
+            )
     return records
 
 
 # --- <table> / ARIA grid renderings ----------------------------------------------------------
+
 
 @dataclass
 class _Columns:
@@ -440,23 +542,34 @@ def _columns(table: HtmlTable, name: str) -> _Columns | None:
     if not gpu_cols:
         return None
     if not price_cols:
-        log.warning("%s: table with headers %s has a GPU column but no on-demand price column; "
-                    "skipped", name, table.header)
+        log.warning(
+            "%s: table with headers %s has a GPU column but no on-demand price column; skipped",
+            name,
+            table.header,
+        )
         return None
     if len(price_cols) > 1:
-        on_demand = [i for i in price_cols if "on-demand" in headers[i] or "on demand" in headers[i]]
+        on_demand = [
+            i for i in price_cols if "on-demand" in headers[i] or "on demand" in headers[i]
+        ]
         if len(on_demand) != 1:
-            raise ParseError(f"{name}: table with headers {table.header} has several price columns "
-                             f"{[table.header[i] for i in price_cols]}; cannot tell the on-demand one")
+            raise ParseError(
+                f"{name}: table with headers {table.header} has several price columns "
+                f"{[table.header[i] for i in price_cols]}; cannot tell the on-demand one"
+            )
         price_cols = on_demand
-    return _Columns(gpu_cols[0], price_cols[0], vram, count_cols[0] if count_cols else None, instance)
+    return _Columns(
+        gpu_cols[0], price_cols[0], vram, count_cols[0] if count_cols else None, instance
+    )
 
 
 def _cell(row: list[str], index: int | None) -> str:
     return row[index] if index is not None and index < len(row) else ""
 
 
-def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[str, Any]) -> list[dict[str, Any]]:
+def _records_for_table(
+    name: str, table: HtmlTable, cols: _Columns, notes: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Offers from a ``<table>`` / ARIA grid rendering of the GPU instance prices."""
     header_basis = price_basis(table.header[cols.price])
     normalised_header = [norm_header(h) for h in table.header]
@@ -487,39 +600,43 @@ def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[
             )
         if price is not None:
             n_priced += 1
-        records.append({
-            "provider": PROVIDER,
-            "segment": None,
-            "upstream_source": None,
-            "gpu_name": gpu_name,
-            "gpu_hint": "SXM" if _HGX.search(gpu_name) else "",
-            "gpu_memory_gb": first_number(_cell(row, cols.vram)),
-            "gpu_count": count,
-            "instance_type": _cell(row, cols.instance) or None,
-            "region": None,
-            "pricing": "on_demand",
-            "reserved_term": None,
-            # an unreadable price is kept as its text: normalise_offers quarantines it
-            "price": price if price is not None else price_text,
-            "price_basis": basis,
-            "currency": currency,
-            "price_min": None,
-            "price_max": None,
-            "n_offers": None,
-            "stock_status": None,
-            "available_gpus": None,
-            "payload_name": name,
-            "date": None,
-        })
+        records.append(
+            {
+                "provider": PROVIDER,
+                "segment": None,
+                "upstream_source": None,
+                "gpu_name": gpu_name,
+                "gpu_hint": "SXM" if _HGX.search(gpu_name) else "",
+                "gpu_memory_gb": first_number(_cell(row, cols.vram)),
+                "gpu_count": count,
+                "instance_type": _cell(row, cols.instance) or None,
+                "region": None,
+                "pricing": "on_demand",
+                "reserved_term": None,
+                # an unreadable price is kept as its text: normalise_offers quarantines it
+                "price": price if price is not None else price_text,
+                "price_basis": basis,
+                "currency": currency,
+                "price_min": None,
+                "price_max": None,
+                "n_offers": None,
+                "stock_status": None,
+                "available_gpus": None,
+                "payload_name": name,
+                "date": None,
+            }
+        )
     if not records and not notes.get("not_priced"):
-        raise ParseError(f"{name}: pricing table {table.header} under {table.headings[:2]} has no data rows "
-                         "(filled in by JavaScript, or the layout changed)")
+        raise ParseError(
+            f"{name}: pricing table {table.header} under {table.headings[:2]} has no data rows "
+            "(filled in by JavaScript, or the layout changed)"
+        )
     if records and n_priced == 0:
-        raise ParseError(f"{name}: pricing table {table.header} under {table.headings[:2]}: no price "
-                         f"could be read in {len(records)} rows (e.g. {records[0]['price']!r})")
+        raise ParseError(
+            f"{name}: pricing table {table.header} under {table.headings[:2]}: no price "
+            f"could be read in {len(records)} rows (e.g. {records[0]['price']!r})"
+        )
     return records
-
-
 
 
 def parse(name: str, content: bytes) -> ParsedPage:
@@ -545,16 +662,36 @@ def parse(name: str, content: bytes) -> ParsedPage:
         records.extend(_records_for_table(name, table, cols, notes))
     if not any(r["pricing"] in ("on_demand", "spot") for r in records):
         found = ([t.header for t in tables] + list_headers)[:8]
-        detail = f"; GPU tables skipped as reserved/spot: {skipped_sections}" if skipped_sections else ""
-        raise ParseError(f"{name}: no CoreWeave GPU instance pricing table found: expected {EXPECTED_HEADERS}; "
-                         f"found {len(tables)} table(s) and {len(list_headers)} listing(s) with headers "
-                         f"{found}{detail}")
+        detail = (
+            f"; GPU tables skipped as reserved/spot: {skipped_sections}" if skipped_sections else ""
+        )
+        raise ParseError(
+            f"{name}: no CoreWeave GPU instance pricing table found: expected {EXPECTED_HEADERS}; "
+            f"found {len(tables)} table(s) and {len(list_headers)} listing(s) with headers "
+            f"{found}{detail}"
+        )
     unique: dict[tuple, dict[str, Any]] = {}
     for rec in records:
-        key = tuple(rec[k] for k in ("gpu_name", "gpu_count", "gpu_memory_gb", "instance_type", "region",
-                                     "pricing", "price", "price_basis", "currency"))
+        key = tuple(
+            rec[k]
+            for k in (
+                "gpu_name",
+                "gpu_count",
+                "gpu_memory_gb",
+                "instance_type",
+                "region",
+                "pricing",
+                "price",
+                "price_basis",
+                "currency",
+            )
+        )
         unique.setdefault(key, rec)
     if len(unique) < len(records):
-        log.info("%s: %d repeated rows (same table rendered twice) kept once", name, len(records) - len(unique))
+        log.info(
+            "%s: %d repeated rows (same table rendered twice) kept once",
+            name,
+            len(records) - len(unique),
+        )
         notes["repeated_rows"] = len(records) - len(unique)
     return ParsedPage(list(unique.values()), notes)

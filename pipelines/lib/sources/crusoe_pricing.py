@@ -65,8 +65,8 @@ SPEC = SourceSpec(
         verdict="unknown",
         checked="2026-12-01",
         quote="Crusoe's contracts page lists a separate 'Crusoe Website Terms of Use' beside the "
-              "'Crusoe Cloud Platform Terms of Service' (Effective November 24th 2024); the website "
-              "terms' text on automated access and reuse of published prices could not be retrieved.",
+        "'Crusoe Cloud Platform Terms of Service' (Effective November 24th 2024); the website "
+        "terms' text on automated access and reuse of published prices could not be retrieved.",
         licence="proprietary; prices as published by Crusoe",
     ),
     description="Crusoe Cloud pricing page: on-demand and spot GPU-hour prices",
@@ -74,8 +74,12 @@ SPEC = SourceSpec(
 
 log = logging.getLogger(__name__)
 
-_PER_GPU_PRICE = re.compile(r"^(?:US)?\$\s*(\d[\d,]*(?:\.\d+)?)\s*/\s*GPU[\s-]*(?:hr|hour|h)\.?$", re.IGNORECASE)
-_ANY_PRICE = re.compile(r"^(?:US)?\$\s*(\d[\d,]*(?:\.\d+)?)\s*(?:/\s*(?:hr|hour|h))?\.?$", re.IGNORECASE)
+_PER_GPU_PRICE = re.compile(
+    r"^(?:US)?\$\s*(\d[\d,]*(?:\.\d+)?)\s*/\s*GPU[\s-]*(?:hr|hour|h)\.?$", re.IGNORECASE
+)
+_ANY_PRICE = re.compile(
+    r"^(?:US)?\$\s*(\d[\d,]*(?:\.\d+)?)\s*(?:/\s*(?:hr|hour|h))?\.?$", re.IGNORECASE
+)
 _MEMORY_TAG = re.compile(r"^(\d{1,3})\s*GB$", re.IGNORECASE)
 _HGX = re.compile(r"\bHGX\b", re.IGNORECASE)
 
@@ -136,11 +140,20 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
         lower = [h.lower() for h in header]
         if not lower or lower[0] != "gpu model" or "on-demand" not in lower:
             if lower and lower[0].startswith("gpu"):
-                log.info("%s: skipped list %s under %r (not GPU instance prices)", name, header, heading)
+                log.info(
+                    "%s: skipped list %s under %r (not GPU instance prices)", name, header, heading
+                )
             continue
-        columns = {i: ("spot" if "spot" in h else "on_demand") for i, h in enumerate(lower)
-                   if i > 0 and ("on-demand" in h or "spot" in h)}
-        items = [it for it in lst.find_all(attrs={"role": "listitem"}) if it.find_parent(attrs={"role": "list"}) is lst]
+        columns = {
+            i: ("spot" if "spot" in h else "on_demand")
+            for i, h in enumerate(lower)
+            if i > 0 and ("on-demand" in h or "spot" in h)
+        }
+        items = [
+            it
+            for it in lst.find_all(attrs={"role": "listitem"})
+            if it.find_parent(attrs={"role": "list"}) is lst
+        ]
         if not items:
             raise ParseError(f"{name}: Crusoe GPU list {header} under {heading!r} has no items")
         n_priced = 0
@@ -148,11 +161,16 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
             cells = _row_cells(item, len(header))
             title = item.find("h4")
             if not cells or title is None:
-                raise ParseError(f"{name}: a Crusoe GPU list item has no GPU name (h4) or not "
-                                 f"{len(header)} cells: {cell_text(item)[:120]!r}")
+                raise ParseError(
+                    f"{name}: a Crusoe GPU list item has no GPU name (h4) or not "
+                    f"{len(header)} cells: {cell_text(item)[:120]!r}"
+                )
             gpu = cell_text(title)
-            tags = [cell_text(t) for t in cells[0].find_all(True)
-                    if not t.find(True) and t is not title and cell_text(t) and cell_text(t) != gpu]
+            tags = [
+                cell_text(t)
+                for t in cells[0].find_all(True)
+                if not t.find(True) and t is not title and cell_text(t) and cell_text(t) != gpu
+            ]
             memory = next((float(m.group(1)) for t in tags if (m := _MEMORY_TAG.match(t))), None)
             form_tags = [t for t in tags if not _MEMORY_TAG.match(t)]
             for i, pricing in columns.items():
@@ -163,35 +181,41 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
                 price, basis = _price(cell)
                 if isinstance(price, float):
                     n_priced += 1
-                records.append({
-                    "provider": PROVIDER,
-                    "segment": None,
-                    "upstream_source": None,
-                    "gpu_name": gpu,
-                    "gpu_hint": " ".join(["SXM" if _HGX.search(t) else t for t in form_tags]),
-                    "gpu_memory_gb": memory,
-                    "gpu_count": 1,
-                    "instance_type": " ".join([gpu, *tags]),
-                    "region": None,
-                    "pricing": pricing,
-                    "reserved_term": None,
-                    "price": price,
-                    "price_basis": basis,
-                    "currency": "USD",
-                    "price_min": None,
-                    "price_max": None,
-                    "n_offers": None,
-                    "stock_status": None,
-                    "available_gpus": None,
-                    "payload_name": name,
-                    "date": None,
-                })
+                records.append(
+                    {
+                        "provider": PROVIDER,
+                        "segment": None,
+                        "upstream_source": None,
+                        "gpu_name": gpu,
+                        "gpu_hint": " ".join(["SXM" if _HGX.search(t) else t for t in form_tags]),
+                        "gpu_memory_gb": memory,
+                        "gpu_count": 1,
+                        "instance_type": " ".join([gpu, *tags]),
+                        "region": None,
+                        "pricing": pricing,
+                        "reserved_term": None,
+                        "price": price,
+                        "price_basis": basis,
+                        "currency": "USD",
+                        "price_min": None,
+                        "price_max": None,
+                        "n_offers": None,
+                        "stock_status": None,
+                        "available_gpus": None,
+                        "payload_name": name,
+                        "date": None,
+                    }
+                )
         if n_priced == 0:
-            raise ParseError(f"{name}: Crusoe GPU list {header}: no price could be read in {len(items)} "
-                             f"items ({contact} 'Contact sales')")
+            raise ParseError(
+                f"{name}: Crusoe GPU list {header}: no price could be read in {len(items)} "
+                f"items ({contact} 'Contact sales')"
+            )
     if contact:
         log.info("%s: %d 'Contact sales' cells (no published price): not offers", name, contact)
     if not records:
-        raise ParseError(f"{name}: no Crusoe GPU price list found: expected a list headed 'GPU model | "
-                         f"On-demand | Current spot'; list headings found: {found[:8]}")
+        raise ParseError(
+            f"{name}: no Crusoe GPU price list found: expected a list headed 'GPU model | "
+            f"On-demand | Current spot'; list headings found: {found[:8]}"
+        )
     return records

@@ -83,10 +83,10 @@ SPEC = SourceSpec(
         verdict="permits",
         checked="2026-12-01",
         quote="ECB press releases on the reference rates end 'Reproduction is permitted provided "
-              "that the source is acknowledged' (German edition: 'Nachdruck nur mit Quellenangabe "
-              "gestattet'); the rates 'are provided as a public good' and 'published for "
-              "information purposes only. Using the rates for transaction purposes is strongly "
-              "discouraged.' The disclaimer page itself could not be retrieved here.",
+        "that the source is acknowledged' (German edition: 'Nachdruck nur mit Quellenangabe "
+        "gestattet'); the rates 'are provided as a public good' and 'published for "
+        "information purposes only. Using the rates for transaction purposes is strongly "
+        "discouraged.' The disclaimer page itself could not be retrieved here.",
         licence="ECB reference rates; free reuse with the source acknowledged",
     ),
     description="ECB euro reference rates (daily): converts EUR-priced offers to USD",
@@ -102,8 +102,11 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
         resp = client.get(url)
     except FetchError as exc:
         return [FetchFailure(PAYLOAD_NAME, url, str(exc))]
-    return [Payload(PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type,
-                    resp.fetched_at)]
+    return [
+        Payload(
+            PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at
+        )
+    ]
 
 
 def _rate_cube(content: bytes) -> tuple[dt.date, list[tuple[str, str]]]:
@@ -116,14 +119,18 @@ def _rate_cube(content: bytes) -> tuple[dt.date, list[tuple[str, str]]]:
         raise ParseError(f"root element {root.tag!r} is not a gesmes:Envelope")
     dated = root.findall(f"{{{_ECB_NS}}}Cube/{{{_ECB_NS}}}Cube[@time]")
     if len(dated) != 1:
-        raise ParseError(f"expected one <Cube time=...> of daily rates, found {len(dated)} "
-                         "(the daily file holds exactly one; a history file is not read here)")
+        raise ParseError(
+            f"expected one <Cube time=...> of daily rates, found {len(dated)} "
+            "(the daily file holds exactly one; a history file is not read here)"
+        )
     try:
         rate_date = dt.date.fromisoformat(dated[0].get("time", ""))
     except ValueError:
         raise ParseError(f"rate date {dated[0].get('time')!r} is not YYYY-MM-DD") from None
-    rates = [(str(c.get("currency") or ""), str(c.get("rate") or ""))
-             for c in dated[0].findall(f"{{{_ECB_NS}}}Cube")]
+    rates = [
+        (str(c.get("currency") or ""), str(c.get("rate") or ""))
+        for c in dated[0].findall(f"{{{_ECB_NS}}}Cube")
+    ]
     if not rates:
         raise ParseError(f"rate cube of {rate_date} lists no currency")
     return rate_date, rates
@@ -147,12 +154,22 @@ def parse(name: str, content: bytes) -> dict[str, pl.DataFrame]:
             problem = "bad_currency"
         elif rate is None or not math.isfinite(rate) or rate <= 0:
             problem, rate = "bad_rate", None
-        rows.append({"rate_date": rate_date, "base_currency": BASE_CURRENCY,
-                     "currency": currency.upper(), "rate": rate, "rate_raw": text,
-                     "payload_name": name, "problem": problem})
+        rows.append(
+            {
+                "rate_date": rate_date,
+                "base_currency": BASE_CURRENCY,
+                "currency": currency.upper(),
+                "rate": rate,
+                "rate_raw": text,
+                "payload_name": name,
+                "problem": problem,
+            }
+        )
     if not any(r["currency"] == "USD" and r["problem"] is None for r in rows):
-        raise ParseError(f"{name}: rate cube of {rate_date} has no usable USD rate: EUR prices cannot be "
-                         "converted with this file")
+        raise ParseError(
+            f"{name}: rate cube of {rate_date} has no usable USD rate: EUR prices cannot be "
+            "converted with this file"
+        )
     return {TABLE: pl.DataFrame(rows, schema=parsed_columns(TABLE))}
 
 
@@ -188,8 +205,13 @@ def usd_rates_for_day(archive_dir: Path, day: dt.date) -> dict[str, float] | Non
             continue
         rate_date = frame["rate_date"][0]
         if not 0 <= (day - rate_date).days <= MAX_RATE_AGE_DAYS:
-            log.warning("%s %s: rate date %s is not within %d days before the archive date",
-                        SOURCE_ID, day, rate_date, MAX_RATE_AGE_DAYS)
+            log.warning(
+                "%s %s: rate date %s is not within %d days before the archive date",
+                SOURCE_ID,
+                day,
+                rate_date,
+                MAX_RATE_AGE_DAYS,
+            )
             continue
         rates = usd_per_unit(frame)
         if rates:

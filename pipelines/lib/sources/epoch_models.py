@@ -81,7 +81,7 @@ SPEC = SourceSpec(
         verdict="permits",
         checked="2026-12-01",
         quote="Licence CC BY 4.0, Epoch AI: credit it as \"Data: Epoch AI, 'Data on Notable AI "
-              "Models', epoch.ai\"; the CSV is published for download, 'updated daily'.",
+        "Models', epoch.ai\"; the CSV is published for download, 'updated daily'.",
         licence="CC-BY-4.0",
     ),
     description="Epoch AI notable models: parameters, training compute, publication dates",
@@ -99,21 +99,40 @@ COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
     "parameters": ("Parameters",),
     "parameters_notes": ("Parameters notes",),
     "training_compute_flop": ("Training compute (FLOP)",),
-    "training_tokens": ("Training dataset size (gradients)", "Training dataset size (datapoints)",
-                        "Training dataset size (total)", "Training dataset size"),
+    "training_tokens": (
+        "Training dataset size (gradients)",
+        "Training dataset size (datapoints)",
+        "Training dataset size (total)",
+        "Training dataset size",
+    ),
 }
 REQUIRED = ("model", "organization", "publication_date", "parameters")
 
-_SCALE = {"k": 1e3, "thousand": 1e3, "m": 1e6, "million": 1e6, "b": 1e9, "billion": 1e9,
-          "t": 1e12, "trillion": 1e12}
+_SCALE = {
+    "k": 1e3,
+    "thousand": 1e3,
+    "m": 1e6,
+    "million": 1e6,
+    "b": 1e9,
+    "billion": 1e9,
+    "t": 1e12,
+    "trillion": 1e12,
+}
 # a count with a unit; not the tail of a range/word ("10B-30B", "v2.5B")
-_NUM = (r"(?<![\w.\-\u2013])(?P<num>\d+(?:\.\d+)?)\s*"
-        r"(?P<unit>(?i:thousand|million|billion|trillion)|[KMBT])(?!\w)")
+_NUM = (
+    r"(?<![\w.\-\u2013])(?P<num>\d+(?:\.\d+)?)\s*"
+    r"(?P<unit>(?i:thousand|million|billion|trillion)|[KMBT])(?!\w)"
+)
 _ACTIVE_AFTER = re.compile(_NUM + r"\s*(?:(?i:param(?:eter)?s?)\s+)?(?i:active)\b")
-_ACTIVE_BEFORE = re.compile(r"(?i:\bactive\s+param(?:eter)?s?)\s*(?:[:=\-\u2013]\s*)?" + _NUM
-                            + r"(?!\s*(?:[-\u2013]|to\b)\s*\d)")
-_HEDGE_BEFORE = re.compile(r"(?i:(?:\bto|\bor|\baround|\babout|\bapprox(?:imately|\.)?|\broughly"
-                           r"|\bup\s+to|~|[-\u2013]))\s*$")
+_ACTIVE_BEFORE = re.compile(
+    r"(?i:\bactive\s+param(?:eter)?s?)\s*(?:[:=\-\u2013]\s*)?"
+    + _NUM
+    + r"(?!\s*(?:[-\u2013]|to\b)\s*\d)"
+)
+_HEDGE_BEFORE = re.compile(
+    r"(?i:(?:\bto|\bor|\baround|\babout|\bapprox(?:imately|\.)?|\broughly"
+    r"|\bup\s+to|~|[-\u2013]))\s*$"
+)
 
 
 def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload | FetchFailure]:
@@ -123,8 +142,11 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
         resp = client.get(url, headers={"Accept": "text/csv, */*;q=0.1"})
     except FetchError as exc:
         return [FetchFailure(PAYLOAD_NAME, url, str(exc))]
-    return [Payload(PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type,
-                    resp.fetched_at)]
+    return [
+        Payload(
+            PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at
+        )
+    ]
 
 
 def active_parameters(notes: str | None) -> float | None:
@@ -172,8 +194,10 @@ def _columns(name: str, header: list[str]) -> dict[str, str]:
                 break
     missing = [COLUMN_ALIASES[f][0] for f in REQUIRED if f not in cols]
     if missing:
-        raise ParseError(f"{name}: not an Epoch models CSV: no column(s) {missing} "
-                         f"(header starts {[h[:40] for h in header[:8]]})")
+        raise ParseError(
+            f"{name}: not an Epoch models CSV: no column(s) {missing} "
+            f"(header starts {[h[:40] for h in header[:8]]})"
+        )
     return cols
 
 
@@ -184,8 +208,9 @@ def _row(name: str, rec: dict[str, str], cols: dict[str, str]) -> dict[str, Any]
     model = (get("model") or "").strip()
     org_text = next((o for o in (get("organization") or "").split(",") if o.strip()), "")
     pub, pub_ok = _date(get("publication_date"))
-    numbers = {f: _number(get(f))
-               for f in ("parameters", "training_compute_flop", "training_tokens")}
+    numbers = {
+        f: _number(get(f)) for f in ("parameters", "training_compute_flop", "training_tokens")
+    }
     params = numbers["parameters"][0]
     active = active_parameters(get("parameters_notes"))
     if active is not None and params is not None and active > params:

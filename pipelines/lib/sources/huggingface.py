@@ -88,8 +88,8 @@ SPEC = SourceSpec(
         verdict="unknown",
         checked="2026-12-01",
         quote="The Hub's model listing is a documented public API; what Hugging Face's terms say "
-              "about automated listing and reuse of model metadata could not be established from the "
-              "copies available to us. Each model's own licence applies to its card, not to these fields.",
+        "about automated listing and reuse of model metadata could not be established from the "
+        "copies available to us. Each model's own licence applies to its card, not to these fields.",
         licence="unknown (per-model licences on the Hub)",
     ),
     description="Hugging Face Hub: newest text-generation models with safetensors parameter counts",
@@ -100,8 +100,15 @@ DEFAULT_MAX_PAGES = 3
 DEFAULT_LIMIT = 100
 DEFAULT_PIPELINE_TAG = "text-generation"
 DEFAULT_SORT = "createdAt"
-EXPAND = ("author", "createdAt", "downloads", "likes", "pipeline_tag", "library_name",
-          "safetensors")
+EXPAND = (
+    "author",
+    "createdAt",
+    "downloads",
+    "likes",
+    "pipeline_tag",
+    "library_name",
+    "safetensors",
+)
 log = logging.getLogger(__name__)
 
 
@@ -175,19 +182,28 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
         count = _item_count(resp.content)
         if page > 1 and count == 0:
             break  # end of the listing: nothing to archive
-        out.append(Payload(name, resp.content, resp.url, resp.status, resp.content_type,
-                           resp.fetched_at))
+        out.append(
+            Payload(name, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at)
+        )
         resp_headers = getattr(resp, "headers", None)
         link = next_link(resp_headers)
         if not link:
             if resp_headers is None and count is not None and count >= limit:
-                out.append(FetchFailure(page_name(page + 1), url, (
-                    "the HTTP client exposes no response headers, so the Link-header cursor "
-                    "cannot be followed; only page 1 fetched")))
+                out.append(
+                    FetchFailure(
+                        page_name(page + 1),
+                        url,
+                        (
+                            "the HTTP client exposes no response headers, so the Link-header cursor "
+                            "cannot be followed; only page 1 fetched"
+                        ),
+                    )
+                )
             break
         if urlsplit(link).hostname != host:
-            out.append(FetchFailure(page_name(page + 1), link,
-                                    f"next link leaves {host}: not followed"))
+            out.append(
+                FetchFailure(page_name(page + 1), link, f"next link leaves {host}: not followed")
+            )
             break
         if page >= max_pages:
             log.info("huggingface: max_pages=%d reached; newer pages only (by design)", max_pages)
@@ -197,6 +213,7 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
 
 
 # --------------------------------------------------------------------------------- parse
+
 
 def _load(name: str, content: bytes) -> Any:
     try:
@@ -290,15 +307,17 @@ def parse(name: str, content: bytes) -> dict[str, pl.DataFrame]:
     doc = _load(name, content)
     if isinstance(doc, dict):
         hint = f" (error: {json.dumps(doc['error'])[:300]})" if "error" in doc else ""
-        raise ParseError(f"{name}: expected a JSON list of models, got an object "
-                         f"(keys {sorted(doc)[:10]}){hint}")
+        raise ParseError(
+            f"{name}: expected a JSON list of models, got an object (keys {sorted(doc)[:10]}){hint}"
+        )
     if not isinstance(doc, list):
         raise ParseError(f"{name}: expected a JSON list of models, got {type(doc).__name__}")
     if not doc:
         raise ParseError(f"{name}: empty model list")
     if not any(isinstance(m, dict) and ("id" in m or "modelId" in m) for m in doc):
-        raise ParseError(f"{name}: no element looks like a Hub model (id); "
-                         f"first is {str(doc[0])[:200]}")
+        raise ParseError(
+            f"{name}: no element looks like a Hub model (id); first is {str(doc[0])[:200]}"
+        )
     rows = [_row(name, item) for item in doc]
     bad = sum(1 for r in rows if r["problem"])
     if bad:

@@ -82,8 +82,8 @@ SPEC = SourceSpec(
         verdict="unknown",
         checked="2026-12-01",
         quote="Hyperstack's Terms and Conditions (NexGen Cloud Ltd) govern 'our Services' for a "
-              "registered 'User'; in the text available to us no clause on automated access to "
-              "the public pricing page, or on reuse of its prices in an index, could be found.",
+        "registered 'User'; in the text available to us no clause on automated access to "
+        "the public pricing page, or on reuse of its prices in an index, could be found.",
         licence="proprietary; prices as published by Hyperstack (NexGen Cloud)",
     ),
     description="Hyperstack pricing page: on-demand, reservation (starting from) and spot GPU-hour prices",
@@ -120,13 +120,24 @@ def resolvable_name(model: str) -> str:
     return model
 
 
-def _records(grid: Grid, pricing: str, name: str,
-             vram_by_model: dict[str, float]) -> tuple[list[dict[str, Any]], int]:
-    price_i = next((i for i, h in enumerate(grid.header)
-                    if i > 0 and _PRICE_HEADER.search(h) and not _NOT_PRICE_HEADER.search(h)), None)
+def _records(
+    grid: Grid, pricing: str, name: str, vram_by_model: dict[str, float]
+) -> tuple[list[dict[str, Any]], int]:
+    price_i = next(
+        (
+            i
+            for i, h in enumerate(grid.header)
+            if i > 0 and _PRICE_HEADER.search(h) and not _NOT_PRICE_HEADER.search(h)
+        ),
+        None,
+    )
     if price_i is None:
-        raise ParseError(f"{name}: Hyperstack card {grid.heading!r} has no price column in {grid.header}")
-    vram_i = next((i for i, h in enumerate(grid.header) if re.search(r"\bvram\b", h, re.IGNORECASE)), None)
+        raise ParseError(
+            f"{name}: Hyperstack card {grid.heading!r} has no price column in {grid.header}"
+        )
+    vram_i = next(
+        (i for i, h in enumerate(grid.header) if re.search(r"\bvram\b", h, re.IGNORECASE)), None
+    )
     records: list[dict[str, Any]] = []
     contact = n_priced = 0
     for row in grid.rows:
@@ -144,34 +155,38 @@ def _records(grid: Grid, pricing: str, name: str,
         notes = ["reservation, starting from (term not stated)"] if pricing == "reserved" else []
         if lower_bound:
             notes.append(f"lower bound ({cell!r})")
-        records.append({
-            "provider": PROVIDER,
-            "segment": None,
-            "upstream_source": None,
-            "gpu_name": resolvable_name(model),
-            "gpu_hint": "",
-            "gpu_memory_gb": memory,
-            "gpu_count": 1,
-            "instance_type": " | ".join([model, *notes]),
-            "region": None,
-            "pricing": pricing,
-            "reserved_term": "unspecified" if pricing == "reserved" else None,
-            "price": price if price is not None else cell,
-            "price_basis": "per_gpu",
-            "currency": "USD",
-            "price_min": price if (pricing == "reserved" or lower_bound) else None,
-            "price_max": None,
-            "n_offers": None,
-            "stock_status": None,
-            "available_gpus": None,
-            "payload_name": name,
-            "date": None,
-        })
+        records.append(
+            {
+                "provider": PROVIDER,
+                "segment": None,
+                "upstream_source": None,
+                "gpu_name": resolvable_name(model),
+                "gpu_hint": "",
+                "gpu_memory_gb": memory,
+                "gpu_count": 1,
+                "instance_type": " | ".join([model, *notes]),
+                "region": None,
+                "pricing": pricing,
+                "reserved_term": "unspecified" if pricing == "reserved" else None,
+                "price": price if price is not None else cell,
+                "price_basis": "per_gpu",
+                "currency": "USD",
+                "price_min": price if (pricing == "reserved" or lower_bound) else None,
+                "price_max": None,
+                "n_offers": None,
+                "stock_status": None,
+                "available_gpus": None,
+                "payload_name": name,
+                "date": None,
+            }
+        )
     if not records and not contact:
         raise ParseError(f"{name}: Hyperstack card {grid.heading!r} ({grid.header}) has no rows")
     if records and n_priced == 0:
-        raise ParseError(f"{name}: Hyperstack card {grid.heading!r}: no price could be read in "
-                         f"{len(records)} rows (e.g. {records[0]['price']!r})")
+        raise ParseError(
+            f"{name}: Hyperstack card {grid.heading!r}: no price could be read in "
+            f"{len(records)} rows (e.g. {records[0]['price']!r})"
+        )
     return records, contact
 
 
@@ -183,15 +198,21 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
     contact = 0
     vram_by_model: dict[str, float] = {}
     for grid in grids:  # VRAM per model, from the card that states it (the on-demand one)
-        vram_i = next((i for i, h in enumerate(grid.header) if re.search(r"\bvram\b", h, re.IGNORECASE)), None)
+        vram_i = next(
+            (i for i, h in enumerate(grid.header) if re.search(r"\bvram\b", h, re.IGNORECASE)), None
+        )
         for row in grid.rows if vram_i is not None else []:
             if vram_i < len(row) and re.fullmatch(r"\d{1,3}", row[vram_i]):
                 vram_by_model.setdefault(row[0], float(row[vram_i]))
     for grid in grids:
         pricing = _pricing(grid.heading)
         if pricing is None:
-            log.warning("%s: GPU grid %s under %r is not an on-demand, reservation or spot card: "
-                        "skipped", name, grid.header, grid.heading)
+            log.warning(
+                "%s: GPU grid %s under %r is not an on-demand, reservation or spot card: skipped",
+                name,
+                grid.header,
+                grid.heading,
+            )
             continue
         found, n_contact = _records(grid, pricing, name, vram_by_model)
         records.extend(found)
@@ -199,7 +220,9 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
     if contact:
         log.info("%s: %d 'Contact' cells (no published price): not offers", name, contact)
     if not records:
-        raise ParseError(f"{name}: no Hyperstack GPU price card found (a 'GPU Model' grid under an "
-                         f"On-Demand / Reservation / Spot heading); grids: "
-                         f"{[(g.heading, g.header) for g in grids][:6]}")
+        raise ParseError(
+            f"{name}: no Hyperstack GPU price card found (a 'GPU Model' grid under an "
+            f"On-Demand / Reservation / Spot heading); grids: "
+            f"{[(g.heading, g.header) for g in grids][:6]}"
+        )
     return records

@@ -75,12 +75,12 @@ SPEC = SourceSpec(
         verdict="unknown",
         checked="2026-12-01",
         quote="Data snapshots ship in SemiAnalysisAI/InferenceX-app under GPL-3.0 (since 089ce3c2, "
-              "2026-03-18; Apache-2.0 before); the benchmark code SemiAnalysisAI/InferenceX is "
-              "Apache-2.0. No terms of use for the public API could be established.",
+        "2026-03-18; Apache-2.0 before); the benchmark code SemiAnalysisAI/InferenceX is "
+        "Apache-2.0. No terms of use for the public API could be established.",
         licence="GPL-3.0 (app data) / Apache-2.0 (benchmark repo)",
     ),
     description="SemiAnalysis InferenceX sweeps: output tokens/s per GPU per model, hardware, "
-                "framework, precision, concurrency",
+    "framework, precision, concurrency",
 )
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,9 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
         except FetchError as exc:
             out.append(FetchFailure(name, url, str(exc)))
             continue
-        out.append(Payload(name, resp.content, resp.url, resp.status, resp.content_type,
-                           resp.fetched_at))
+        out.append(
+            Payload(name, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at)
+        )
     return out
 
 
@@ -138,7 +139,10 @@ def _point_row(name: str, p: dict[str, Any]) -> dict[str, Any]:
     metrics = p.get("metrics") if isinstance(p.get("metrics"), dict) else {}
     hw, model = p.get("hw"), p.get("model")
     conc, isl, osl = _int(p.get("conc")), _int(p.get("isl")), _int(p.get("osl"))
-    out_tps, all_tps = _number(metrics.get("output_tput_per_gpu")), _number(metrics.get("tput_per_gpu"))
+    out_tps, all_tps = (
+        _number(metrics.get("output_tput_per_gpu")),
+        _number(metrics.get("tput_per_gpu")),
+    )
     gpu_model, assumed, problem = None, None, None
     if not hw:
         problem = "hardware_not_in_payload"
@@ -165,8 +169,10 @@ def _point_row(name: str, p: dict[str, Any]) -> dict[str, Any]:
         "division": "inferencex",
         "system": _system(p),
         "platform": str(hw) if hw else None,
-        "scenario": "_".join(f"{k}{v}" for k, v in (("conc", conc), ("isl", isl), ("osl", osl))
-                             if v is not None) or None,
+        "scenario": "_".join(
+            f"{k}{v}" for k, v in (("conc", conc), ("isl", isl), ("osl", osl)) if v is not None
+        )
+        or None,
         "precision": precision,
         "framework": p.get("framework"),
         "accelerator_name": str(hw) if hw else None,
@@ -186,12 +192,17 @@ def _client_row(name: str, doc: dict[str, Any]) -> dict[str, Any]:
     """A raw benchmark-client result: whole-server totals, no hardware, no GPU count."""
     return {
         "round": str(doc.get("date")) if doc.get("date") else None,
-        "benchmark_model": doc.get("model_id"), "model_id": doc.get("model_id"),
-        "model_key": model_key(doc.get("model_id")) or None, "submitter": SUBMITTER,
-        "division": "inferencex", "system": f"{doc.get('backend') or '?'} (hardware not in payload)",
-        "scenario": f"conc{_int(doc.get('max_concurrency'))}", "framework": doc.get("backend"),
+        "benchmark_model": doc.get("model_id"),
+        "model_id": doc.get("model_id"),
+        "model_key": model_key(doc.get("model_id")) or None,
+        "submitter": SUBMITTER,
+        "division": "inferencex",
+        "system": f"{doc.get('backend') or '?'} (hardware not in payload)",
+        "scenario": f"conc{_int(doc.get('max_concurrency'))}",
+        "framework": doc.get("backend"),
         "result_tokens_per_second": _number(doc.get("output_throughput")),
-        "concurrency": _int(doc.get("max_concurrency")), "payload_name": name,
+        "concurrency": _int(doc.get("max_concurrency")),
+        "payload_name": name,
         "problem": "hardware_not_in_payload",
     }
 
@@ -206,15 +217,21 @@ def parse(name: str, content: bytes) -> dict[str, pl.DataFrame]:
         rows = [_client_row(name, doc)]
     else:
         if isinstance(doc, dict):
-            env = next((k for k in ("data", "rows", "benchmarks") if isinstance(doc.get(k), list)), None)
+            env = next(
+                (k for k in ("data", "rows", "benchmarks") if isinstance(doc.get(k), list)), None
+            )
             if env is None:
-                raise ParseError(f"{name}: object without a list of sweep points (keys {sorted(doc)[:10]})")
+                raise ParseError(
+                    f"{name}: object without a list of sweep points (keys {sorted(doc)[:10]})"
+                )
             doc = doc[env]
         if not isinstance(doc, list) or not doc:
             raise ParseError(f"{name}: expected a non-empty list of sweep points")
         if not all(isinstance(p, dict) and isinstance(p.get("metrics"), dict) for p in doc):
-            raise ParseError(f"{name}: not every element is a sweep point with a metrics object; "
-                             f"first is {str(doc[0])[:200]}")
+            raise ParseError(
+                f"{name}: not every element is a sweep point with a metrics object; "
+                f"first is {str(doc[0])[:200]}"
+            )
         rows = [_point_row(name, p) for p in doc]
     bad = sum(1 for r in rows if r["problem"])
     if bad:

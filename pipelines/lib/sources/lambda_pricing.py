@@ -124,13 +124,15 @@ SPEC = SourceSpec(
         url="https://lambda.ai/legal/terms-of-service",
         verdict="unknown",
         checked="2026-12-01",
-        quote=("Website Terms of Service (last updated October 24, 2023) bind anyone 'visiting or "
-               "browsing the Sites'; no clause on automated access or on re-use of the published "
-               "prices could be read in the stored copy"),
+        quote=(
+            "Website Terms of Service (last updated October 24, 2023) bind anyone 'visiting or "
+            "browsing the Sites'; no clause on automated access or on re-use of the published "
+            "prices could be read in the stored copy"
+        ),
         licence="proprietary; published price list",
     ),
     description="Lambda pricing page (HTML): on-demand per-GPU prices per instance size, "
-                "1-Click Cluster reserved rates",
+    "1-Click Cluster reserved rates",
 )
 
 # --- header vocabulary (matched on lower-cased, whitespace-collapsed header text) --------
@@ -140,8 +142,11 @@ _PRICE_HEADER = re.compile(r"\bprice\b|\bcost\b|\$|\busd\b|/\s*h(?:ou)?r\b|\bper
 _NOT_ON_DEMAND_PRICE = re.compile(r"reserv|commit|\bspot\b|\bterm\b|month|\byear|annual")
 _VRAM_HEADER = re.compile(r"\bvram\b|\bgpu mem(?:ory)?\b|\bmemory\s*(?:/|per)\s*gpu\b")
 _COUNT_HEADER = re.compile(
-    r"\bgpu count\b|#\s*(?:of\s*)?gpus?\b|\bnumber of gpus\b|\bno\. of gpus\b|\bcluster size\b")
-_TERM_HEADER = re.compile(r"\bterm\b|\bduration\b|\bcommitment\b|\bcontract\b|\breservation length\b")
+    r"\bgpu count\b|#\s*(?:of\s*)?gpus?\b|\bnumber of gpus\b|\bno\. of gpus\b|\bcluster size\b"
+)
+_TERM_HEADER = re.compile(
+    r"\bterm\b|\bduration\b|\bcommitment\b|\bcontract\b|\breservation length\b"
+)
 _INSTANCE_HEADER = re.compile(r"\binstance(?: type)?\b")
 _GPU_HEADER = re.compile(r"\bgpus?\b|\bgpu (?:model|type)\b|\baccelerators?\b")
 _NAME_HEADER = re.compile(r"^(?:|plan|plans|model|configuration)$")  # empty or visually hidden
@@ -162,18 +167,25 @@ _CURRENCY = (("€", "EUR"), ("eur", "EUR"), ("£", "GBP"), ("gbp", "GBP"))
 _COUNT_PREFIX = re.compile(r"^\s*(\d{1,3})\s*[x×]\s*(.+)$", re.IGNORECASE)
 _COUNT_CELL = re.compile(r"^\s*(\d{1,3})\s*[x×]?\s*(?:gpus?)?\s*$", re.IGNORECASE)
 _CLUSTER_COUNT = re.compile(
-    r"^\s*(\d[\d,]*)\s*(?:\+|(?:-|–|—|to)\s*\d[\d,]*)?\s*(?:gpus?)?\s*\+?\s*$", re.IGNORECASE)
+    r"^\s*(\d[\d,]*)\s*(?:\+|(?:-|–|—|to)\s*\d[\d,]*)?\s*(?:gpus?)?\s*\+?\s*$", re.IGNORECASE
+)
 _COUNT_IN_LABEL = re.compile(r"^\s*(\d{1,3})\s*(?:[x×]|gpus?\b)", re.IGNORECASE)
 _COUNT_IN_HEADING = re.compile(r"\b(\d{1,3})\s*[x×]", re.IGNORECASE)
 _FOOTNOTE = re.compile(r"[*†‡¹²³⁴⁵⁶⁷⁸⁹]+|\^\s*\d+\s*$")
 _ROW_LABEL = re.compile(r"^\s*(on[- ]demand|reserved|spot)\b[\s:–-]*", re.IGNORECASE)
-_BADGES = re.compile(r"(?:\s+(?:new|popular|hot|beta|limited(?: availability)?))+\s*$", re.IGNORECASE)
+_BADGES = re.compile(
+    r"(?:\s+(?:new|popular|hot|beta|limited(?: availability)?))+\s*$", re.IGNORECASE
+)
 _NOT_PRICED = re.compile(
     r"^(?:contact(?: us| sales)?|talk to (?:sales|an engineer|us)|n/?a|not available|"
-    r"unavailable|sold out|coming soon|[-–—]+)[.!]?$", re.IGNORECASE)
+    r"unavailable|sold out|coming soon|[-–—]+)[.!]?$",
+    re.IGNORECASE,
+)
 _DURATION = re.compile(
     r"\b\d+\s*(?:-\s*)?(?:weeks?|months?|years?|yrs?)\b"
-    r"(?:\s*(?:-|–|—|to)\s*\d+\s*(?:-\s*)?(?:weeks?|months?|years?|yrs?)\b)?", re.IGNORECASE)
+    r"(?:\s*(?:-|–|—|to)\s*\d+\s*(?:-\s*)?(?:weeks?|months?|years?|yrs?)\b)?",
+    re.IGNORECASE,
+)
 _HEADING = re.compile(r"^h[1-6]$")
 _HIDDEN = ("script", "style", "template")
 
@@ -188,13 +200,15 @@ class ParsedPage(list):
     the page holds that is not an offer and not an error (``not_priced`` cells such as
     "Contact sales", ignored script copies, tabs without a panel)."""
 
-    def __init__(self, records: list[dict[str, Any]] | None = None,
-                 notes: dict[str, Any] | None = None):
+    def __init__(
+        self, records: list[dict[str, Any]] | None = None, notes: dict[str, Any] | None = None
+    ):
         super().__init__(records or [])
         self.notes: dict[str, Any] = notes or {}
 
 
 # --- HTML tables --------------------------------------------------------------------------
+
 
 @dataclass
 class HtmlTable:
@@ -257,21 +271,29 @@ def _html_table(table: Tag) -> HtmlTable | None:
             header_idx = i
             break
     header = _cells(rows[header_idx], ["th", "td"])
-    data = [_cells(tr, ["th", "td"]) for tr in rows[header_idx + 1:]]
+    data = [_cells(tr, ["th", "td"]) for tr in rows[header_idx + 1 :]]
     return HtmlTable(header, data, _headings(table), table)
 
 
 def _aria_table(grid: Tag) -> HtmlTable | None:
-    rows = [r for r in grid.find_all(attrs={"role": "row"})
-            if r.find_parent(attrs={"role": ["table", "grid"]}) is grid]
+    rows = [
+        r
+        for r in grid.find_all(attrs={"role": "row"})
+        if r.find_parent(attrs={"role": ["table", "grid"]}) is grid
+    ]
     if not rows:
         return None
 
     def cells(row: Tag) -> list[str]:
-        return [_text(c) for c in row.find_all(attrs={"role": ["columnheader", "rowheader", "cell", "gridcell"]})]
+        return [
+            _text(c)
+            for c in row.find_all(attrs={"role": ["columnheader", "rowheader", "cell", "gridcell"]})
+        ]
 
     header_idx = next((i for i, r in enumerate(rows) if r.find(attrs={"role": "columnheader"})), 0)
-    return HtmlTable(cells(rows[header_idx]), [cells(r) for r in rows[header_idx + 1:]], _headings(grid), grid)
+    return HtmlTable(
+        cells(rows[header_idx]), [cells(r) for r in rows[header_idx + 1 :]], _headings(grid), grid
+    )
 
 
 def _orphan_tables(soup: BeautifulSoup) -> list[HtmlTable]:
@@ -290,7 +312,9 @@ def _orphan_tables(soup: BeautifulSoup) -> list[HtmlTable]:
         data = [_cells(tr, ["th", "td"]) for tr in rows]
         width = max((len(r) for r in data), default=0)
         if width:
-            out.append(HtmlTable([""] * width, data, _headings(parents[key]), rows[0], header_known=False))
+            out.append(
+                HtmlTable([""] * width, data, _headings(parents[key]), rows[0], header_known=False)
+            )
     return out
 
 
@@ -298,11 +322,16 @@ def html_tables(soup: BeautifulSoup) -> list[HtmlTable]:
     """Every ``<table>`` and ARIA grid of the page, in document order (script content is
     text to the parser, so tables inside scripts are never among them)."""
     found = [_html_table(t) for t in soup.find_all("table")]
-    found += [_aria_table(g) for g in soup.find_all(attrs={"role": ["table", "grid"]}) if g.name != "table"]
+    found += [
+        _aria_table(g)
+        for g in soup.find_all(attrs={"role": ["table", "grid"]})
+        if g.name != "table"
+    ]
     return [t for t in found if t is not None and any(t.header)]
 
 
 # --- cells --------------------------------------------------------------------------------
+
 
 def norm_header(text: str) -> str:
     """Header text for matching: footnote marks dropped, whitespace collapsed, lower case."""
@@ -315,8 +344,14 @@ def parse_price(text: str) -> tuple[float | None, str]:
     unit words."""
     raw = _GPU_AS_UNIT.sub("/gpu", (text or "").replace("\xa0", " ")).strip()
     lower = raw.lower()
-    currency = next((code for mark, code in _CURRENCY if re.search(rf"(?<![a-z]){re.escape(mark)}(?![a-z])", lower)),
-                    "USD")
+    currency = next(
+        (
+            code
+            for mark, code in _CURRENCY
+            if re.search(rf"(?<![a-z]){re.escape(mark)}(?![a-z])", lower)
+        ),
+        "USD",
+    )
     numbers = _NUMBER.findall(lower)
     if len(numbers) != 1:
         return None, currency
@@ -375,6 +410,7 @@ def _count_from_label(label: str) -> int | None:
 
 # --- the page -----------------------------------------------------------------------------
 
+
 @dataclass
 class _Columns:
     name: int
@@ -389,7 +425,9 @@ class _Columns:
 def _is_texty(cells: list[str]) -> bool:
     """Cells that name things (letters, not prices or numbers)."""
     filled = [c for c in cells if c]
-    return bool(filled) and all(re.search(r"[a-z]{2}", c, re.IGNORECASE) and "$" not in c for c in filled)
+    return bool(filled) and all(
+        re.search(r"[a-z]{2}", c, re.IGNORECASE) and "$" not in c for c in filled
+    )
 
 
 def _column(table: HtmlTable, i: int) -> list[str]:
@@ -400,14 +438,28 @@ def _columns_by_content(table: HtmlTable) -> _Columns | None:
     """Column roles of a table whose header is unknown, from what the cells hold."""
     width = len(table.header)
     cols = [_column(table, i) for i in range(width)]
-    price = next((i for i in reversed(range(width))
-                  if sum("$" in c or is_not_priced(c) for c in cols[i]) >= max(1, len(table.rows) // 2)), None)
+    price = next(
+        (
+            i
+            for i in reversed(range(width))
+            if sum("$" in c or is_not_priced(c) for c in cols[i]) >= max(1, len(table.rows) // 2)
+        ),
+        None,
+    )
     name = next((i for i in range(width) if i != price and _is_texty(cols[i])), None)
     if price is None or name is None:
         return None
-    vram = next((i for i in range(width) if i not in (price, name)
-                 and sum(bool(re.fullmatch(r"\d+(?:\.\d+)?\s*GB", c)) for c in cols[i]) >= len(table.rows) // 2
-                 and any(cols[i])), None)
+    vram = next(
+        (
+            i
+            for i in range(width)
+            if i not in (price, name)
+            and sum(bool(re.fullmatch(r"\d+(?:\.\d+)?\s*GB", c)) for c in cols[i])
+            >= len(table.rows) // 2
+            and any(cols[i])
+        ),
+        None,
+    )
     return _Columns(name=name, price=price, vram=vram)
 
 
@@ -457,25 +509,43 @@ def _columns(table: HtmlTable, name: str, reserved_block: bool) -> _Columns | No
     else:
         return None
     if not price_cols:
-        log.warning("%s: table with headers %s has a GPU column but no price column; skipped",
-                    name, table.header)
+        log.warning(
+            "%s: table with headers %s has a GPU column but no price column; skipped",
+            name,
+            table.header,
+        )
         return None
     if len(price_cols) > 1:
         # "On-demand price" beside others wins; else the per-GPU one of a per-GPU and a
         # per-instance rendering of the same price
-        on_demand = [i for i in price_cols if "on-demand" in headers[i] or "on demand" in headers[i]]
+        on_demand = [
+            i for i in price_cols if "on-demand" in headers[i] or "on demand" in headers[i]
+        ]
         per_gpu = [i for i in price_cols if price_basis(table.header[i]) == "per_gpu"]
         chosen = on_demand if len(on_demand) == 1 else per_gpu if len(per_gpu) == 1 else []
         if not chosen:
             if reserved_block:  # never worth losing the on-demand tables of the page over
-                log.warning("%s: cluster table %s has several price columns %s; skipped", name,
-                            table.header, [table.header[i] for i in price_cols])
+                log.warning(
+                    "%s: cluster table %s has several price columns %s; skipped",
+                    name,
+                    table.header,
+                    [table.header[i] for i in price_cols],
+                )
                 return None
-            raise ParseError(f"{name}: table with headers {table.header} has several price columns "
-                             f"{[table.header[i] for i in price_cols]}; cannot tell the on-demand one")
+            raise ParseError(
+                f"{name}: table with headers {table.header} has several price columns "
+                f"{[table.header[i] for i in price_cols]}; cannot tell the on-demand one"
+            )
         price_cols = chosen
-    return _Columns(name=gpu, price=price_cols[0], vram=vram,
-                    count=count_cols[0] if count_cols else None, term=term, instance=instance, label=label)
+    return _Columns(
+        name=gpu,
+        price=price_cols[0],
+        vram=vram,
+        count=count_cols[0] if count_cols else None,
+        term=term,
+        instance=instance,
+        label=label,
+    )
 
 
 def _root(el: Tag) -> Tag:
@@ -496,8 +566,11 @@ def _tab_label(el: Tag) -> str | None:
         tab = root.find(id=panel["aria-labelledby"])
         if isinstance(tab, Tag):
             return _text(tab)
-    controls = {t["aria-controls"]: t for t in root.find_all(attrs={"aria-controls": True})
-                if t.get("role") == "tab" or t.name == "button"}
+    controls = {
+        t["aria-controls"]: t
+        for t in root.find_all(attrs={"aria-controls": True})
+        if t.get("role") == "tab" or t.name == "button"
+    }
     for ancestor in el.parents:
         if ancestor.get("id") in controls:
             return _text(controls[ancestor["id"]])
@@ -548,7 +621,11 @@ def _block_duration(el: Tag) -> str | None:
             break
         if isinstance(node, Tag) and _HEADING.match(node.name or ""):
             break
-        if isinstance(node, NavigableString) and node.parent is not None and node.parent.name not in _HIDDEN:
+        if (
+            isinstance(node, NavigableString)
+            and node.parent is not None
+            and node.parent.name not in _HIDDEN
+        ):
             texts.append(str(node))
     m = _DURATION.search(" ".join(reversed(texts)))
     return re.sub(r"\s+", " ", m.group(0)).strip() if m else None
@@ -575,26 +652,45 @@ def _check_instance_basis(name: str, inferred: list[tuple[str, dict[str, Any]]])
                     f"{name}: cannot tell whether prices are per GPU or per instance: price header "
                     f"{header!r}, no unit in the cells, and {gpu} {memory or ''} costs {p1} at {c1}x "
                     f"but {p2} at {c2}x (instance prices would grow with the GPU count; expected "
-                    "'/ GPU / hr' or 'per instance')")
+                    "'/ GPU / hr' or 'per instance')"
+                )
     if inferred:
-        log.info("%s: %d prices carry no unit: read as the price of the row's instance", name, len(inferred))
+        log.info(
+            "%s: %d prices carry no unit: read as the price of the row's instance",
+            name,
+            len(inferred),
+        )
 
 
-def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[str, Any],
-                       inferred: list[tuple[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+def _records_for_table(
+    name: str,
+    table: HtmlTable,
+    cols: _Columns,
+    notes: dict[str, Any],
+    inferred: list[tuple[str, dict[str, Any]]],
+) -> list[dict[str, Any]]:
     """Offers of one table; records whose basis was inferred are also added to ``inferred``
     (with their price header) for the page-wide check."""
     tab_label = _tab_label(table.element) if table.element is not None else None
     block = _block_mode(table, tab_label)
     if block == "on_demand" and _cluster_shaped(table, cols):
-        log.info("%s: table %s lists cluster sizes or terms: read as reserved cluster rates", name, table.header)
+        log.info(
+            "%s: table %s lists cluster sizes or terms: read as reserved cluster rates",
+            name,
+            table.header,
+        )
         block = "reserved"
     header_price = table.header[cols.price] if table.header_known else ""
     header_basis = price_basis(header_price)
     tab_count = _count_from_label(tab_label) if tab_label else None
-    heading_count = next((int(m.group(1)) for h in table.headings[:2]
-                          if (m := _COUNT_IN_HEADING.search(h))), None)
-    duration = _block_duration(table.element) if block == "reserved" and table.element is not None else None
+    heading_count = next(
+        (int(m.group(1)) for h in table.headings[:2] if (m := _COUNT_IN_HEADING.search(h))), None
+    )
+    duration = (
+        _block_duration(table.element)
+        if block == "reserved" and table.element is not None
+        else None
+    )
     normalised_header = [norm_header(h) for h in table.header]
     records: list[dict[str, Any]] = []
     n_priced = n_rows = 0
@@ -612,7 +708,7 @@ def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[
         label_text = _cell(row, cols.label)
         m = _ROW_LABEL.match(cell)
         row_label = m.group(1) if m else ""
-        cell = cell[m.end():] if m else cell
+        cell = cell[m.end() :] if m else cell
         pricing = block
         for text in (label_text, row_label):
             low = text.lower().replace(" ", "-")
@@ -627,13 +723,20 @@ def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[
         instance_cell = _cell(row, cols.instance)
         instance_count, _ = split_count(instance_cell)
         if cols.count is not None:
-            count = parse_cluster_count(_cell(row, cols.count))  # None -> quarantined, never guessed
+            count = parse_cluster_count(
+                _cell(row, cols.count)
+            )  # None -> quarantined, never guessed
         else:
             count = cell_count or instance_count
             if tab_count is not None:
                 if count is not None and count != tab_count:
-                    log.warning("%s: row %r says %sx but sits in the %r tab: count left unknown",
-                                name, cell, count, tab_label)
+                    log.warning(
+                        "%s: row %r says %sx but sits in the %r tab: count left unknown",
+                        name,
+                        cell,
+                        count,
+                        tab_label,
+                    )
                     count = None
                 else:
                     count = tab_count
@@ -655,13 +758,19 @@ def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[
         if basis is None and pricing == "reserved":
             # a cluster rate with no unit: per GPU or for the whole cluster? quarantined
             # (bad_price_basis) rather than divided by a cluster size it may not be for
-            log.warning("%s: reserved row %r price %r says neither per GPU nor per instance", name, shown, price_text)
+            log.warning(
+                "%s: reserved row %r price %r says neither per GPU nor per instance",
+                name,
+                shown,
+                price_text,
+            )
         elif basis is None:
             if count is None:
                 raise ParseError(
                     f"{name}: cannot tell whether prices are per GPU or per instance: price header "
                     f"{header_price!r}, cell {price_text!r}, and the row names no GPU count "
-                    "(expected '/ GPU / hr' or 'per instance')")
+                    "(expected '/ GPU / hr' or 'per instance')"
+                )
             basis, basis_inferred = "per_instance", True  # the price of the Nx the row names
         if pricing == "reserved" and basis == "per_gpu":
             basis = "cluster_per_gpu"  # a multi-GPU cluster rate quoted per GPU (DOMAIN.md)
@@ -697,12 +806,16 @@ def _records_for_table(name: str, table: HtmlTable, cols: _Columns, notes: dict[
             inferred.append((header_price, rec))
     if block == "on_demand":
         if n_rows == 0:
-            raise ParseError(f"{name}: pricing table {table.header} under {table.headings[:2]} has no data rows "
-                             "(filled in by JavaScript, or the layout changed)")
+            raise ParseError(
+                f"{name}: pricing table {table.header} under {table.headings[:2]} has no data rows "
+                "(filled in by JavaScript, or the layout changed)"
+            )
         on_demand = [r for r in records if r["pricing"] == "on_demand"]
         if on_demand and not any(isinstance(r["price"], float) for r in on_demand):
-            raise ParseError(f"{name}: pricing table {table.header} under {table.headings[:2]}: no price "
-                             f"could be read in {len(on_demand)} rows (e.g. {on_demand[0]['price']!r})")
+            raise ParseError(
+                f"{name}: pricing table {table.header} under {table.headings[:2]}: no price "
+                f"could be read in {len(on_demand)} rows (e.g. {on_demand[0]['price']!r})"
+            )
     return records
 
 
@@ -718,16 +831,21 @@ def _size_columns(table: HtmlTable) -> dict[int, int]:
     return out if len(out) >= 2 else {}
 
 
-def _wide_cluster_records(name: str, table: HtmlTable, sizes: dict[int, int],
-                          notes: dict[str, Any]) -> list[dict[str, Any]]:
+def _wide_cluster_records(
+    name: str, table: HtmlTable, sizes: dict[int, int], notes: dict[str, Any]
+) -> list[dict[str, Any]]:
     """A cluster table laid out GPU x cluster size (one price column per size): every priced
     cell is a reserved cluster rate. The unit comes from the cell, else from the table's
     caption/headings ("PRICE/GPU/HR"); none -> ``price_basis`` None (quarantined)."""
-    name_col = next((i for i in range(len(table.header)) if i not in sizes
-                     and _is_texty(_column(table, i))), None)
+    name_col = next(
+        (i for i in range(len(table.header)) if i not in sizes and _is_texty(_column(table, i))),
+        None,
+    )
     if name_col is None:
         return []
-    context_basis = next((b for t in [*table.headings[:2], *table.header] if (b := price_basis(t))), None)
+    context_basis = next(
+        (b for t in [*table.headings[:2], *table.header] if (b := price_basis(t))), None
+    )
     duration = _block_duration(table.element) if table.element is not None else None
     records = []
     for row in table.rows:
@@ -743,15 +861,31 @@ def _wide_cluster_records(name: str, table: HtmlTable, sizes: dict[int, int],
                 continue
             price, currency = parse_price(text)
             basis = price_basis(text) or context_basis
-            records.append({
-                "provider": PROVIDER, "segment": None, "upstream_source": None,
-                "gpu_name": gpu_name, "gpu_hint": "", "gpu_memory_gb": None, "gpu_count": size,
-                "instance_type": label, "region": None, "pricing": "reserved", "reserved_term": duration,
-                "price": price if price is not None else text,
-                "price_basis": "cluster_per_gpu" if basis == "per_gpu" else basis,
-                "currency": currency, "price_min": None, "price_max": None, "n_offers": None,
-                "stock_status": None, "available_gpus": None, "payload_name": name, "date": None,
-            })
+            records.append(
+                {
+                    "provider": PROVIDER,
+                    "segment": None,
+                    "upstream_source": None,
+                    "gpu_name": gpu_name,
+                    "gpu_hint": "",
+                    "gpu_memory_gb": None,
+                    "gpu_count": size,
+                    "instance_type": label,
+                    "region": None,
+                    "pricing": "reserved",
+                    "reserved_term": duration,
+                    "price": price if price is not None else text,
+                    "price_basis": "cluster_per_gpu" if basis == "per_gpu" else basis,
+                    "currency": currency,
+                    "price_min": None,
+                    "price_max": None,
+                    "n_offers": None,
+                    "stock_status": None,
+                    "available_gpus": None,
+                    "payload_name": name,
+                    "date": None,
+                }
+            )
     return records
 
 
@@ -799,23 +933,47 @@ def parse(name: str, content: bytes) -> ParsedPage:
     _check_instance_basis(name, inferred)
     missing = _missing_panels(soup)
     if missing:
-        log.warning("%s: tabs %s have no panel in the markup (filled in by JavaScript?)", name, missing)
+        log.warning(
+            "%s: tabs %s have no panel in the markup (filled in by JavaScript?)", name, missing
+        )
         notes["tabs_without_panel"] = missing
     if not any(r["pricing"] == "on_demand" for r in records):
         found = [t.header for t in tables][:8]
         reserved = sum(r["pricing"] == "reserved" for r in records)
         detail = f"; {reserved} reserved cluster row(s) only" if reserved else ""
-        raise ParseError(f"{name}: no Lambda on-demand pricing table found: expected {EXPECTED_HEADERS}; "
-                         f"found {len(tables)} table(s) with headers {found}{detail}")
+        raise ParseError(
+            f"{name}: no Lambda on-demand pricing table found: expected {EXPECTED_HEADERS}; "
+            f"found {len(tables)} table(s) with headers {found}{detail}"
+        )
     unique: dict[tuple, dict[str, Any]] = {}
     for rec in records:
-        key = tuple(rec[k] for k in ("gpu_name", "gpu_count", "gpu_memory_gb", "instance_type", "pricing",
-                                     "reserved_term", "price", "price_basis", "currency"))
+        key = tuple(
+            rec[k]
+            for k in (
+                "gpu_name",
+                "gpu_count",
+                "gpu_memory_gb",
+                "instance_type",
+                "pricing",
+                "reserved_term",
+                "price",
+                "price_basis",
+                "currency",
+            )
+        )
         unique.setdefault(key, rec)
     if len(unique) < len(records):
-        log.info("%s: %d repeated rows (same table rendered twice) kept once", name, len(records) - len(unique))
+        log.info(
+            "%s: %d repeated rows (same table rendered twice) kept once",
+            name,
+            len(records) - len(unique),
+        )
         notes["repeated_rows"] = len(records) - len(unique)
     if notes.get("not_priced"):
-        log.info("%s: %d rows without a price (not offers): %s", name, len(notes["not_priced"]),
-                 notes["not_priced"][:5])
+        log.info(
+            "%s: %d rows without a price (not offers): %s",
+            name,
+            len(notes["not_priced"]),
+            notes["not_priced"][:5],
+        )
     return ParsedPage(list(unique.values()), notes)

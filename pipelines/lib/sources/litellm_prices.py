@@ -90,8 +90,8 @@ SPEC = SourceSpec(
         verdict="permits",
         checked="2026-12-01",
         quote="The price map is part of the LiteLLM repository, MIT licence ('Permission is hereby "
-              "granted, free of charge, ... to deal in the Software without restriction'), except the "
-              "enterprise/ directory, which the tracker does not read.",
+        "granted, free of charge, ... to deal in the Software without restriction'), except the "
+        "enterprise/ directory, which the tracker does not read.",
         licence="MIT",
     ),
     description="LiteLLM's model price map (USD per token, per provider route)",
@@ -116,7 +116,11 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
         resp = client.get(url, headers={"Accept": "application/json"})
     except FetchError as exc:
         return [FetchFailure(PAYLOAD_NAME, url, str(exc))]
-    return [Payload(PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at)]
+    return [
+        Payload(
+            PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at
+        )
+    ]
 
 
 def _load(name: str, content: bytes) -> dict[str, Any]:
@@ -134,10 +138,14 @@ def _load(name: str, content: bytes) -> dict[str, Any]:
         raise ParseError(f"{name}: not JSON ({exc}); starts {content[:80]!r}") from None
     if not isinstance(doc, dict):
         raise ParseError(f"{name}: expected an object of model specs, got {type(doc).__name__}")
-    if not any(isinstance(v, dict) and any(f in v for f in _SPEC_FIELDS)
-               for k, v in doc.items() if k not in SKIPPED_KEYS):
-        raise ParseError(f"{name}: no entry looks like a LiteLLM price spec "
-                         f"(keys {sorted(doc)[:10]})")
+    if not any(
+        isinstance(v, dict) and any(f in v for f in _SPEC_FIELDS)
+        for k, v in doc.items()
+        if k not in SKIPPED_KEYS
+    ):
+        raise ParseError(
+            f"{name}: no entry looks like a LiteLLM price spec (keys {sorted(doc)[:10]})"
+        )
     return doc
 
 
@@ -168,7 +176,11 @@ def _context(spec: dict[str, Any]) -> int | None:
 
 
 def _row(name: str, key: str, spec: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"model_id": key, "model_key": model_key(key) or None, "payload_name": name}
+    base: dict[str, Any] = {
+        "model_id": key,
+        "model_key": model_key(key) or None,
+        "payload_name": name,
+    }
     if not isinstance(spec, dict):
         return {**base, "problem": "malformed_entry"}
     mode = spec.get("mode") if isinstance(spec.get("mode"), str) else None
@@ -219,6 +231,10 @@ def parse(name: str, content: bytes) -> dict[str, pl.DataFrame]:
     frame = conform(PRICES, pl.from_dicts(rows, schema=parsed_columns(PRICES)))
     problems = frame.filter(pl.col("problem").is_not_null()).group_by("problem").len()
     if problems.height:
-        log.info("%s: %d entries, problem rows by reason: %s", name, frame.height,
-                 dict(problems.sort("problem").iter_rows()))
+        log.info(
+            "%s: %d entries, problem rows by reason: %s",
+            name,
+            frame.height,
+            dict(problems.sort("problem").iter_rows()),
+        )
     return {PRICES: frame}

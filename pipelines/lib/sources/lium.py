@@ -72,11 +72,11 @@ SPEC = SourceSpec(
         verdict="permits",
         checked="2026-12-01",
         quote="Lium's public node feed docs: 'Every GPU node currently rentable on Lium, as one "
-              "unauthenticated JSON call. No key, no signup, no rate-limit negotiation — point "
-              "your ingester at it and start listing us today.' (60 requests per minute per IP); "
-              "robots.txt 'Allow: /api/public/'. Quoted from a 2026 third-party source audit, not "
-              "read first-hand here; the same audit found no clause in lium.io/terms restricting "
-              "automated access or data use.",
+        "unauthenticated JSON call. No key, no signup, no rate-limit negotiation — point "
+        "your ingester at it and start listing us today.' (60 requests per minute per IP); "
+        "robots.txt 'Allow: /api/public/'. Quoted from a 2026 third-party source audit, not "
+        "read first-hand here; the same audit found no clause in lium.io/terms restricting "
+        "automated access or data use.",
         licence="unknown; published by Lium for listing",
     ),
     description="Lium marketplace nodes: per-GPU-hour prices, secure/spot tier, free GPUs",
@@ -120,21 +120,34 @@ def _feed_record(node: dict[str, Any]) -> dict[str, Any]:
     per_gpu = node.get("price_per_gpu_hour")
     tier = str(node.get("tier") or "")
     rec: dict[str, Any] = {
-        "provider": PROVIDER, "gpu_name": str(node.get("gpu_model") or ""),
-        "gpu_memory_gb": node.get("gpu_memory_gb"), "gpu_count": count,
-        "instance_type": node.get("id"), "region": _region(node.get("country_code"), node.get("region")),
-        "pricing": TIERS.get(tier, tier), "price": per_gpu, "price_basis": "per_gpu",
-        "currency": "USD", "available_gpus": available,
+        "provider": PROVIDER,
+        "gpu_name": str(node.get("gpu_model") or ""),
+        "gpu_memory_gb": node.get("gpu_memory_gb"),
+        "gpu_count": count,
+        "instance_type": node.get("id"),
+        "region": _region(node.get("country_code"), node.get("region")),
+        "pricing": TIERS.get(tier, tier),
+        "price": per_gpu,
+        "price_basis": "per_gpu",
+        "currency": "USD",
+        "available_gpus": available,
     }
     free = _number(available)
     if free is not None:
         rec["stock_status"] = "available" if free > 0 else "rented"
-    node_price, gpu_price, gpus = (_number(node.get("price_per_node_hour")), _number(per_gpu),
-                                   _number(count))
-    if None not in (node_price, gpu_price, gpus) and abs(node_price - gpu_price * gpus) > PRICE_TOLERANCE:
+    node_price, gpu_price, gpus = (
+        _number(node.get("price_per_node_hour")),
+        _number(per_gpu),
+        _number(count),
+    )
+    if (
+        None not in (node_price, gpu_price, gpus)
+        and abs(node_price - gpu_price * gpus) > PRICE_TOLERANCE
+    ):
         rec["quarantine_reason"] = "inconsistent_price"
-        rec["quarantine_detail"] = (f"price_per_node_hour {node_price} != price_per_gpu_hour "
-                                    f"{gpu_price} x {gpus:g} GPUs")
+        rec["quarantine_detail"] = (
+            f"price_per_node_hour {node_price} != price_per_gpu_hour {gpu_price} x {gpus:g} GPUs"
+        )
     return rec
 
 
@@ -146,11 +159,15 @@ def _executor_record(ex: dict[str, Any]) -> dict[str, Any]:
     tier = str(ex.get("tier") or "")
     location = ex.get("location") if isinstance(ex.get("location"), dict) else {}
     rec: dict[str, Any] = {
-        "provider": PROVIDER, "gpu_name": str(first.get("name") or ""),
-        "gpu_count": gpu.get("count", len(details) or None), "instance_type": ex.get("id"),
+        "provider": PROVIDER,
+        "gpu_name": str(first.get("name") or ""),
+        "gpu_count": gpu.get("count", len(details) or None),
+        "instance_type": ex.get("id"),
         "region": _region(location.get("country_code"), None),
-        "pricing": TIERS.get(tier, tier), "price": ex.get("price_per_gpu"),
-        "price_basis": "per_gpu", "currency": "USD",
+        "pricing": TIERS.get(tier, tier),
+        "price": ex.get("price_per_gpu"),
+        "price_basis": "per_gpu",
+        "currency": "USD",
     }
     if "is_whole_host_free" in ex:
         rec["stock_status"] = "available" if ex.get("is_whole_host_free") else "partially_rented"

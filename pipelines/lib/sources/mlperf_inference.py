@@ -86,7 +86,7 @@ TABLE = "raw.serving_benchmarks"
 _RAW = "https://raw.githubusercontent.com/mlcommons"
 DEFAULT_ROUNDS: dict[str, str] = {
     "v4.1": f"{_RAW}/inference_results_v4.1/acec3abace94116468643ed3791065bb04d9b831/"
-            "summary_results.json",
+    "summary_results.json",
     "v5.1": f"{_RAW}/inference_results_v5.1/main/summary_results.json",
     "v6.0": f"{_RAW}/inference_results_v6.0/main/summary_results.json",
     "v6.1": f"{_RAW}/inference_results_v6.1/main/summary.csv",
@@ -102,22 +102,50 @@ SPEC = SourceSpec(
         verdict="permits",
         checked="2026-12-01",
         quote="Apache License 2.0, section 2: 'a perpetual, worldwide, non-exclusive, no-charge, "
-              "royalty-free, irrevocable copyright license to reproduce, prepare Derivative Works "
-              "of, publicly display, publicly perform, sublicense, and distribute the Work' "
-              "(v4.1, v6.0 LICENSE.md; v6.1 has no licence file: assumed, unconfirmed)",
+        "royalty-free, irrevocable copyright license to reproduce, prepare Derivative Works "
+        "of, publicly display, publicly perform, sublicense, and distribute the Work' "
+        "(v4.1, v6.0 LICENSE.md; v6.1 has no licence file: assumed, unconfirmed)",
         licence="Apache-2.0",
     ),
     description="MLPerf Inference results summaries: LLM output tokens/s per accelerator",
 )
 
 TOKENS_UNIT = "tokens/s"
-SCENARIOS = {"offline": "Offline", "server": "Server", "interactive": "Interactive",
-             "singlestream": "SingleStream", "multistream": "MultiStream"}
-CSV_COLUMNS = ("Organization", "Availability", "Division", "SystemName", "Platform", "Model",
-               "MlperfModel", "Scenario", "Result", "number_of_nodes", "accelerator_model_name",
-               "accelerators_per_node", "total_accelerators", "Units", "version")
-JSON_KEYS = ("Submitter", "Category", "Model", "Scenario", "Performance_Result",
-             "Performance_Units", "Accelerator", "Nodes", "a#")
+SCENARIOS = {
+    "offline": "Offline",
+    "server": "Server",
+    "interactive": "Interactive",
+    "singlestream": "SingleStream",
+    "multistream": "MultiStream",
+}
+CSV_COLUMNS = (
+    "Organization",
+    "Availability",
+    "Division",
+    "SystemName",
+    "Platform",
+    "Model",
+    "MlperfModel",
+    "Scenario",
+    "Result",
+    "number_of_nodes",
+    "accelerator_model_name",
+    "accelerators_per_node",
+    "total_accelerators",
+    "Units",
+    "version",
+)
+JSON_KEYS = (
+    "Submitter",
+    "Category",
+    "Model",
+    "Scenario",
+    "Performance_Result",
+    "Performance_Units",
+    "Accelerator",
+    "Nodes",
+    "a#",
+)
 log = logging.getLogger(__name__)
 
 # Accelerator-name decoration that is not part of the chip's name.
@@ -158,8 +186,9 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
         except FetchError as exc:
             out.append(FetchFailure(name, url, str(exc)))
             continue
-        out.append(Payload(name, resp.content, resp.url, resp.status, resp.content_type,
-                           resp.fetched_at))
+        out.append(
+            Payload(name, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at)
+        )
     return out
 
 
@@ -282,44 +311,74 @@ def _from_csv(name: str, text: str) -> list[dict[str, Any]]:
     reader = csv.DictReader(io.StringIO(text, newline=""))
     missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise ParseError(f"{name}: not an MLPerf summary CSV: missing column(s) {missing}; "
-                         f"header starts {str(reader.fieldnames)[:200]}")
-    return [{
-        "unit": r["Units"], "round": r["version"], "benchmark_model": r["MlperfModel"].strip(),
-        "model_id": r["Model"].strip(), "submitter": r["Organization"], "division": r["Division"],
-        "availability": r["Availability"], "system": r["SystemName"], "platform": r["Platform"],
-        "scenario": r["Scenario"], "precision": r.get("weight_data_types"),
-        "framework": r.get("framework"), "accelerator_name": r["accelerator_model_name"],
-        "nodes": r["number_of_nodes"], "per_node": r["accelerators_per_node"],
-        "total": r["total_accelerators"], "result": r["Result"], "inferred": r.get("inferred"),
-    } for r in reader]
+        raise ParseError(
+            f"{name}: not an MLPerf summary CSV: missing column(s) {missing}; "
+            f"header starts {str(reader.fieldnames)[:200]}"
+        )
+    return [
+        {
+            "unit": r["Units"],
+            "round": r["version"],
+            "benchmark_model": r["MlperfModel"].strip(),
+            "model_id": r["Model"].strip(),
+            "submitter": r["Organization"],
+            "division": r["Division"],
+            "availability": r["Availability"],
+            "system": r["SystemName"],
+            "platform": r["Platform"],
+            "scenario": r["Scenario"],
+            "precision": r.get("weight_data_types"),
+            "framework": r.get("framework"),
+            "accelerator_name": r["accelerator_model_name"],
+            "nodes": r["number_of_nodes"],
+            "per_node": r["accelerators_per_node"],
+            "total": r["total_accelerators"],
+            "result": r["Result"],
+            "inferred": r.get("inferred"),
+        }
+        for r in reader
+    ]
 
 
 def _from_json(name: str, doc: Any) -> list[dict[str, Any]]:
     if not isinstance(doc, list) or not doc:
-        raise ParseError(f"{name}: expected a non-empty JSON list of MLPerf results, got "
-                         f"{type(doc).__name__}")
+        raise ParseError(
+            f"{name}: expected a non-empty JSON list of MLPerf results, got {type(doc).__name__}"
+        )
     if not any(isinstance(r, dict) and all(k in r for k in JSON_KEYS) for r in doc):
         first = doc[0] if isinstance(doc[0], dict) else {}
-        raise ParseError(f"{name}: no element has the MLPerf summary keys {list(JSON_KEYS)}; "
-                         f"first has {sorted(first)[:15]}")
+        raise ParseError(
+            f"{name}: no element has the MLPerf summary keys {list(JSON_KEYS)}; "
+            f"first has {sorted(first)[:15]}"
+        )
     out = []
     for r in doc:
         if not isinstance(r, dict):
-            raise ParseError(f"{name}: an element of the results list is not an object: "
-                             f"{str(r)[:100]}")
-        out.append({
-            "unit": r.get("Performance_Units"), "round": r.get("version"),
-            "benchmark_model": str(r.get("Model") or "").strip(),
-            "model_id": str(r.get("UsedModel") or "").strip(), "submitter": r.get("Submitter"),
-            "division": r.get("Category"), "availability": r.get("Availability"),
-            "system": r.get("System"), "platform": r.get("Platform"),
-            "scenario": str(r.get("Scenario") or ""), "precision": r.get("weight_data_types"),
-            "framework": r.get("Software"), "accelerator_name": str(r.get("Accelerator") or ""),
-            "nodes": r.get("Nodes"), "per_node": r.get("a#"),
-            "total": r.get("Total Accelerators"), "result": r.get("Performance_Result"),
-            "inferred": r.get("inferred"),
-        })
+            raise ParseError(
+                f"{name}: an element of the results list is not an object: {str(r)[:100]}"
+            )
+        out.append(
+            {
+                "unit": r.get("Performance_Units"),
+                "round": r.get("version"),
+                "benchmark_model": str(r.get("Model") or "").strip(),
+                "model_id": str(r.get("UsedModel") or "").strip(),
+                "submitter": r.get("Submitter"),
+                "division": r.get("Category"),
+                "availability": r.get("Availability"),
+                "system": r.get("System"),
+                "platform": r.get("Platform"),
+                "scenario": str(r.get("Scenario") or ""),
+                "precision": r.get("weight_data_types"),
+                "framework": r.get("Software"),
+                "accelerator_name": str(r.get("Accelerator") or ""),
+                "nodes": r.get("Nodes"),
+                "per_node": r.get("a#"),
+                "total": r.get("Total Accelerators"),
+                "result": r.get("Performance_Result"),
+                "inferred": r.get("inferred"),
+            }
+        )
     return out
 
 
@@ -349,12 +408,24 @@ def parse(name: str, content: bytes) -> dict[str, pl.DataFrame]:
             continue
         rows.append(_row(name, rec))
     if skipped:
-        log.info("%s: %d results are not token throughput (out of scope): %s", name,
-                 sum(skipped.values()), dict(skipped))
+        log.info(
+            "%s: %d results are not token throughput (out of scope): %s",
+            name,
+            sum(skipped.values()),
+            dict(skipped),
+        )
     bad = collections.Counter(r["problem"] for r in rows if r["problem"])
     if bad:
-        log.info("%s: %d of %d token rows carry a problem: %s", name, sum(bad.values()),
-                 len(rows), dict(bad))
-    frame = pl.from_dicts(rows, schema=parsed_columns(TABLE)) if rows else \
-        pl.DataFrame(schema=parsed_columns(TABLE))
+        log.info(
+            "%s: %d of %d token rows carry a problem: %s",
+            name,
+            sum(bad.values()),
+            len(rows),
+            dict(bad),
+        )
+    frame = (
+        pl.from_dicts(rows, schema=parsed_columns(TABLE))
+        if rows
+        else pl.DataFrame(schema=parsed_columns(TABLE))
+    )
     return {TABLE: conform(TABLE, frame)}

@@ -22,7 +22,8 @@ Decisions:
    YYYY>)`` is the price from that day on; the undated price column is the price before
    the first such day. ``parse(name, content, day)`` emits, per item, the one column that
    applies on ``day`` (the archive date: the module sets ``PARSE_NEEDS_DAY`` and
-   ``pipelines.lib.ingest`` passes ``day=``; other parsers keep ``parse(name, content)``): H100 is 3.85 on 2026-09-30 and
+   ``pipelines.lib.ingest`` passes ``day=``; other parsers keep ``parse(name, content)``):
+   H100 is 3.85 on 2026-09-30 and
    4.50 from 2026-10-01. ``parse`` stays a pure function of its arguments, so replaying a
    date gives what a live run on that date gave. Without ``day`` a page whose dated and
    undated columns disagree is ambiguous and raises ``ParseError`` (never a guess); a page
@@ -87,9 +88,9 @@ SPEC = SourceSpec(
         verdict="unknown",
         checked="2026-12-01",
         quote="Nebius' Terms of Use of the Platform say 'The Platform enables the User to get "
-              "access to information about the Platform and services of the Platform' (2.1); "
-              "no clause on automated collection of the public price page, or on reuse of its "
-              "prices in an index, could be established from the text available to us.",
+        "access to information about the Platform and services of the Platform' (2.1); "
+        "no clause on automated collection of the public price page, or on reuse of its "
+        "prices in an index, could be established from the text available to us.",
         licence="proprietary; prices as published by Nebius",
     ),
     description="Nebius pricing page: on-demand (by effective date) and preemptible GPU-hour prices",
@@ -104,6 +105,7 @@ _HGX = re.compile(r"\bHGX\b", re.IGNORECASE)
 
 
 # --- shared helpers: div grids and price cells ---------------------------------------------
+
 
 def cell_text(tag: Tag) -> str:
     """Visible text of a cell: ``&nbsp;`` (decoded or, when a page double-escapes it, the
@@ -134,8 +136,9 @@ def _row_of(cell_leaf: Tag) -> Tag | None:
     return None
 
 
-def div_grids(soup: BeautifulSoup, first_header: Callable[[str], bool],
-              heading_tags: tuple[str, ...]) -> list[Grid]:
+def div_grids(
+    soup: BeautifulSoup, first_header: Callable[[str], bool], heading_tags: tuple[str, ...]
+) -> list[Grid]:
     """Every grid whose header row starts with a cell for which ``first_header(text)`` holds.
 
     The data rows are the element children of the header row's next sibling, or, when the
@@ -143,7 +146,9 @@ def div_grids(soup: BeautifulSoup, first_header: Callable[[str], bool],
     each row's cells are its element children."""
     grids: list[Grid] = []
     seen: set[int] = set()
-    for text in soup.find_all(string=lambda s: isinstance(s, NavigableString) and first_header(s.strip())):
+    for text in soup.find_all(
+        string=lambda s: isinstance(s, NavigableString) and first_header(s.strip())
+    ):
         leaf = text.parent
         if not isinstance(leaf, Tag):
             continue
@@ -155,16 +160,25 @@ def div_grids(soup: BeautifulSoup, first_header: Callable[[str], bool],
         body = header_row.find_next_sibling()
         if body is None and header_row.parent is not None:
             body = header_row.parent.find_next_sibling()
-        row_tags = ([[c for c in row.children if isinstance(c, Tag)]
-                     for row in body.children if isinstance(row, Tag)] if body is not None else [])
+        row_tags = (
+            [
+                [c for c in row.children if isinstance(c, Tag)]
+                for row in body.children
+                if isinstance(row, Tag)
+            ]
+            if body is not None
+            else []
+        )
         row_tags = [r for r in row_tags if r]
         heading_tag = header_row.find_previous(list(heading_tags))
-        grids.append(Grid(
-            header=[cell_text(c) for c in cells],
-            rows=[[cell_text(c) for c in r] for r in row_tags],
-            row_tags=row_tags,
-            heading=cell_text(heading_tag) if heading_tag is not None else "",
-        ))
+        grids.append(
+            Grid(
+                header=[cell_text(c) for c in cells],
+                rows=[[cell_text(c) for c in r] for r in row_tags],
+                row_tags=row_tags,
+                heading=cell_text(heading_tag) if heading_tag is not None else "",
+            )
+        )
     return grids
 
 
@@ -183,6 +197,7 @@ def is_contact(text: str) -> bool:
 
 
 # --- the Nebius page ------------------------------------------------------------------------
+
 
 def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload | FetchFailure]:
     """One GET of the pricing page; a failure becomes a FetchFailure entry."""
@@ -210,26 +225,35 @@ class _PriceColumn:
 
 
 def _price_columns(grid: Grid, name: str) -> list[_PriceColumn]:
-    cols = [_PriceColumn(i, h, _effective_date(h, name)) for i, h in enumerate(grid.header)
-            if "gpu-hour" in h.lower()]
+    cols = [
+        _PriceColumn(i, h, _effective_date(h, name))
+        for i, h in enumerate(grid.header)
+        if "gpu-hour" in h.lower()
+    ]
     undated = [c for c in cols if c.effective is None]
     if len(undated) > 1:
-        raise ParseError(f"{name}: grid {grid.header} under {grid.heading!r} has several undated "
-                         f"GPU-hour columns {[c.header for c in undated]}; cannot tell which applies")
+        raise ParseError(
+            f"{name}: grid {grid.header} under {grid.heading!r} has several undated "
+            f"GPU-hour columns {[c.header for c in undated]}; cannot tell which applies"
+        )
     return cols
 
 
 def _applicable(cols: list[_PriceColumn], day: dt.date, name: str, grid: Grid) -> _PriceColumn:
     """The column in force on ``day``: the latest dated column effective on or before it,
     else the undated one."""
-    dated = sorted((c for c in cols if c.effective is not None and c.effective <= day),
-                   key=lambda c: c.effective)
+    dated = sorted(
+        (c for c in cols if c.effective is not None and c.effective <= day),
+        key=lambda c: c.effective,
+    )
     if dated:
         return dated[-1]
     undated = [c for c in cols if c.effective is None]
     if not undated:
-        raise ParseError(f"{name}: no price column of {grid.header} applies on {day} (every column "
-                         "takes effect later)")
+        raise ParseError(
+            f"{name}: no price column of {grid.header} applies on {day} (every column "
+            "takes effect later)"
+        )
     return undated[0]
 
 
@@ -237,19 +261,26 @@ def parse(name: str, content: bytes, day: dt.date | None = None) -> list[dict[st
     """Candidate offers from one archived nebius.com/prices page, with the prices in force on
     ``day`` (the archive date; see the module docstring)."""
     soup = BeautifulSoup(content, "html.parser")
-    grids = [g for g in div_grids(soup, lambda s: s == "Item", ("h2", "h3"))
-             if any("gpu-hour" in h.lower() for h in g.header)]
+    grids = [
+        g
+        for g in div_grids(soup, lambda s: s == "Item", ("h2", "h3"))
+        if any("gpu-hour" in h.lower() for h in g.header)
+    ]
     if not grids:
         found = [g.header for g in div_grids(soup, lambda s: s == "Item", ("h2", "h3"))][:6]
-        raise ParseError(f"{name}: no Nebius GPU price grid found (an 'Item' header row with a "
-                         f"'GPU-hour' price column); grids found: {found}")
+        raise ParseError(
+            f"{name}: no Nebius GPU price grid found (an 'Item' header row with a "
+            f"'GPU-hour' price column); grids found: {found}"
+        )
     records: list[dict[str, Any]] = []
     contact = 0
     for grid in grids:
         if not grid.rows:
             raise ParseError(f"{name}: GPU grid {grid.header} under {grid.heading!r} has no rows")
         cols = _price_columns(grid, name)
-        spot = "preemptible" in grid.heading.lower() or any("spot" in c.header.lower() for c in cols)
+        spot = "preemptible" in grid.heading.lower() or any(
+            "spot" in c.header.lower() for c in cols
+        )
         if day is not None:
             chosen: _PriceColumn | None = _applicable(cols, day, name, grid)
         elif all(c.effective is None for c in cols):
@@ -268,7 +299,8 @@ def parse(name: str, content: bytes, day: dt.date | None = None) -> list[dict[st
                 if len(cells) > 1:
                     raise ParseError(
                         f"{name}: {item!r} has different prices in {[c.header for c in cols]}; "
-                        "which applies depends on the payload's date: call parse(name, content, day)")
+                        "which applies depends on the payload's date: call parse(name, content, day)"
+                    )
                 col = cols[0]
             cell = row[col.index] if col.index < len(row) else ""
             if is_contact(cell):
@@ -284,32 +316,36 @@ def parse(name: str, content: bytes, day: dt.date | None = None) -> list[dict[st
                 notes.append(f"footnote {marks}")
             if col.effective is not None:
                 notes.append(f"price effective {col.effective.isoformat()}")
-            records.append({
-                "provider": PROVIDER,
-                "segment": None,
-                "upstream_source": None,
-                "gpu_name": item,
-                "gpu_hint": "SXM" if _HGX.search(item) else "",
-                "gpu_memory_gb": None,
-                "gpu_count": 1,
-                "instance_type": " | ".join([item, *notes]),
-                "region": None,
-                "pricing": "spot" if spot else "on_demand",
-                "reserved_term": None,
-                # an unreadable cell is kept as its text: normalise_offers quarantines it
-                "price": price if price is not None else cell,
-                "price_basis": "per_gpu",
-                "currency": "USD",
-                "price_min": price if lower_bound else None,
-                "price_max": None,
-                "n_offers": None,
-                "stock_status": None,
-                "available_gpus": None,
-                "payload_name": name,
-                "date": None,
-            })
+            records.append(
+                {
+                    "provider": PROVIDER,
+                    "segment": None,
+                    "upstream_source": None,
+                    "gpu_name": item,
+                    "gpu_hint": "SXM" if _HGX.search(item) else "",
+                    "gpu_memory_gb": None,
+                    "gpu_count": 1,
+                    "instance_type": " | ".join([item, *notes]),
+                    "region": None,
+                    "pricing": "spot" if spot else "on_demand",
+                    "reserved_term": None,
+                    # an unreadable cell is kept as its text: normalise_offers quarantines it
+                    "price": price if price is not None else cell,
+                    "price_basis": "per_gpu",
+                    "currency": "USD",
+                    "price_min": price if lower_bound else None,
+                    "price_max": None,
+                    "n_offers": None,
+                    "stock_status": None,
+                    "available_gpus": None,
+                    "payload_name": name,
+                    "date": None,
+                }
+            )
     if contact:
         log.info("%s: %d 'Contact us' cells (no published price): not offers", name, contact)
     if not records:
-        raise ParseError(f"{name}: the Nebius GPU grids hold no priced row ({contact} 'Contact us')")
+        raise ParseError(
+            f"{name}: the Nebius GPU grids hold no priced row ({contact} 'Contact us')"
+        )
     return records

@@ -90,10 +90,10 @@ SPEC = SourceSpec(
         verdict="unknown",
         checked="2026-12-01",
         quote="The cetools products API is unauthenticated and serves Oracle's cost estimator; "
-              "Oracle's own OCI pricing MCP server (github.com/oracle/mcp) pages through it. No "
-              "terms are attached to the API itself; a third-party catalogue (firecrawl.dev) notes "
-              "'Oracle declares no open licence for this data and its robots.txt answers 403; "
-              "Oracle terms apply'. The oracle.com Terms of Use text could not be retrieved.",
+        "Oracle's own OCI pricing MCP server (github.com/oracle/mcp) pages through it. No "
+        "terms are attached to the API itself; a third-party catalogue (firecrawl.dev) notes "
+        "'Oracle declares no open licence for this data and its robots.txt answers 403; "
+        "Oracle terms apply'. The oracle.com Terms of Use text could not be retrieved.",
         licence="proprietary; Oracle's published price list",
     ),
     description="Oracle Cloud price list API: per-GPU-hour list prices of OCI GPU parts",
@@ -127,7 +127,9 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
         except FetchError as exc:
             out.append(FetchFailure(name, url, str(exc)))
             return out
-        out.append(Payload(name, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at))
+        out.append(
+            Payload(name, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at)
+        )
         link = _next_link(resp.content, resp.url or url)
         if link is None:
             return out
@@ -136,7 +138,11 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
             out.append(FetchFailure(nxt, link, f"next link leaves {host}: not followed"))
             return out
         if page >= max_pages:
-            out.append(FetchFailure(nxt, link, f"max_pages={max_pages} reached: rest of the list not fetched"))
+            out.append(
+                FetchFailure(
+                    nxt, link, f"max_pages={max_pages} reached: rest of the list not fetched"
+                )
+            )
             return out
         url, page = link, page + 1
 
@@ -151,13 +157,19 @@ def _next_link(content: bytes, url: str) -> str | None:
     if not isinstance(doc, dict) or doc.get("hasMore") is False:
         return None
     for link in doc.get("links") or []:
-        if isinstance(link, dict) and link.get("rel") == "next" and isinstance(link.get("href"), str):
+        if (
+            isinstance(link, dict)
+            and link.get("rel") == "next"
+            and isinstance(link.get("href"), str)
+        ):
             return urljoin(url, link["href"])
     return None
 
 
 def _is_gpu_item(item: dict[str, Any]) -> bool:
-    text = " ".join(str(item.get(k) or "") for k in ("displayName", "serviceCategory", "metricName"))
+    text = " ".join(
+        str(item.get(k) or "") for k in ("displayName", "serviceCategory", "metricName")
+    )
     return bool(_GPU_WORD.search(text))
 
 
@@ -166,15 +178,22 @@ def _usd_payg(item: dict[str, Any]) -> tuple[float | str | None, str]:
     is returned so that normalise_offers quarantines it with a reason. Price blocks come
     under ``currencyCodeLocalizations`` (both captures) or ``prices`` (the other shape
     Oracle's MCP server reads); both are read."""
-    locs = [loc for key in ("currencyCodeLocalizations", "prices")
-            for loc in (item.get(key) if isinstance(item.get(key), list) else [])
-            if isinstance(loc, dict) and "currencyCode" in loc]
+    locs = [
+        loc
+        for key in ("currencyCodeLocalizations", "prices")
+        for loc in (item.get(key) if isinstance(item.get(key), list) else [])
+        if isinstance(loc, dict) and "currencyCode" in loc
+    ]
     usd = [loc for loc in locs if str(loc.get("currencyCode") or "").upper() == "USD"]
     if not usd:
         currency = str(locs[0].get("currencyCode") or "") if locs else ""
         return None, currency or "unknown"
-    values = [p.get("value") for loc in usd for p in loc.get("prices") or []
-              if isinstance(p, dict) and p.get("model") == "PAY_AS_YOU_GO"]
+    values = [
+        p.get("value")
+        for loc in usd
+        for p in loc.get("prices") or []
+        if isinstance(p, dict) and p.get("model") == "PAY_AS_YOU_GO"
+    ]
     if len(values) != 1 or isinstance(values[0], bool):
         # several PAYG values (tiers?) cannot be told apart here: _record quarantines them
         return (f"{len(values)} PAY_AS_YOU_GO values: {values[:3]}" if values else None), "USD"
@@ -245,8 +264,9 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
     try:
         doc = json.loads(content)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ParseError(f"{name}: not JSON ({exc}); expected the OCI price list "
-                         "{{'items': [...]}}") from None
+        raise ParseError(
+            f"{name}: not JSON ({exc}); expected the OCI price list {{{{'items': [...]}}}}"
+        ) from None
     items = doc.get("items") if isinstance(doc, dict) else None
     if not isinstance(items, list):
         keys = sorted(doc)[:10] if isinstance(doc, dict) else type(doc).__name__
@@ -254,10 +274,16 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
     items = [it for it in items if isinstance(it, dict)]
     if not items:
         raise ParseError(f"{name}: the OCI price list answer has no product items")
-    shaped = [it for it in items if all(k in it for k in _REQUIRED_KEYS) and any(k in it for k in _PRICE_KEYS)]
+    shaped = [
+        it
+        for it in items
+        if all(k in it for k in _REQUIRED_KEYS) and any(k in it for k in _PRICE_KEYS)
+    ]
     if not shaped:
-        raise ParseError(f"{name}: no item has the keys {_REQUIRED_KEYS} and one of {_PRICE_KEYS}; "
-                         f"first item keys: {sorted(items[0])[:10]}")
+        raise ParseError(
+            f"{name}: no item has the keys {_REQUIRED_KEYS} and one of {_PRICE_KEYS}; "
+            f"first item keys: {sorted(items[0])[:10]}"
+        )
     # a GPU item missing some keys still becomes a record: normalise_offers names what is wrong
     gpu_items = [it for it in items if _is_gpu_item(it)]
     skipped = len(items) - len(gpu_items)

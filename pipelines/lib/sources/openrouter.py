@@ -83,8 +83,8 @@ SPEC = SourceSpec(
         verdict="unknown",
         checked="2026-12-01",
         quote="The models list is a documented, key-less API endpoint; what OpenRouter's terms say "
-              "about republishing its prices in an index could not be established from the copies "
-              "available to us.",
+        "about republishing its prices in an index could not be established from the copies "
+        "available to us.",
         licence="unknown",
     ),
     description="OpenRouter models list: listing date, context, USD per token",
@@ -111,7 +111,11 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
         resp = client.get(url, headers=headers)
     except FetchError as exc:
         return [FetchFailure(PAYLOAD_NAME, url, str(exc))]
-    return [Payload(PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at)]
+    return [
+        Payload(
+            PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at
+        )
+    ]
 
 
 def _load(name: str, content: bytes) -> Any:
@@ -139,8 +143,10 @@ def _models(name: str, doc: Any) -> list[Any]:
     if not doc:
         raise ParseError(f"{name}: empty model list")
     if not any(isinstance(m, dict) and "id" in m and "pricing" in m for m in doc):
-        raise ParseError(f"{name}: no element looks like an OpenRouter model (id + pricing); "
-                         f"first is {str(doc[0])[:200]}")
+        raise ParseError(
+            f"{name}: no element looks like an OpenRouter model (id + pricing); "
+            f"first is {str(doc[0])[:200]}"
+        )
     return doc
 
 
@@ -215,7 +221,8 @@ def _rows(name: str, model: Any) -> tuple[dict[str, Any], dict[str, Any]]:
     elif model_id.startswith("~"):
         catalog_problem = "family_alias"
     elif price_problem == "negative_price" or (
-            organization == "openrouter" and "router" in str(model_name or "").lower()):
+        organization == "openrouter" and "router" in str(model_name or "").lower()
+    ):
         catalog_problem = "router_pseudo_model"
     elif created_problem:
         catalog_problem = created_problem

@@ -70,9 +70,9 @@ SPEC = SourceSpec(
         verdict="unknown",
         checked="2026-12-01",
         quote="The order catalog is a public, unauthenticated API endpoint that OVHcloud's own "
-              "manager and third-party cost tools read; OVHcloud's terms of service could not be "
-              "retrieved from the copies available to us, so no clause on automated reads of the "
-              "catalog or on reuse of its prices could be established.",
+        "manager and third-party cost tools read; OVHcloud's terms of service could not be "
+        "retrieved from the copies available to us, so no clause on automated reads of the "
+        "catalog or on reuse of its prices could be established.",
         licence="proprietary; prices as published by OVHcloud",
     ),
     description="OVHcloud Public Cloud GPU flavours: hourly list price per instance (EUR or USD)",
@@ -108,8 +108,11 @@ def _hourly_price(item: dict[str, Any]) -> tuple[float | None, str | None]:
     count of 1e-8 units cannot be read in a known unit, so it is a problem, not a number."""
     for pricing in item.get("pricings") or []:
         p = _dict(pricing)
-        if (p.get("intervalUnit") == "hour" and p.get("interval") == 1
-                and p.get("type") == "consumption"):
+        if (
+            p.get("intervalUnit") == "hour"
+            and p.get("interval") == 1
+            and p.get("type") == "consumption"
+        ):
             price = p.get("price")
             if isinstance(price, int) and not isinstance(price, bool):
                 return price / PRICE_DIVISOR, None
@@ -118,9 +121,11 @@ def _hourly_price(item: dict[str, Any]) -> tuple[float | None, str | None]:
 
 
 def _is_gpu_flavour(item: dict[str, Any]) -> bool:
-    return (str(item.get("planCode") or "").endswith(".consumption")
-            and item.get("product") == "publiccloud-instance"
-            and _dict(_dict(item.get("blobs")).get("commercial")).get("brick") == "gpu")
+    return (
+        str(item.get("planCode") or "").endswith(".consumption")
+        and item.get("product") == "publiccloud-instance"
+        and _dict(_dict(item.get("blobs")).get("commercial")).get("brick") == "gpu"
+    )
 
 
 def parse(name: str, content: bytes) -> list[dict[str, Any]]:
@@ -170,8 +175,15 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
             rec["quarantine_reason"], rec["quarantine_detail"] = "bad_price_unit", problem
         records.append(rec)
     if not records and not windows:
-        raise ParseError(f"{name}: no GPU instance flavour (brick 'gpu', '.consumption' plan) "
-                         "in the catalog")
-    log.info("%s %s: %d GPU flavours (%s), %d Windows flavours skipped", SOURCE_ID, name,
-             len(records), currency, windows)
+        raise ParseError(
+            f"{name}: no GPU instance flavour (brick 'gpu', '.consumption' plan) in the catalog"
+        )
+    log.info(
+        "%s %s: %d GPU flavours (%s), %d Windows flavours skipped",
+        SOURCE_ID,
+        name,
+        len(records),
+        currency,
+        windows,
+    )
     return records

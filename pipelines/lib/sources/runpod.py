@@ -88,9 +88,9 @@ SPEC = SourceSpec(
         verdict="unknown",
         checked="2026-12-01",
         quote="RunPod's Terms of Use (last updated 2026-03-24) govern 'access to and use of the "
-              "runpod.io website and its subdomains'; no clause on automated queries of the public "
-              "GraphQL price fields, or on reuse of published prices, could be established from the "
-              "copies available to us.",
+        "runpod.io website and its subdomains'; no clause on automated queries of the public "
+        "GraphQL price fields, or on reuse of published prices, could be established from the "
+        "copies available to us.",
         licence="proprietary; prices as published by RunPod",
     ),
     description="RunPod GPU types: secure/community on-demand and spot prices, stock status",
@@ -125,14 +125,21 @@ GPU_TYPES_QUERY = """query GpuTypes {
 
 def payload_name(segment: str, gpu_count: int = 1) -> str:
     """Archive name of one query's answer: ``gpu_types_<segment>[_<n>gpu].json``."""
-    return f"gpu_types_{segment}.json" if gpu_count == 1 else f"gpu_types_{segment}_{gpu_count}gpu.json"
+    return (
+        f"gpu_types_{segment}.json"
+        if gpu_count == 1
+        else f"gpu_types_{segment}_{gpu_count}gpu.json"
+    )
 
 
 def build_query(segment: str, gpu_count: int = 1) -> str:
     """The GraphQL query for one cloud (``secure``/``community``) and pod size."""
     if segment not in SEGMENTS:
         raise ValueError(f"segment {segment!r} not in {SEGMENTS}")
-    return GPU_TYPES_QUERY % {"gpu_count": int(gpu_count), "secure": "true" if segment == "secure" else "false"}
+    return GPU_TYPES_QUERY % {
+        "gpu_count": int(gpu_count),
+        "secure": "true" if segment == "secure" else "false",
+    }
 
 
 def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload | FetchFailure]:
@@ -154,7 +161,11 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
             except FetchError as exc:
                 out.append(FetchFailure(name, url, str(exc)))
                 continue
-            out.append(Payload(name, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at))
+            out.append(
+                Payload(
+                    name, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at
+                )
+            )
     return out
 
 
@@ -178,8 +189,13 @@ def _max_count(counts: Any) -> int | None:
 
 
 def _records_for(
-    gpu: dict[str, Any], pricing: dict[str, Any] | None, *, segment: str, gpu_count: int,
-    region: str, upstream: str,
+    gpu: dict[str, Any],
+    pricing: dict[str, Any] | None,
+    *,
+    segment: str,
+    gpu_count: int,
+    region: str,
+    upstream: str,
 ) -> list[dict[str, Any]]:
     """Candidate records for one GPU type's ``lowestPrice`` answer (see the quirks above)."""
     pricing = pricing or {}
@@ -221,8 +237,10 @@ def _records_for(
 def _parse_graphql(name: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
     m = _NAME_RE.match(name.rsplit("/", 1)[-1])
     if not m:
-        raise ParseError(f"{name}: cannot tell secure/community cloud from the payload name "
-                         "(expected gpu_types_<secure|community>[_<n>gpu].json)")
+        raise ParseError(
+            f"{name}: cannot tell secure/community cloud from the payload name "
+            "(expected gpu_types_<secure|community>[_<n>gpu].json)"
+        )
     segment, gpu_count = m.group(1), int(m.group(2) or 1)
     data = doc.get("data")
     errors = doc.get("errors")
@@ -245,8 +263,16 @@ def _parse_graphql(name: str, doc: dict[str, Any]) -> list[dict[str, Any]]:
         pricing = gpu.get("lowestPrice")
         if pricing is not None and not isinstance(pricing, dict):
             raise ParseError(f"{name}: lowestPrice of {gpu['id']!r} is not an object")
-        records.extend(_records_for(gpu, pricing, segment=segment, gpu_count=gpu_count,
-                                    region="global", upstream=f"runpod graphql lowestPrice ({segment})"))
+        records.extend(
+            _records_for(
+                gpu,
+                pricing,
+                segment=segment,
+                gpu_count=gpu_count,
+                region="global",
+                upstream=f"runpod graphql lowestPrice ({segment})",
+            )
+        )
     return records
 
 
@@ -254,15 +280,23 @@ def _parse_capture(name: str, rows: list[Any]) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     for i, row in enumerate(rows):
         raw = row.get("raw_data") if isinstance(row, dict) else None
-        if not isinstance(raw, dict) or not isinstance(raw.get("gpu_type"), dict) \
-                or not isinstance(raw.get("pricing"), dict):
+        if (
+            not isinstance(raw, dict)
+            or not isinstance(raw.get("gpu_type"), dict)
+            or not isinstance(raw.get("pricing"), dict)
+        ):
             raise ParseError(f"{name}: item {i} lacks raw_data.gpu_type / raw_data.pricing")
         count = _num(row.get("accelerator_count")) or 1
-        records.extend(_records_for(
-            raw["gpu_type"], raw["pricing"], segment=CAPTURE_SEGMENT,
-            gpu_count=int(count) if count == int(count) else count,
-            region=str(raw.get("datacenter") or row.get("region") or ""), upstream=CAPTURE_UPSTREAM,
-        ))
+        records.extend(
+            _records_for(
+                raw["gpu_type"],
+                raw["pricing"],
+                segment=CAPTURE_SEGMENT,
+                gpu_count=int(count) if count == int(count) else count,
+                region=str(raw.get("datacenter") or row.get("region") or ""),
+                upstream=CAPTURE_UPSTREAM,
+            )
+        )
     return records
 
 
@@ -277,4 +311,6 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
         return _parse_graphql(name, doc)
     if isinstance(doc, list) and doc and isinstance(doc[0], dict) and "raw_data" in doc[0]:
         return _parse_capture(name, doc)
-    raise ParseError(f"{name}: neither a GraphQL answer nor a gpuport capture ({type(doc).__name__})")
+    raise ParseError(
+        f"{name}: neither a GraphQL answer nor a gpuport capture ({type(doc).__name__})"
+    )

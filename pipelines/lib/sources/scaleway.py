@@ -70,16 +70,20 @@ SPEC = SourceSpec(
     kind="gpu_offers",
     providers=(PROVIDER,),
     # off by default: the parser has only seen a hand-written fixture (gpu_tracker.toml says why)
-    defaults={"enabled": False, "base_url": DEFAULT_BASE_URL, "zones": list(DEFAULT_ZONES),
-              "max_pages": DEFAULT_MAX_PAGES},
+    defaults={
+        "enabled": False,
+        "base_url": DEFAULT_BASE_URL,
+        "zones": list(DEFAULT_ZONES),
+        "max_pages": DEFAULT_MAX_PAGES,
+    },
     secrets=("SCW_SECRET_KEY",),
     terms=Terms(
         url="https://www.scaleway.com/en/contracts/",
         verdict="unknown",
         checked="2026-12-01",
         quote="Scaleway's general terms of services and its website terms could not be retrieved "
-              "from the copies available to us; no clause on automated queries of the Instance "
-              "products catalogue or on reuse of its list prices could be established.",
+        "from the copies available to us; no clause on automated queries of the Instance "
+        "products catalogue or on reuse of its list prices could be established.",
         licence="proprietary; prices as published by Scaleway",
     ),
     description="Scaleway GPU Instances: EUR list price per server-hour, converted with ECB rates",
@@ -112,15 +116,23 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
             except FetchError as exc:
                 out.append(FetchFailure(name, url, str(exc)))
                 break
-            out.append(Payload(name, resp.content, resp.url, resp.status, resp.content_type,
-                               resp.fetched_at))
+            out.append(
+                Payload(
+                    name, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at
+                )
+            )
             total = {k.lower(): v for k, v in resp.headers.items()}.get("x-total-count", "")
             if not total.isdigit() or int(total) <= page * PER_PAGE:
                 break
             if page == max_pages:
-                out.append(FetchFailure(payload_name(zone, page + 1), url,
-                                        f"X-Total-Count {total} needs more than max_pages "
-                                        f"{max_pages} pages of {PER_PAGE}"))
+                out.append(
+                    FetchFailure(
+                        payload_name(zone, page + 1),
+                        url,
+                        f"X-Total-Count {total} needs more than max_pages "
+                        f"{max_pages} pages of {PER_PAGE}",
+                    )
+                )
     return out
 
 
@@ -138,28 +150,33 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
     records: list[dict[str, Any]] = []
     for commercial_type, server in servers.items():
         if not isinstance(server, dict):
-            raise ParseError(f"{name}: server type {commercial_type!r} is {type(server).__name__}, "
-                             "not an object")
+            raise ParseError(
+                f"{name}: server type {commercial_type!r} is {type(server).__name__}, not an object"
+            )
         gpus = server.get("gpu")
         if not gpus or isinstance(gpus, bool):
             continue  # a CPU type
         info = server.get("gpu_info") if isinstance(server.get("gpu_info"), dict) else {}
         memory = info.get("gpu_memory")
-        memory_gb = (round(memory / _GIB, 1)
-                     if isinstance(memory, (int, float)) and not isinstance(memory, bool) and memory > 0
-                     else None)
-        records.append({
-            "provider": PROVIDER,
-            "gpu_name": str(info.get("gpu_name") or commercial_type),
-            "gpu_hint": str(commercial_type),
-            "gpu_memory_gb": memory_gb,
-            "gpu_count": gpus,
-            "instance_type": str(commercial_type),
-            "region": region,
-            "pricing": "on_demand",
-            "price": server.get("hourly_price"),
-            "price_basis": "per_instance",
-            "currency": CURRENCY,
-        })
+        memory_gb = (
+            round(memory / _GIB, 1)
+            if isinstance(memory, (int, float)) and not isinstance(memory, bool) and memory > 0
+            else None
+        )
+        records.append(
+            {
+                "provider": PROVIDER,
+                "gpu_name": str(info.get("gpu_name") or commercial_type),
+                "gpu_hint": str(commercial_type),
+                "gpu_memory_gb": memory_gb,
+                "gpu_count": gpus,
+                "instance_type": str(commercial_type),
+                "region": region,
+                "pricing": "on_demand",
+                "price": server.get("hourly_price"),
+                "price_basis": "per_instance",
+                "currency": CURRENCY,
+            }
+        )
     log.info("%s %s: %d GPU server types of %d", SOURCE_ID, name, len(records), len(servers))
     return records

@@ -78,8 +78,8 @@ SPEC = SourceSpec(
         verdict="permits",
         checked="2026-12-01",
         quote="EDGAR data is public US-government data; the fair-access policy asks automated clients "
-              "to declare a User-Agent with a contact and limits each user to 'no more than 10 "
-              "requests per second'.",
+        "to declare a User-Agent with a contact and limits each user to 'no more than 10 "
+        "requests per second'.",
         licence="public domain (US government data)",
     ),
     description="NVIDIA companyfacts from SEC EDGAR XBRL (revenue, cost of revenue, gross profit)",
@@ -119,8 +119,10 @@ def companyfacts_url(base_url: str, cik10: str) -> str:
 
 def user_agent(source_cfg: dict[str, Any]) -> str | None:
     """The declared SEC User-Agent: config ``user_agent``, else ``SEC_EDGAR_USER_AGENT``."""
-    value = str(source_cfg.get("user_agent") or "").strip() \
+    value = (
+        str(source_cfg.get("user_agent") or "").strip()
         or os.environ.get(USER_AGENT_ENV, "").strip()
+    )
     return value or None
 
 
@@ -138,24 +140,33 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
             continue
         name, url = payload_name(cik10), companyfacts_url(base, cik10)
         if agent is None or "@" not in agent:
-            out.append(FetchFailure(name, url, (
-                "SEC EDGAR requires a User-Agent with a contact e-mail (e.g. "
-                "'market-tracker admin@example.org'): set [sources.sec_edgar] user_agent or "
-                f"the {USER_AGENT_ENV} environment variable"
-                + ("" if agent is None else " (the configured value has no e-mail address)")
-                + "; not fetched")))
+            out.append(
+                FetchFailure(
+                    name,
+                    url,
+                    (
+                        "SEC EDGAR requires a User-Agent with a contact e-mail (e.g. "
+                        "'market-tracker admin@example.org'): set [sources.sec_edgar] user_agent or "
+                        f"the {USER_AGENT_ENV} environment variable"
+                        + ("" if agent is None else " (the configured value has no e-mail address)")
+                        + "; not fetched"
+                    ),
+                )
+            )
             continue
         try:
             resp = client.get(url, headers={"User-Agent": agent, "Accept": "application/json"})
         except FetchError as exc:
             out.append(FetchFailure(name, url, str(exc)))
             continue
-        out.append(Payload(name, resp.content, resp.url, resp.status, resp.content_type,
-                           resp.fetched_at))
+        out.append(
+            Payload(name, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at)
+        )
     return out
 
 
 # --------------------------------------------------------------------------------- parse
+
 
 def _load(name: str, content: bytes) -> Any:
     if content[:2] == b"\x1f\x8b":
@@ -208,7 +219,11 @@ def _text(value: Any) -> str | None:
 
 
 def _fact_row(
-    name: str, cik: str | None, entity: str | None, concept: str, fact: Any,
+    name: str,
+    cik: str | None,
+    entity: str | None,
+    concept: str,
+    fact: Any,
 ) -> dict[str, Any]:
     base = {"cik": cik, "entity": entity, "concept": concept, "unit": UNIT, "payload_name": name}
     if not isinstance(fact, dict):
@@ -245,8 +260,11 @@ def parse(name: str, content: bytes) -> dict[str, pl.DataFrame]:
     doc = _load(name, content)
     if not isinstance(doc, dict) or not isinstance(doc.get("facts"), dict):
         if isinstance(doc, dict):
-            hint = f" (message: {str(doc.get('message') or doc.get('error'))[:300]})" \
-                if ("message" in doc or "error" in doc) else ""
+            hint = (
+                f" (message: {str(doc.get('message') or doc.get('error'))[:300]})"
+                if ("message" in doc or "error" in doc)
+                else ""
+            )
             raise ParseError(f"{name}: not a companyfacts object (keys {sorted(doc)[:10]}){hint}")
         raise ParseError(f"{name}: not a companyfacts object ({type(doc).__name__})")
     cik: str | None

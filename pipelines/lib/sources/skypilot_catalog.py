@@ -73,9 +73,26 @@ from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, Source
 
 SOURCE_ID = "skypilot_catalog"
 V8_CLOUDS = (
-    "aws", "gcp", "oci", "lambda", "runpod", "verda", "nebius", "hyperstack", "jarvislabs",
-    "cudo", "primeintellect", "hyperbolic", "vast", "seeweb", "shadeform", "mithril", "lium",
-    "yotta", "spheron", "daytona",
+    "aws",
+    "gcp",
+    "oci",
+    "lambda",
+    "runpod",
+    "verda",
+    "nebius",
+    "hyperstack",
+    "jarvislabs",
+    "cudo",
+    "primeintellect",
+    "hyperbolic",
+    "vast",
+    "seeweb",
+    "shadeform",
+    "mithril",
+    "lium",
+    "yotta",
+    "spheron",
+    "daytona",
 )
 SPEC = SourceSpec(
     id=SOURCE_ID,
@@ -92,8 +109,8 @@ SPEC = SourceSpec(
         verdict="unknown",
         checked="2026-12-01",
         quote="No LICENSE file found for skypilot-org/skypilot-catalog; its parent project "
-              "skypilot-org/skypilot is 'Licensed under the Apache License, Version 2.0'. The rows "
-              "are providers' published list prices gathered by SkyPilot's fetchers.",
+        "skypilot-org/skypilot is 'Licensed under the Apache License, Version 2.0'. The rows "
+        "are providers' published list prices gathered by SkyPilot's fetchers.",
         licence="unknown (catalog repo: no licence file; SkyPilot: Apache-2.0); providers' published prices",
     ),
     description="SkyPilot's public per-cloud price catalogs (v8 vms.csv): on-demand and spot per instance",
@@ -121,8 +138,16 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
         except FetchError as exc:
             out.append(FetchFailure(f"{cloud}.csv", url, str(exc)))
             continue
-        out.append(Payload(f"{cloud}.csv", resp.content, resp.url, resp.status,
-                           resp.content_type, resp.fetched_at))
+        out.append(
+            Payload(
+                f"{cloud}.csv",
+                resp.content,
+                resp.url,
+                resp.status,
+                resp.content_type,
+                resp.fetched_at,
+            )
+        )
     return out
 
 
@@ -157,8 +182,11 @@ def gpu_info(raw: str) -> tuple[str, float | None]:
         return "", None
     first = {str(k).lower(): v for k, v in gpus[0].items()}
     memory = first.get("memoryinfo")
-    size: Any = ({str(k).lower(): v for k, v in memory.items()}.get("sizeinmib")
-                 if isinstance(memory, dict) else None)
+    size: Any = (
+        {str(k).lower(): v for k, v in memory.items()}.get("sizeinmib")
+        if isinstance(memory, dict)
+        else None
+    )
     try:
         size_mib = float(size) if size is not None and not isinstance(size, bool) else None
     except (TypeError, ValueError):
@@ -173,8 +201,9 @@ def gpu_info_name(raw: str) -> str:
     return gpu_info(raw)[0]
 
 
-def _memory_readings(family: str | None, size_mib: float | None, count: float | None
-                     ) -> tuple[int | None, int | None]:
+def _memory_readings(
+    family: str | None, size_mib: float | None, count: float | None
+) -> tuple[int | None, int | None]:
     """The variant sizes (GB) two readings of ``SizeInMiB`` name: as the per-GPU memory, and
     as the instance total written into the per-GPU field (divided by the GPU count). A
     value below 1024 is GiB written into the MiB field (runpod: ``80``)."""
@@ -182,7 +211,9 @@ def _memory_readings(family: str | None, size_mib: float | None, count: float | 
         return None, None
     gb = size_mib / 1024 if size_mib >= 1024 else size_mib
     per_gpu = snap_memory(family, gb)
-    total = snap_memory(family, gb / count) if count and count > 1 and count == int(count) else per_gpu
+    total = (
+        snap_memory(family, gb / count) if count and count > 1 and count == int(count) else per_gpu
+    )
     return per_gpu, total
 
 
@@ -238,7 +269,9 @@ def parse(name: str, content: bytes) -> pl.DataFrame:
     header = next(csv.reader(io.StringIO(text)), [])
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise ParseError(f"{name}: not a SkyPilot vms.csv (missing columns {missing}; header {header[:12]})")
+        raise ParseError(
+            f"{name}: not a SkyPilot vms.csv (missing columns {missing}; header {header[:12]})"
+        )
     try:
         rows = pl.read_csv(io.StringIO(text), infer_schema_length=0, empty_string_is_null=False)
     except pl.exceptions.ComputeError as exc:
@@ -251,38 +284,59 @@ def parse(name: str, content: bytes) -> pl.DataFrame:
     def col(column: str) -> pl.Expr:
         return pl.col(column).fill_null("") if column in rows.columns else pl.lit("")
 
-    gpu = rows.with_row_index("_row").with_columns(
-        col("AcceleratorName").str.strip_chars().alias("_accel"),
-        col("InstanceType").str.strip_chars().alias("_instance"),
-        col("Region").str.strip_chars().alias("_region"),
-        col("AvailabilityZone").str.strip_chars().alias("_zone"),
-        col("Price").str.strip_chars().alias("_price_text"),
-        (col("SpotPrice").str.strip_chars() if has_spot else pl.lit("")).alias("_spot_text"),
-    ).filter(pl.col("_accel") != "")  # CPU-only instance types are not GPU offers
+    gpu = (
+        rows.with_row_index("_row")
+        .with_columns(
+            col("AcceleratorName").str.strip_chars().alias("_accel"),
+            col("InstanceType").str.strip_chars().alias("_instance"),
+            col("Region").str.strip_chars().alias("_region"),
+            col("AvailabilityZone").str.strip_chars().alias("_zone"),
+            col("Price").str.strip_chars().alias("_price_text"),
+            (col("SpotPrice").str.strip_chars() if has_spot else pl.lit("")).alias("_spot_text"),
+        )
+        .filter(pl.col("_accel") != "")
+    )  # CPU-only instance types are not GPU offers
     if gpu.height == 0:
         return pl.DataFrame(schema={"provider": pl.Utf8, "pricing": pl.Utf8, "price": pl.Utf8})
-    infos = gpu.get_column("GpuInfo").fill_null("").unique().to_list() if "GpuInfo" in gpu.columns else []
+    infos = (
+        gpu.get_column("GpuInfo").fill_null("").unique().to_list()
+        if "GpuInfo" in gpu.columns
+        else []
+    )
     info_names = {raw: gpu_info_name(raw) for raw in infos}  # once per distinct cell
-    info = (pl.col("GpuInfo").fill_null("").replace_strict(info_names, return_dtype=pl.Utf8)
-            if "GpuInfo" in gpu.columns else pl.lit(""))
+    info = (
+        pl.col("GpuInfo").fill_null("").replace_strict(info_names, return_dtype=pl.Utf8)
+        if "GpuInfo" in gpu.columns
+        else pl.lit("")
+    )
     gpu = gpu.with_columns(
-        (pl.col("GpuInfo").fill_null("") if "GpuInfo" in gpu.columns else pl.lit("")).alias("_info_raw"),
+        (pl.col("GpuInfo").fill_null("") if "GpuInfo" in gpu.columns else pl.lit("")).alias(
+            "_info_raw"
+        ),
         col("AcceleratorCount").str.strip_chars().alias("_count_text"),
     )
     combos = gpu.select("_accel", "_info_raw", "_count_text").unique()
     memory = _catalog_memory(list(combos.iter_rows()))  # once per distinct combination
     gpu = gpu.join(
-        combos.with_columns(pl.Series("gpu_memory_gb", [memory[k] for k in combos.iter_rows()],
-                                      dtype=pl.Float64)),
-        on=["_accel", "_info_raw", "_count_text"], how="left", nulls_equal=True,
+        combos.with_columns(
+            pl.Series("gpu_memory_gb", [memory[k] for k in combos.iter_rows()], dtype=pl.Float64)
+        ),
+        on=["_accel", "_info_raw", "_count_text"],
+        how="left",
+        nulls_equal=True,
     ).sort("_row")
-    nonempty = lambda e: pl.when(e != "").then(e)
+
+    def nonempty(e):
+        return pl.when(e != "").then(e)
+
     if cloud == "vast":
         upstream = pl.lit("skypilot:vast (group median, not raw bids)")
     elif cloud in RESELLER_CLOUDS:
-        upstream = pl.when(pl.col("_instance").str.contains("__", literal=True)).then(
-            pl.lit(f"skypilot:{cloud}:") + pl.col("_instance").str.split("__").list.first()
-        ).otherwise(pl.lit(f"skypilot:{cloud}"))
+        upstream = (
+            pl.when(pl.col("_instance").str.contains("__", literal=True))
+            .then(pl.lit(f"skypilot:{cloud}:") + pl.col("_instance").str.split("__").list.first())
+            .otherwise(pl.lit(f"skypilot:{cloud}"))
+        )
     else:
         upstream = pl.lit(f"skypilot:{cloud}")
     price_num = pl.col("_price_text").cast(pl.Float64, strict=False)
@@ -291,32 +345,67 @@ def parse(name: str, content: bytes) -> pl.DataFrame:
         pl.lit(provider).alias("provider"),
         upstream.alias("upstream_source"),
         pl.col("_accel").alias("gpu_name"),
-        pl.concat_str([nonempty(info), nonempty(pl.col("_instance")), nonempty(col("UpstreamCloudId"))],
-                      separator=" ", ignore_nulls=True).alias("gpu_hint"),
-        (pl.col("AcceleratorCount") if "AcceleratorCount" in gpu.columns else pl.lit(None, pl.Utf8))
-        .alias("gpu_count"),
+        pl.concat_str(
+            [nonempty(info), nonempty(pl.col("_instance")), nonempty(col("UpstreamCloudId"))],
+            separator=" ",
+            ignore_nulls=True,
+        ).alias("gpu_hint"),
+        (
+            pl.col("AcceleratorCount")
+            if "AcceleratorCount" in gpu.columns
+            else pl.lit(None, pl.Utf8)
+        ).alias("gpu_count"),
         pl.col("_instance").alias("instance_type"),
-        pl.when(pl.col("_zone") == "").then(pl.col("_region"))
-        .when(pl.col("_region") == "").then(pl.col("_zone"))
-        .otherwise(pl.col("_region") + "/" + pl.col("_zone")).alias("region"),
+        pl.when(pl.col("_zone") == "")
+        .then(pl.col("_region"))
+        .when(pl.col("_region") == "")
+        .then(pl.col("_zone"))
+        .otherwise(pl.col("_region") + "/" + pl.col("_zone"))
+        .alias("region"),
         pl.lit("per_instance").alias("price_basis"),
         pl.lit("USD").alias("currency"),
         pl.lit(name).alias("payload_name"),
         # a real spot price: set, not 0.00 ("no spot offer"), and not a placeholder equal to
         # the on-demand price; text that is no number is passed on, to be quarantined
-        ((pl.col("_spot_text") != "") & (spot_num.is_null() | (spot_num != 0))
-         & (spot_num.is_null() | price_num.is_null() | ((spot_num - price_num).abs() > 1e-9)))
-        .alias("_has_spot"),
+        (
+            (pl.col("_spot_text") != "")
+            & (spot_num.is_null() | (spot_num != 0))
+            & (spot_num.is_null() | price_num.is_null() | ((spot_num - price_num).abs() > 1e-9))
+        ).alias("_has_spot"),
     )
-    keep = ["_row", "provider", "upstream_source", "gpu_name", "gpu_hint", "gpu_memory_gb", "gpu_count",
-            "instance_type", "region", "price_basis", "currency", "payload_name"]
+    keep = [
+        "_row",
+        "provider",
+        "upstream_source",
+        "gpu_name",
+        "gpu_hint",
+        "gpu_memory_gb",
+        "gpu_count",
+        "instance_type",
+        "region",
+        "price_basis",
+        "currency",
+        "payload_name",
+    ]
     # prices stay text: normalise_offers parses them, and quarantines the ones that are not numbers
     on_demand = base.filter(pl.col("_price_text") != "").select(
-        *keep, pl.lit(0).alias("_k"), pl.lit("on_demand").alias("pricing"), pl.col("_price_text").alias("price"))
+        *keep,
+        pl.lit(0).alias("_k"),
+        pl.lit("on_demand").alias("pricing"),
+        pl.col("_price_text").alias("price"),
+    )
     spot = base.filter(pl.col("_has_spot")).select(
-        *keep, pl.lit(1).alias("_k"), pl.lit("spot").alias("pricing"), pl.col("_spot_text").alias("price"))
+        *keep,
+        pl.lit(1).alias("_k"),
+        pl.lit("spot").alias("pricing"),
+        pl.col("_spot_text").alias("price"),
+    )
     no_price = base.filter((pl.col("_price_text") == "") & ~pl.col("_has_spot")).select(
-        *keep, pl.lit(0).alias("_k"), pl.lit("on_demand").alias("pricing"), pl.lit(None, pl.Utf8).alias("price"))
+        *keep,
+        pl.lit(0).alias("_k"),
+        pl.lit("on_demand").alias("pricing"),
+        pl.lit(None, pl.Utf8).alias("price"),
+    )
     records = pl.concat([on_demand, spot, no_price]).sort("_row", "_k").drop("_row", "_k")
     return _flag_placeholders(records)
 
@@ -328,13 +417,16 @@ def _flag_placeholders(records: pl.DataFrame) -> pl.DataFrame:
     different chips are practically never the same round figure; a fetcher's stand-in is."""
     names = records.get_column("gpu_name").unique().to_list()
     families = {n: gpu_family(n) or n.strip().upper() for n in names}
-    per_gpu = (pl.col("price").cast(pl.Float64, strict=False)
-               / pl.col("gpu_count").cast(pl.Float64, strict=False))
+    per_gpu = pl.col("price").cast(pl.Float64, strict=False) / pl.col("gpu_count").cast(
+        pl.Float64, strict=False
+    )
     f = records.with_columns(
         pl.col("gpu_name").replace_strict(families, return_dtype=pl.Utf8).alias("_family"),
         per_gpu.round(6).alias("_per_gpu"),
     )
-    whole = (pl.col("_per_gpu") >= 1) & ((pl.col("_per_gpu") - pl.col("_per_gpu").round(0)).abs() < 1e-9)
+    whole = (pl.col("_per_gpu") >= 1) & (
+        (pl.col("_per_gpu") - pl.col("_per_gpu").round(0)).abs() < 1e-9
+    )
     groups = (
         f.filter(whole.fill_null(False))
         .group_by("upstream_source", "pricing", "_per_gpu")
@@ -342,14 +434,25 @@ def _flag_placeholders(records: pl.DataFrame) -> pl.DataFrame:
         .filter(pl.col("_families").list.len() >= PLACEHOLDER_MIN_FAMILIES)
     )
     if groups.height == 0:
-        return records.with_columns(pl.lit(None, pl.Utf8).alias("quarantine_reason"),
-                                    pl.lit(None, pl.Utf8).alias("quarantine_detail"))
+        return records.with_columns(
+            pl.lit(None, pl.Utf8).alias("quarantine_reason"),
+            pl.lit(None, pl.Utf8).alias("quarantine_detail"),
+        )
     groups = groups.with_columns(
         pl.lit("placeholder_price").alias("quarantine_reason"),
-        pl.format("{} price of exactly {} USD per GPU-hour for every one of {} in {}: a placeholder, "
-                  "not a price list", pl.col("pricing"), pl.col("_per_gpu").cast(pl.Utf8),
-                  pl.col("_families").list.join(", "), pl.col("upstream_source"))
-        .alias("quarantine_detail"),
+        pl.format(
+            "{} price of exactly {} USD per GPU-hour for every one of {} in {}: a placeholder, "
+            "not a price list",
+            pl.col("pricing"),
+            pl.col("_per_gpu").cast(pl.Utf8),
+            pl.col("_families").list.join(", "),
+            pl.col("upstream_source"),
+        ).alias("quarantine_detail"),
     ).drop("_families")
-    return f.join(groups, on=["upstream_source", "pricing", "_per_gpu"], how="left",
-                  nulls_equal=True, maintain_order="left").drop("_family", "_per_gpu")
+    return f.join(
+        groups,
+        on=["upstream_source", "pricing", "_per_gpu"],
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    ).drop("_family", "_per_gpu")

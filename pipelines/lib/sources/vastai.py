@@ -52,15 +52,19 @@ SPEC = SourceSpec(
     id=SOURCE_ID,
     kind="gpu_offers",
     providers=("vastai",),
-    defaults={"enabled": True, "base_url": "https://console.vast.ai/api/v0/bundles/", "max_offers": 5000},
+    defaults={
+        "enabled": True,
+        "base_url": "https://console.vast.ai/api/v0/bundles/",
+        "max_offers": 5000,
+    },
     secrets=("VAST_API_KEY",),
     terms=Terms(
         url="https://vast.ai/terms",
         verdict="unknown",
         checked="2026-12-01",
         quote="Vast.ai Terms of Use Agreement (version date 2023-12-15) covers 'your access to and use "
-              "of the https://vast.ai website'; the clause on automated use of the offer search, or on "
-              "reuse of listed prices, could not be established from the copies available to us.",
+        "of the https://vast.ai website'; the clause on automated use of the offer search, or on "
+        "reuse of listed prices, could not be established from the copies available to us.",
         licence="proprietary; marketplace listings",
     ),
     description="Vast.ai marketplace offers (per-GPU price = total / GPUs; availability = offer counts)",
@@ -102,11 +106,25 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
         n = -1  # parse will say what is wrong
     if n >= body["limit"]:
         log.warning("vastai: %d offers = the search limit; raise [sources.vastai] max_offers", n)
-    return [Payload(PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at)]
+    return [
+        Payload(
+            PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at
+        )
+    ]
 
 
-_FIELDS = ("id", "machine_id", "gpu_name", "num_gpus", "gpu_ram", "dph_total", "min_bid",
-           "geolocation", "rentable", "rented")
+_FIELDS = (
+    "id",
+    "machine_id",
+    "gpu_name",
+    "num_gpus",
+    "gpu_ram",
+    "dph_total",
+    "min_bid",
+    "geolocation",
+    "rentable",
+    "rented",
+)
 
 
 def _column(offers: list[dict[str, Any]], key: str) -> pl.Series:
@@ -130,9 +148,14 @@ def _flag(col: pl.Series) -> pl.Series:
     if col.dtype.is_numeric():
         return col != 0
     t = pl.col("t")
-    return pl.DataFrame({"t": col.cast(pl.Utf8, strict=False).str.to_lowercase()}).select(
-        pl.when(t.is_in(["true", "1"])).then(True).when(t.is_in(["false", "0"])).then(False)
-    ).to_series().alias(col.name)
+    return (
+        pl.DataFrame({"t": col.cast(pl.Utf8, strict=False).str.to_lowercase()})
+        .select(
+            pl.when(t.is_in(["true", "1"])).then(True).when(t.is_in(["false", "0"])).then(False)
+        )
+        .to_series()
+        .alias(col.name)
+    )
 
 
 def _text(col: pl.Series, null: str = "None") -> pl.Series:
@@ -148,15 +171,23 @@ def parse(name: str, content: bytes) -> pl.DataFrame:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ParseError(f"{name}: not JSON ({exc}); starts {content[:80]!r}") from None
     if not isinstance(doc, dict) or "offers" not in doc:
-        detail = (doc.get("msg") or doc.get("error")) if isinstance(doc, dict) else type(doc).__name__
+        detail = (
+            (doc.get("msg") or doc.get("error")) if isinstance(doc, dict) else type(doc).__name__
+        )
         raise ParseError(f"{name}: not a Vast bundles answer (no 'offers'; {str(detail)[:200]})")
     offers = doc["offers"]
     if isinstance(offers, dict):  # a single offer comes back unwrapped
         offers = [offers]
     if not isinstance(offers, list):
         raise ParseError(f"{name}: 'offers' is {type(offers).__name__}, not a list")
-    bad = next((i for i, o in enumerate(offers)
-                if not isinstance(o, dict) or "gpu_name" not in o or "num_gpus" not in o), None)
+    bad = next(
+        (
+            i
+            for i, o in enumerate(offers)
+            if not isinstance(o, dict) or "gpu_name" not in o or "num_gpus" not in o
+        ),
+        None,
+    )
     if bad is not None:
         raise ParseError(f"{name}: offer {bad} lacks gpu_name/num_gpus: {str(offers[bad])[:200]}")
     if not offers:
@@ -170,36 +201,58 @@ def parse(name: str, content: bytes) -> pl.DataFrame:
     if not price.dtype.is_numeric():
         price = price.cast(pl.Utf8, strict=False)
     spot_price = bid if price.dtype.is_numeric() else bid.cast(pl.Utf8)
-    available = (_flag(raw["rentable"]).fill_null(True) & ~_flag(raw["rented"]).fill_null(False))
+    available = _flag(raw["rentable"]).fill_null(True) & ~_flag(raw["rented"]).fill_null(False)
     gpu_name = raw["gpu_name"].cast(pl.Utf8, strict=False).fill_null("")
     num_gpus = raw["num_gpus"]
     region = raw["geolocation"].cast(pl.Utf8, strict=False)
-    frame = pl.DataFrame({
-        "_offer": pl.Series(range(n), dtype=pl.Int64),
-        "provider": pl.repeat(PROVIDER, n, eager=True),
-        "segment": pl.repeat("marketplace", n, eager=True),
-        "upstream_source": pl.repeat(None, n, dtype=pl.Utf8, eager=True),
-        "gpu_name": gpu_name,
-        "gpu_hint": pl.repeat("", n, eager=True),
-        "gpu_memory_gb": round_like_python(gpu_ram / 1024, 1).fill_nan(None),
-        "gpu_count": num_gpus,
-        "instance_type": (_text(num_gpus) + "x " + gpu_name + " (offer " + _text(raw["id"])
-                          + ", machine " + _text(raw["machine_id"]) + ")"),
-        "region": region,
-        "price_basis": pl.repeat("per_instance", n, eager=True),
-        "currency": pl.repeat("USD", n, eager=True),
-        "n_offers": pl.repeat(1, n, dtype=pl.Int64, eager=True),
-        "_available": available,
-    }).with_columns(
-        pl.when(pl.col("gpu_memory_gb") != 0).then(pl.col("gpu_memory_gb")).alias("gpu_memory_gb"),
-        pl.when(pl.col("region") != "").then(pl.col("region")).alias("region"),
-        pl.when(pl.col("_available")).then(pl.lit("available")).otherwise(pl.lit("unavailable"))
-        .alias("stock_status"),
-        pl.when(pl.col("_available")).then(pl.col("gpu_count"))
-        .otherwise(pl.lit("0" if num_gpus.dtype == pl.Utf8 else 0)).alias("available_gpus"),
-    ).drop("_available")
-    on_demand = frame.with_columns(pl.lit(0).alias("_k"), pl.lit("on_demand").alias("pricing"),
-                                   price.alias("price"))
-    spot = frame.with_columns(pl.lit(1).alias("_k"), pl.lit("spot").alias("pricing"),
-                              spot_price.alias("price")).filter(bid.fill_null(0) > 0)
+    frame = (
+        pl.DataFrame(
+            {
+                "_offer": pl.Series(range(n), dtype=pl.Int64),
+                "provider": pl.repeat(PROVIDER, n, eager=True),
+                "segment": pl.repeat("marketplace", n, eager=True),
+                "upstream_source": pl.repeat(None, n, dtype=pl.Utf8, eager=True),
+                "gpu_name": gpu_name,
+                "gpu_hint": pl.repeat("", n, eager=True),
+                "gpu_memory_gb": round_like_python(gpu_ram / 1024, 1).fill_nan(None),
+                "gpu_count": num_gpus,
+                "instance_type": (
+                    _text(num_gpus)
+                    + "x "
+                    + gpu_name
+                    + " (offer "
+                    + _text(raw["id"])
+                    + ", machine "
+                    + _text(raw["machine_id"])
+                    + ")"
+                ),
+                "region": region,
+                "price_basis": pl.repeat("per_instance", n, eager=True),
+                "currency": pl.repeat("USD", n, eager=True),
+                "n_offers": pl.repeat(1, n, dtype=pl.Int64, eager=True),
+                "_available": available,
+            }
+        )
+        .with_columns(
+            pl.when(pl.col("gpu_memory_gb") != 0)
+            .then(pl.col("gpu_memory_gb"))
+            .alias("gpu_memory_gb"),
+            pl.when(pl.col("region") != "").then(pl.col("region")).alias("region"),
+            pl.when(pl.col("_available"))
+            .then(pl.lit("available"))
+            .otherwise(pl.lit("unavailable"))
+            .alias("stock_status"),
+            pl.when(pl.col("_available"))
+            .then(pl.col("gpu_count"))
+            .otherwise(pl.lit("0" if num_gpus.dtype == pl.Utf8 else 0))
+            .alias("available_gpus"),
+        )
+        .drop("_available")
+    )
+    on_demand = frame.with_columns(
+        pl.lit(0).alias("_k"), pl.lit("on_demand").alias("pricing"), price.alias("price")
+    )
+    spot = frame.with_columns(
+        pl.lit(1).alias("_k"), pl.lit("spot").alias("pricing"), spot_price.alias("price")
+    ).filter(bid.fill_null(0) > 0)
     return pl.concat([on_demand, spot]).sort("_offer", "_k").drop("_offer", "_k")

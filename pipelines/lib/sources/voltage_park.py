@@ -59,10 +59,10 @@ SPEC = SourceSpec(
         verdict="unknown",
         checked="2026-12-01",
         quote="The bare-metal locations endpoint answers without a key (per public capacity "
-              "fetchers, 2026-08); Voltage Park's robots.txt holds only a Sitemap line (per a "
-              "2026 third-party source audit). Its terms of service could not be retrieved from "
-              "the copies available to us, so no clause on automated reads or reuse of prices "
-              "could be established.",
+        "fetchers, 2026-08); Voltage Park's robots.txt holds only a Sitemap line (per a "
+        "2026 third-party source audit). Its terms of service could not be retrieved from "
+        "the copies available to us, so no clause on automated reads or reuse of prices "
+        "could be established.",
         licence="proprietary; prices as published by Voltage Park",
     ),
     description="Voltage Park bare-metal H100 locations: per-GPU-hour price and GPUs free by fabric",
@@ -78,8 +78,11 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
         resp = client.get(url, headers={"Accept": "application/json"})
     except FetchError as exc:
         return [FetchFailure(PAYLOAD_NAME, url, str(exc))]
-    return [Payload(PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type,
-                    resp.fetched_at)]
+    return [
+        Payload(
+            PAYLOAD_NAME, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at
+        )
+    ]
 
 
 def _location_records(name: str, loc: dict[str, Any]) -> list[dict[str, Any]]:
@@ -87,24 +90,38 @@ def _location_records(name: str, loc: dict[str, Any]) -> list[dict[str, Any]]:
     if not isinstance(specs, dict):
         raise ParseError(f"{name}: location {loc.get('id')!r} has no specs_per_node object")
     base = {
-        "provider": PROVIDER, "gpu_name": str(specs.get("gpu_model") or ""),
-        "gpu_count": specs.get("gpu_count"), "region": loc.get("id"),
-        "pricing": "on_demand", "price_basis": "per_gpu", "currency": "USD",
+        "provider": PROVIDER,
+        "gpu_name": str(specs.get("gpu_model") or ""),
+        "gpu_count": specs.get("gpu_count"),
+        "region": loc.get("id"),
+        "pricing": "on_demand",
+        "price_basis": "per_gpu",
+        "currency": "USD",
     }
     records = []
     for fabric in FABRICS:
         available = loc.get(f"gpu_count_{fabric}")
-        rec = {**base, "instance_type": f"bare-metal-{fabric}",
-               "price": loc.get(f"gpu_price_{fabric}"), "available_gpus": available}
+        rec = {
+            **base,
+            "instance_type": f"bare-metal-{fabric}",
+            "price": loc.get(f"gpu_price_{fabric}"),
+            "available_gpus": available,
+        }
         if isinstance(available, int) and not isinstance(available, bool):
             rec["stock_status"] = "available" if available > 0 else "sold_out"
         records.append(rec)
     known = {f"gpu_price_{f}" for f in FABRICS}
     for key in sorted(k for k in loc if "gpu_price" in k and k not in known):
-        records.append({**base, "instance_type": f"bare-metal-{key}", "price": loc[key],
-                        "quarantine_reason": "unknown_price_field",
-                        "quarantine_detail": f"location field {key!r}: a price this parser does "
-                                             "not know how to label"})
+        records.append(
+            {
+                **base,
+                "instance_type": f"bare-metal-{key}",
+                "price": loc[key],
+                "quarantine_reason": "unknown_price_field",
+                "quarantine_detail": f"location field {key!r}: a price this parser does "
+                "not know how to label",
+            }
+        )
     return records
 
 
@@ -120,9 +137,11 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
     if not isinstance(total, int) or isinstance(total, bool):
         raise ParseError(f"{name}: no integer total_result_count")
     if doc.get("has_next") or total != len(results):
-        raise ParseError(f"{name}: a partial list (has_next {doc.get('has_next')!r}, "
-                         f"total_result_count {total}, {len(results)} rows); no paging is "
-                         "documented, so it is refused rather than under-reported")
+        raise ParseError(
+            f"{name}: a partial list (has_next {doc.get('has_next')!r}, "
+            f"total_result_count {total}, {len(results)} rows); no paging is "
+            "documented, so it is refused rather than under-reported"
+        )
     records: list[dict[str, Any]] = []
     for loc in results:
         if not isinstance(loc, dict):

@@ -79,9 +79,9 @@ SPEC = SourceSpec(
         verdict="unknown",
         checked="2026-12-01",
         quote="The plans endpoints are part of Vultr's public API v2 and answer without a key "
-              "(gpuhunt reads them unauthenticated); Vultr's Terms of Service and Acceptable Use "
-              "Policy could not be retrieved from the copies available to us, so no clause on "
-              "automated reads of the plan list or on reuse of its prices could be established.",
+        "(gpuhunt reads them unauthenticated); Vultr's Terms of Service and Acceptable Use "
+        "Policy could not be retrieved from the copies available to us, so no clause on "
+        "automated reads of the plan list or on reuse of its prices could be established.",
         licence="proprietary; prices as published by Vultr",
     ),
     description="Vultr Cloud GPU and bare-metal GPU plans: on-demand and preemptible, by location",
@@ -93,15 +93,18 @@ log = logging.getLogger(__name__)
 def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload | FetchFailure]:
     """GET the VM plan list and the bare-metal plan list; one failing is a FetchFailure."""
     out: list[Payload | FetchFailure] = []
-    for name, url in ((PLANS, source_cfg["base_url"]),
-                      (METAL, source_cfg.get("metal_url") or DEFAULT_METAL_URL)):
+    for name, url in (
+        (PLANS, source_cfg["base_url"]),
+        (METAL, source_cfg.get("metal_url") or DEFAULT_METAL_URL),
+    ):
         try:
             resp = client.get(url)
         except FetchError as exc:
             out.append(FetchFailure(name, url, str(exc)))
             continue
-        out.append(Payload(name, resp.content, resp.url, resp.status, resp.content_type,
-                           resp.fetched_at))
+        out.append(
+            Payload(name, resp.content, resp.url, resp.status, resp.content_type, resp.fetched_at)
+        )
     return out
 
 
@@ -117,8 +120,15 @@ def _offers(plan: dict[str, Any], base: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for pricing, price in prices:
         for region in [str(loc) for loc in locations] or [None]:
-            out.append({**base, "pricing": pricing, "price": price, "region": region,
-                        "stock_status": "available" if region else "unavailable"})
+            out.append(
+                {
+                    **base,
+                    "pricing": pricing,
+                    "price": price,
+                    "region": region,
+                    "stock_status": "available" if region else "unavailable",
+                }
+            )
     return out
 
 
@@ -130,9 +140,14 @@ def _vm_records(plan: dict[str, Any]) -> list[dict[str, Any]]:
     vram = plan.get("gpu_vram_gb")
     card = CARD_MEMORY_GB.get(gpu_type.upper())
     base: dict[str, Any] = {
-        "provider": PROVIDER, "gpu_name": gpu_type, "gpu_hint": str(plan.get("id") or ""),
-        "gpu_memory_gb": card, "instance_type": plan.get("id"), "price_basis": "per_instance",
-        "currency": "USD", "gpu_count": None,
+        "provider": PROVIDER,
+        "gpu_name": gpu_type,
+        "gpu_hint": str(plan.get("id") or ""),
+        "gpu_memory_gb": card,
+        "instance_type": plan.get("id"),
+        "price_basis": "per_instance",
+        "currency": "USD",
+        "gpu_count": None,
     }
     if card is not None and isinstance(vram, (int, float)) and not isinstance(vram, bool):
         cards = vram / card
@@ -140,8 +155,10 @@ def _vm_records(plan: dict[str, Any]) -> list[dict[str, Any]]:
             base["gpu_count"] = int(cards)
         else:
             base["quarantine_reason"] = "fractional_gpu"
-            base["quarantine_detail"] = (f"{vram} GB of a {card} GB {gpu_type} card ({cards:.3g} "
-                                         "cards): a share of a GPU, not a GPU")
+            base["quarantine_detail"] = (
+                f"{vram} GB of a {card} GB {gpu_type} card ({cards:.3g} "
+                "cards): a share of a GPU, not a GPU"
+            )
     return _offers(plan, base)
 
 
@@ -150,9 +167,15 @@ def _metal_records(plan: dict[str, Any]) -> list[dict[str, Any]]:
     m = _METAL_GPU.search(plan_id)
     if not m:
         return []  # a CPU bare-metal server
-    base = {"provider": PROVIDER, "gpu_name": m.group(2), "gpu_hint": plan_id,
-            "gpu_count": int(m.group(1)), "instance_type": plan_id,
-            "price_basis": "per_instance", "currency": "USD"}
+    base = {
+        "provider": PROVIDER,
+        "gpu_name": m.group(2),
+        "gpu_hint": plan_id,
+        "gpu_count": int(m.group(1)),
+        "instance_type": plan_id,
+        "price_basis": "per_instance",
+        "currency": "USD",
+    }
     return _offers(plan, base)
 
 
@@ -164,15 +187,18 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
         raise ParseError(f"{name}: not JSON: {exc}") from None
     if not isinstance(doc, dict):
         raise ParseError(f"{name}: top level is {type(doc).__name__}, not an object")
-    key, reader = (("plans_metal", _metal_records) if "plans_metal" in doc
-                   else ("plans", _vm_records))
+    key, reader = (
+        ("plans_metal", _metal_records) if "plans_metal" in doc else ("plans", _vm_records)
+    )
     plans = doc.get(key)
     if not isinstance(plans, list):
         raise ParseError(f"{name}: no 'plans' or 'plans_metal' list: not a Vultr plans answer")
     total = (doc.get("meta") or {}).get("total") if isinstance(doc.get("meta"), dict) else None
     if isinstance(total, int) and total > len(plans):
-        raise ParseError(f"{name}: meta.total {total} but {len(plans)} plans returned: a "
-                         "truncated list (raise per_page)")
+        raise ParseError(
+            f"{name}: meta.total {total} but {len(plans)} plans returned: a "
+            "truncated list (raise per_page)"
+        )
     records: list[dict[str, Any]] = []
     for plan in plans:
         if not isinstance(plan, dict):
