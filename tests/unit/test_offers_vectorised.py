@@ -223,7 +223,15 @@ HOSTILE = [
 ]
 
 
-@pytest.mark.parametrize("change", HOSTILE, ids=[json.dumps(c, default=str)[:40] for c in HOSTILE])
+# ids must be the same in every process (pytest-xdist compares them): no object reprs (addresses)
+@pytest.mark.parametrize(
+    "change",
+    HOSTILE,
+    ids=[
+        f"{i}-" + json.dumps(c, default=lambda o: type(o).__name__)[:40]
+        for i, c in enumerate(HOSTILE)
+    ],
+)
 def test_hostile_record_alone_matches_the_scalar_definition(change):
     assert_same([{**BASE, **change}])
 
