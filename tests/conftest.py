@@ -118,6 +118,15 @@ def tracker_env(tmp_path, monkeypatch):
     return warehouse_dir
 
 
+def pytest_collection_modifyitems(config, items):
+    """The reliability suite (kills, races, disk full, slow servers) is slow by nature: mark
+    all of it, so `-m "not slow"` runs the fast tests first, in parallel (pytest-xdist), and
+    `-m slow` runs the rest on their own (their timings and locks want a quiet machine)."""
+    for item in items:
+        if "tests/reliability/" in item.nodeid.replace("\\", "/"):
+            item.add_marker(pytest.mark.slow)
+
+
 # ------------------------------------------------------------ #10 fault kinds, with outcomes
 _fault_outcomes: dict[str, list[str]] = {}
 
