@@ -2,9 +2,10 @@
 
 * identifying User-Agent (config ``[http] user_agent``);
 * a timeout on every request;
-* retries with exponential backoff on connection errors, 429 and 5xx, honouring
-  ``Retry-After`` (seconds or HTTP date), capped at ``max_backoff_seconds``;
-* a per-host minimum interval between requests (rate limit);
+* retries by urllib3's ``Retry`` (``pipelines.lib.http_retry``) on connection errors, 429
+  and 5xx with exponential backoff, honouring ``Retry-After`` (seconds or HTTP date),
+  every wait capped at ``max_backoff_seconds``;
+* a per-host minimum interval between requests (rate limit), retries included;
 * a response size limit: a body larger than ``max_response_bytes`` is an error, not a
   memory blow-up;
 * optional fallback URL used when the primary answers 429 (SkyPilot's S3 mirror);
@@ -15,9 +16,8 @@
   included): ``timeout_seconds`` bounds each socket read only, so a server dripping one
   byte every few seconds would otherwise hold a fetch forever;
 * ``Content-Encoding: gzip``/``deflate`` bodies are read raw and inflated here, with the
-  decompressed size capped by the same ``max_response_bytes`` (a 1.5 MB gzip that inflates
-  to 1.5 GiB is an error, not 3 GB of memory); ``bounded_gunzip`` applies the same cap to
-  payloads that are themselves gzip files (parsers use it instead of ``gzip.decompress``).
+  decompressed size capped by the same ``max_response_bytes`` (``pipelines.lib.http_body``;
+  ``bounded_gunzip`` applies the same cap to payloads that are themselves gzip files).
 
 Errors raise ``FetchError`` naming the URL and what happened. Secrets (auth headers) are
 passed per request and never logged.
@@ -25,15 +25,10 @@ passed per request and never logged.
 
 from __future__ import annotations
 
-import email.utils
-import errno
-import gzip
 import http.client
 import logging
-import socket
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,19 +36,51 @@ from urllib.parse import urlsplit
 
 import requests
 import urllib3
+from urllib3.util.retry import RequestHistory
+
+from pipelines.lib.http_body import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DecompressionLimitError,
+    bounded_gunzip,
+    inflate_deflate,
+)
+from pipelines.lib.http_retry import (
+    REFUSED,
+    RETRY_STATUSES,
+    UNREACHABLE,
+    UNREACHABLE_KINDS,
+    UNRESOLVABLE,
+    DeadlineTimeout,
+    FetchRetry,
+    PerFetchRetryAdapter,
+    WouldPassDeadline,
+    describe,
+    parse_retry_after,
+    unreachable_kind,
+)
+
+__all__ = [
+    "DEADLINE",
+    "DEFAULT_DEADLINE_SECONDS",
+    "DEFAULT_MAX_RESPONSE_BYTES",
+    "REFUSED",
+    "RETRY_STATUSES",
+    "UNREACHABLE",
+    "UNREACHABLE_KINDS",
+    "UNRESOLVABLE",
+    "DecompressionLimitError",
+    "FetchError",
+    "FetchedPayload",
+    "PoliteClient",
+    "bounded_gunzip",
+    "parse_retry_after",
+]
 
 log = logging.getLogger(__name__)
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 DEFAULT_DEADLINE_SECONDS = 120.0
+DEADLINE = "deadline"  # FetchError.kind: the total deadline passed
 _READ_CHUNK = 64 * 1024
-
-# FetchError.kind for a host that cannot be reached: retrying cannot help
-UNRESOLVABLE, REFUSED, UNREACHABLE = "unresolvable", "refused", "unreachable"
-UNREACHABLE_KINDS = frozenset({UNRESOLVABLE, REFUSED, UNREACHABLE})
-DEADLINE = "deadline"
-_UNREACHABLE_ERRNOS = frozenset({errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN})
 
 
 class FetchError(RuntimeError):
@@ -64,77 +91,6 @@ class FetchError(RuntimeError):
     def __init__(self, url: str, message: str, status: int | None = None, kind: str | None = None):
         super().__init__(f"{url}: {message}")
         self.url, self.status, self.kind = url, status, kind
-
-
-class DecompressionLimitError(ValueError):
-    """A compressed body that inflates beyond the size limit (a decompression bomb)."""
-
-
-def _inflate(data: bytes, wbits: int, limit: int, produced: int = 0) -> tuple[bytes, bytes]:
-    """One zlib stream of ``data`` inflated to at most ``limit - produced`` bytes; returns
-    (output, the input after the stream). Raises ``DecompressionLimitError`` past the limit,
-    ``gzip.BadGzipFile`` on corrupt data and ``EOFError`` on a stream cut short."""
-    d = zlib.decompressobj(wbits)
-    out = bytearray()
-    buf = data
-    try:
-        while not d.eof:
-            # ask for one byte more than allowed: getting it proves the limit is exceeded
-            piece = d.decompress(buf, limit - produced - len(out) + 1)
-            out += piece
-            if produced + len(out) > limit:
-                raise DecompressionLimitError(
-                    f"compressed body of {len(data)} bytes inflates beyond the {limit}-byte limit"
-                )
-            buf = d.unconsumed_tail
-            if not piece and not buf:
-                break
-    except zlib.error as exc:
-        raise gzip.BadGzipFile(f"corrupt compressed data ({exc})") from None
-    if not d.eof:
-        raise EOFError("compressed data ended before the end-of-stream marker was reached")
-    return bytes(out), d.unused_data
-
-
-def bounded_gunzip(data: bytes, limit: int = DEFAULT_MAX_RESPONSE_BYTES) -> bytes:
-    """``gzip.decompress`` with the decompressed size capped at ``limit`` bytes, memory
-    bounded by the limit (not by what the data claims). Multi-member files are joined, as
-    ``gzip.decompress`` does. Raises ``DecompressionLimitError`` beyond the limit, and like
-    ``gzip.decompress`` an ``OSError`` (``gzip.BadGzipFile``) or ``EOFError`` on bad data."""
-    if data[:2] != b"\x1f\x8b":
-        raise gzip.BadGzipFile("not a gzip file (no 1f 8b magic)")
-    parts: list[bytes] = []
-    produced = 0
-    rest = data
-    while rest:
-        out, rest = _inflate(rest, 16 + zlib.MAX_WBITS, limit, produced)
-        parts.append(out)
-        produced += len(out)
-        rest = rest.lstrip(b"\x00")  # trailing zero padding, which gzip.decompress allows too
-        if rest and rest[:2] != b"\x1f\x8b":
-            raise gzip.BadGzipFile("garbage after the last gzip member")
-    return b"".join(parts)
-
-
-def _unreachable_kind(exc: BaseException) -> str | None:
-    """``unresolvable`` / ``refused`` / ``unreachable`` if the connection error says the host
-    cannot be reached at all (walking the wrapped causes requests and urllib3 add)."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        e = stack.pop()
-        if e is None or id(e) in seen:
-            continue
-        seen.add(id(e))
-        if isinstance(e, (socket.gaierror, urllib3.exceptions.NameResolutionError)):
-            return UNRESOLVABLE
-        if isinstance(e, ConnectionRefusedError):
-            return REFUSED
-        if isinstance(e, OSError) and e.errno in _UNREACHABLE_ERRNOS:
-            return UNREACHABLE
-        stack.extend([e.__cause__, e.__context__, getattr(e, "reason", None)])
-        stack.extend(a for a in getattr(e, "args", ()) if isinstance(a, BaseException))
-    return None
 
 
 @dataclass
@@ -149,22 +105,8 @@ class FetchedPayload:
     headers: dict[str, str] = field(default_factory=dict)  # response headers (Link paging ...)
 
 
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date)."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (now if now is not None else time.time()))
-
-
 class PoliteClient:
-    """requests.Session wrapper with timeouts, retries, rate limit and size limit."""
+    """requests.Session with timeouts, urllib3 retries, rate limit, deadline and size limit."""
 
     def __init__(
         self,
@@ -184,6 +126,9 @@ class PoliteClient:
         self.session.headers["User-Agent"] = user_agent
         # only encodings this client inflates under the size cap (not br/zstd)
         self.session.headers["Accept-Encoding"] = "gzip, deflate"
+        self._adapter = PerFetchRetryAdapter()
+        self.session.mount("http://", self._adapter)
+        self.session.mount("https://", self._adapter)
         self.deadline = deadline_seconds
         self.timeout = timeout_seconds
         self.max_retries = max_retries
@@ -218,17 +163,149 @@ class PoliteClient:
                 self._sleep(self.min_interval - (now - last))
             self._last_request[host] = time.monotonic()
 
-    def _read_limited(self, resp: requests.Response, url: str, deadline: float) -> bytes:
-        """The body, read raw in chunks: at most ``max_bytes`` transferred and (for gzip /
-        deflate) decompressed, and finished before ``deadline`` (monotonic seconds)."""
+    def _retry(
+        self, url: str, deadline: float, history: tuple[RequestHistory, ...], may_fall_back: bool
+    ) -> FetchRetry:
+        """The Retry of one URL's attempts: what is left of ``max_retries`` after
+        ``history`` (the attempts on the primary URL before a switch to the fallback)."""
+
+        def pause(delay: float) -> None:
+            self._sleep(delay)
+            self._wait_for_host(url)
+
+        return FetchRetry(
+            total=self.max_retries - len(history),
+            connect=None,
+            read=None,
+            redirect=None,
+            status=None,
+            other=None,
+            # every method: the POSTs this client sends are read-only API queries
+            allowed_methods=None,
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=self.backoff,
+            backoff_max=self.max_backoff,
+            raise_on_status=False,  # the last answer comes back; FetchError names it
+            respect_retry_after_header=True,
+            history=history,
+            url=url,
+            deadline=deadline,
+            may_fall_back=may_fall_back,
+            pause=pause,
+        )
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        retry: FetchRetry,
+        per_read: float,
+        kwargs: dict[str, Any],
+    ) -> requests.Response:
+        """One URL's attempts (urllib3 retries them); a failure without any answer is a
+        FetchError."""
+        try:
+            with self._adapter.retrying(retry):
+                return self.session.request(
+                    method,
+                    url,
+                    stream=True,
+                    timeout=DeadlineTimeout(per_read, retry.deadline),
+                    **kwargs,
+                )
+        except WouldPassDeadline as exc:
+            raise FetchError(
+                url,
+                f"{exc.last_error}; the next attempt (in {exc.delay:.1f}s) would "
+                f"pass the {self.deadline:g}s deadline",
+                exc.status,
+                kind=DEADLINE,
+            ) from None
+        except (requests.ConnectionError, requests.Timeout, requests.exceptions.RetryError) as exc:
+            kind = unreachable_kind(exc)
+            if kind is not None:
+                raise FetchError(
+                    url, f"host {kind} ({type(exc).__name__}); not retried", kind=kind
+                ) from None
+            raise FetchError(
+                url, f"{type(exc).__name__}: {exc} after {self.max_retries + 1} attempts"
+            ) from None
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        fallback_url: str | None = None,
+        **kwargs: Any,
+    ) -> FetchedPayload:
+        """Send a request with retries; on HTTP 429 switch to ``fallback_url`` if given.
+        Everything (attempts, waits, body) ends within ``deadline_seconds``."""
+        deadline = time.monotonic() + self.deadline
+        per_read = kwargs.pop("timeout", self.timeout)
+        current = url
+        history: tuple[RequestHistory, ...] = ()
+        while True:
+            may_fall_back = bool(fallback_url) and current != fallback_url
+            self._wait_for_host(current)
+            if time.monotonic() >= deadline:
+                last = describe(history[-1]) if history else "no attempt made"
+                raise FetchError(
+                    current,
+                    f"deadline of {self.deadline:g}s passed after {len(history)} "
+                    f"attempt(s); last: {last}",
+                    history[-1].status if history else None,
+                    kind=DEADLINE,
+                )
+            resp = self._send(
+                method,
+                current,
+                self._retry(current, deadline, history, may_fall_back),
+                per_read,
+                kwargs,
+            )
+            status = resp.status_code
+            if status < 400:
+                return FetchedPayload(
+                    url=current,
+                    status=status,
+                    content=self._read_limited(resp, current, deadline),
+                    content_type=resp.headers.get("Content-Type", ""),
+                    fetched_at=time.time(),
+                    headers=dict(resp.headers),
+                )
+            answered = getattr(resp.raw, "retries", None)
+            history = (answered.history if answered is not None else history) + (
+                RequestHistory(method, current, None, status, None),
+            )
+            resp.close()
+            if status not in RETRY_STATUSES:
+                raise FetchError(current, f"HTTP {status}", status)
+            if status == 429 and may_fall_back:
+                log.warning("%s answered 429; switching to fallback %s", current, fallback_url)
+                current = fallback_url
+                if len(history) <= self.max_retries:
+                    continue
+            raise FetchError(current, f"HTTP {status} after {len(history)} attempts", status)
+
+    # ---------------------------------------------------------------- reading the body
+
+    def _check_headers(self, resp: requests.Response, url: str) -> tuple[int | None, str]:
+        """(declared Content-Length, Content-Encoding) of an answer this client can read:
+        a declared length over the limit or an encoding it cannot inflate is a FetchError."""
         declared = resp.headers.get("Content-Length")
-        if declared and declared.isdigit() and int(declared) > self.max_bytes:
+        length = int(declared) if declared and declared.isdigit() else None
+        if length is not None and length > self.max_bytes:
             resp.close()
             raise FetchError(url, f"response of {declared} bytes exceeds limit {self.max_bytes}")
         encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
         if encoding not in ("", "identity", "gzip", "x-gzip", "deflate"):
             resp.close()
             raise FetchError(url, f"unsupported Content-Encoding {encoding!r}")
+        return length, encoding
+
+    def _read_raw(self, resp: requests.Response, url: str, deadline: float) -> bytes:
+        """The body as transferred (not decoded): at most ``max_bytes``, before ``deadline``."""
         chunks, total = [], 0
         try:
             while True:
@@ -259,19 +336,16 @@ class PoliteClient:
             ) from None
         finally:
             resp.close()
-        # a body shorter than its declared length is a truncated transfer, never data
-        if declared and declared.isdigit() and total < int(declared):
-            raise FetchError(url, f"truncated body: {total} of {declared} bytes")
-        body = b"".join(chunks)
+        return b"".join(chunks)
+
+    def _decode(self, body: bytes, encoding: str, url: str) -> bytes:
+        """A gzip / deflate body inflated under the same ``max_bytes`` cap."""
         if encoding in ("", "identity"):
             return body
         try:
             if encoding in ("gzip", "x-gzip"):
                 return bounded_gunzip(body, self.max_bytes)
-            try:
-                return _inflate(body, zlib.MAX_WBITS, self.max_bytes)[0]  # deflate = zlib stream
-            except gzip.BadGzipFile:
-                return _inflate(body, -zlib.MAX_WBITS, self.max_bytes)[0]  # some send raw deflate
+            return inflate_deflate(body, self.max_bytes)
         except DecompressionLimitError as exc:
             raise FetchError(url, f"Content-Encoding {encoding}: {exc}") from None
         except (OSError, EOFError) as exc:
@@ -279,88 +353,15 @@ class PoliteClient:
                 url, f"Content-Encoding {encoding}: body does not decode ({exc})"
             ) from None
 
-    def request(
-        self,
-        method: str,
-        url: str,
-        *,
-        fallback_url: str | None = None,
-        **kwargs: Any,
-    ) -> FetchedPayload:
-        """Send a request with retries; on HTTP 429 switch to ``fallback_url`` if given.
-        Everything (attempts, waits, body) ends within ``deadline_seconds``."""
-        deadline = time.monotonic() + self.deadline
-        per_read = kwargs.pop("timeout", self.timeout)
-        current = url
-        last_error = "no attempt made"
-        status: int | None = None
-        for attempt in range(self.max_retries + 1):
-            self._wait_for_host(current)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise FetchError(
-                    current,
-                    f"deadline of {self.deadline:g}s passed after {attempt} "
-                    f"attempt(s); last: {last_error}",
-                    status,
-                    kind=DEADLINE,
-                )
-            delay = min(self.max_backoff, self.backoff * (2**attempt))
-            try:
-                resp = self.session.request(
-                    method, current, stream=True, timeout=min(per_read, remaining), **kwargs
-                )
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                kind = _unreachable_kind(exc)
-                if kind is not None:
-                    # no host to talk to: backoff cannot fix that, say so at once
-                    raise FetchError(
-                        current, f"host {kind} ({type(exc).__name__}); not retried", kind=kind
-                    ) from None
-                last_error = f"{type(exc).__name__}: {exc}"
-                status = None
-            else:
-                status = resp.status_code
-                if status < 400:
-                    content = self._read_limited(resp, current, deadline)
-                    return FetchedPayload(
-                        url=current,
-                        status=status,
-                        content=content,
-                        content_type=resp.headers.get("Content-Type", ""),
-                        fetched_at=time.time(),
-                        headers=dict(resp.headers),
-                    )
-                retry_after = parse_retry_after(resp.headers.get("Retry-After"))
-                resp.close()
-                last_error = f"HTTP {status}"
-                if status not in RETRY_STATUSES:
-                    raise FetchError(current, last_error, status)
-                if status == 429 and fallback_url and current != fallback_url:
-                    log.warning("%s answered 429; switching to fallback %s", current, fallback_url)
-                    current = fallback_url
-                    continue
-                if retry_after is not None:
-                    delay = min(self.max_backoff, retry_after)
-            if attempt < self.max_retries:
-                if time.monotonic() + delay > deadline:
-                    raise FetchError(
-                        current,
-                        f"{last_error}; the next attempt (in {delay:.1f}s) would "
-                        f"pass the {self.deadline:g}s deadline",
-                        status,
-                        kind=DEADLINE,
-                    )
-                log.warning(
-                    "%s: %s (attempt %d/%d); retrying in %.1fs",
-                    current,
-                    last_error,
-                    attempt + 1,
-                    self.max_retries + 1,
-                    delay,
-                )
-                self._sleep(delay)
-        raise FetchError(current, f"{last_error} after {self.max_retries + 1} attempts", status)
+    def _read_limited(self, resp: requests.Response, url: str, deadline: float) -> bytes:
+        """The body, read raw in chunks: at most ``max_bytes`` transferred and (for gzip /
+        deflate) decompressed, and finished before ``deadline`` (monotonic seconds)."""
+        declared, encoding = self._check_headers(resp, url)
+        body = self._read_raw(resp, url, deadline)
+        # a body shorter than its declared length is a truncated transfer, never data
+        if declared is not None and len(body) < declared:
+            raise FetchError(url, f"truncated body: {len(body)} of {declared} bytes")
+        return self._decode(body, encoding, url)
 
     def get(self, url: str, **kwargs: Any) -> FetchedPayload:
         return self.request("GET", url, **kwargs)
