@@ -41,27 +41,65 @@ Extensions come from their PyPI wheels (``duckdb-extension-ducklake``, ``-postgr
 ``-httpfs``), which must be built for the running DuckDB; they are loaded by path with
 autoinstall and autoload off, so nothing is ever downloaded at run time. A missing wheel, or a
 wheel for another DuckDB version, is one ``LakeError`` line naming the package to install.
+
+Which lake a warehouse path names (parsing the configured text, the anchors) is
+``pipelines.lib.lake_target``; its names are re-exported here.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import importlib.util
 import json
 import os
 import random
-import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import duckdb
 
-WAREHOUSE_ENV = "GPU_TRACKER_WAREHOUSE"
-DATA_ENV = "GPU_TRACKER_LAKE_DATA"
-PREFIX = "ducklake:"
+from pipelines.lib.lake_target import (
+    DATA_ENV,
+    PREFIX,
+    WAREHOUSE_ENV,
+    LakeError,
+    LakeTarget,
+    is_lake_text,
+    parse,
+    redact_dsn,
+    resolve_warehouse,
+    target_for,
+)
+
+__all__ = [
+    "ALIAS",
+    "COMMIT_ATTEMPTS",
+    "CONFLICT_BACKOFF_SECONDS",
+    "DATA_ENV",
+    "DATA_VARIABLE",
+    "EXTENSION_PACKAGES",
+    "INIT_ATTEMPTS",
+    "PREFIX",
+    "WAREHOUSE_ENV",
+    "LakeError",
+    "LakeTarget",
+    "catalog_exists",
+    "conflict_pause",
+    "connect",
+    "extension_path",
+    "is_conflict",
+    "is_lake_connection",
+    "is_lake_text",
+    "load_extensions",
+    "parse",
+    "redact_dsn",
+    "resolve_warehouse",
+    "s3_secret_sql",
+    "sandbox_settings",
+    "sleep_before_retry",
+    "target_for",
+]
+
 ALIAS = "lake"  # the attached database; USE makes it the default, so names stay unqualified
 DATA_VARIABLE = "gpu_tracker_lake_data"  # DuckDB variable holding the connection's data path
 
@@ -77,154 +115,6 @@ EXTENSION_PACKAGES = {
     "postgres_scanner": "duckdb-extension-postgres_scanner",
     "httpfs": "duckdb-extension-httpfs",
 }
-
-
-class LakeError(RuntimeError):
-    """A lake that cannot be opened, said in one line (bad target, missing extension wheel,
-    missing catalog, unreachable catalog database or object store)."""
-
-
-@dataclass(frozen=True)
-class LakeTarget:
-    """One DuckLake warehouse: its catalog, its data path and the local anchor path."""
-
-    catalog: str  # absolute path of a DuckDB catalog file, or "postgres:<libpq string>"
-    data_path: str  # absolute directory (ending in /) or s3://bucket/prefix/
-    anchor: Path
-
-    @property
-    def postgres(self) -> bool:
-        return self.catalog.startswith("postgres:")
-
-    @property
-    def s3(self) -> bool:
-        return self.data_path.startswith("s3://")
-
-    def describe(self) -> str:
-        """The target for messages and notes: the catalog without its password."""
-        return f"ducklake:{redact_dsn(self.catalog)} (data {self.data_path})"
-
-    def extensions(self) -> list[str]:
-        return (
-            ["ducklake"]
-            + (["postgres_scanner"] if self.postgres else [])
-            + (["httpfs"] if self.s3 else [])
-        )
-
-
-def redact_dsn(text: str) -> str:
-    """A libpq string or URL without its password (``password=...`` or ``user:pw@``)."""
-    text = re.sub(r"(password\s*=\s*)('[^']*'|\S+)", r"\1***", text, flags=re.IGNORECASE)
-    return re.sub(r"(://[^:/@\s]+):[^@\s]*@", r"\1:***@", text)
-
-
-_TARGETS: dict[Path, LakeTarget] = {}
-
-
-def is_lake_text(text: str | os.PathLike | None) -> bool:
-    return text is not None and str(text).startswith(PREFIX)
-
-
-def parse(text: str, base_dir: Path, data: str | None = None) -> LakeTarget:
-    """``ducklake:<catalog>`` -> its target (data path from ``data`` or GPU_TRACKER_LAKE_DATA)."""
-    if not is_lake_text(text):
-        raise LakeError(f"{WAREHOUSE_ENV}={text!r} is not a ducklake: target")
-    catalog = text[len(PREFIX) :].strip()
-    data = (data if data is not None else os.environ.get(DATA_ENV, "")).strip()
-    if not catalog:
-        raise LakeError(
-            f"{WAREHOUSE_ENV}=ducklake: needs a catalog: ducklake:<file.ducklake> "
-            "or ducklake:postgres:<libpq connection string>"
-        )
-    if catalog.startswith("postgres:"):
-        if not catalog[len("postgres:") :].strip():
-            raise LakeError(
-                f"{WAREHOUSE_ENV}=ducklake:postgres: needs a libpq connection string, "
-                "e.g. ducklake:postgres:host=db.internal dbname=gpu_lake user=tracker"
-            )
-        if not data:
-            raise LakeError(
-                f"a Postgres lake catalog needs {DATA_ENV} (a directory shared by "
-                "every machine, or s3://bucket/prefix)"
-            )
-        digest = hashlib.sha256(f"{catalog}\n{data}".encode()).hexdigest()[:12]
-        anchor = base_dir / "warehouse" / f"ducklake-postgres-{digest}.catalog"
-    else:
-        if catalog.startswith(("md:", "sqlite:", "mysql:")):
-            raise LakeError(
-                f"{WAREHOUSE_ENV}: catalog {catalog.split(':')[0]}: is not supported "
-                "(a DuckDB file or postgres:<connection string>)"
-            )
-        path = Path(catalog).expanduser()
-        anchor = path if path.is_absolute() else base_dir / path
-        catalog = str(anchor)
-        data = data or f"{anchor}.files"
-    return LakeTarget(catalog=catalog, data_path=_normalise_data(data, base_dir), anchor=anchor)
-
-
-def _normalise_data(data: str, base_dir: Path) -> str:
-    if data.startswith("s3://"):
-        parts = urlsplit(data)
-        if not parts.netloc:
-            raise LakeError(f"{DATA_ENV}={data!r}: no bucket (s3://bucket/prefix)")
-        return data.rstrip("/") + "/"
-    if "://" in data:
-        raise LakeError(f"{DATA_ENV}={data!r}: only a directory or s3://bucket/prefix is supported")
-    path = Path(data).expanduser()
-    path = path if path.is_absolute() else base_dir / path
-    return str(path).rstrip("/") + "/"
-
-
-def resolve_warehouse(text: str, base_dir: Path) -> Path:
-    """The warehouse path for a configured value: a file path as before, or a lake's anchor
-    (remembered, so ``target_for`` finds the lake again)."""
-    if not is_lake_text(text):
-        path = Path(text)
-        return path if path.is_absolute() else base_dir / path
-    target = parse(text, base_dir)
-    _TARGETS[target.anchor] = target
-    return target.anchor
-
-
-def target_for(db_path: str | os.PathLike) -> LakeTarget | None:
-    """The lake behind a warehouse path, or None for the DuckDB file backend.
-
-    An anchor resolved in this process is known; otherwise GPU_TRACKER_WAREHOUSE is tried
-    (a subprocess handed the anchor), and a ``*.ducklake`` path is a DuckDB-catalog lake
-    with GPU_TRACKER_LAKE_DATA or its default data path."""
-    if is_lake_text(db_path):
-        return parse(str(db_path), Path.cwd())
-    path = Path(db_path)
-    if path in _TARGETS:
-        return _TARGETS[path]
-    env = os.environ.get(WAREHOUSE_ENV, "")
-    if is_lake_text(env):
-        for base in {Path.cwd(), _config_dir()}:
-            with contextlib.suppress(LakeError):
-                target = parse(env, base)
-                if target.anchor == path:
-                    _TARGETS[path] = target
-                    return target
-    if path.suffix == ".ducklake":
-        target = parse(PREFIX + str(path), Path.cwd())
-        _TARGETS[path] = target
-        return target
-    if path.name.startswith("ducklake-postgres-") and path.suffix == ".catalog":
-        raise LakeError(
-            f"{path} names a Postgres lake, but {WAREHOUSE_ENV} does not say which: "
-            f"set {WAREHOUSE_ENV}=ducklake:postgres:<connection string> and {DATA_ENV}"
-        )
-    return None
-
-
-def _config_dir() -> Path:
-    try:
-        from pipelines.lib.config import REPO_ROOT, config_path_from_env
-
-        path = config_path_from_env()
-    except (ImportError, FileNotFoundError):
-        return Path.cwd()
-    return path.parent if path is not None else REPO_ROOT
 
 
 def extension_path(name: str) -> Path:
@@ -321,6 +211,27 @@ def catalog_exists(target: LakeTarget) -> bool:
         con.close()
 
 
+def _attach(con: duckdb.DuckDBPyConnection, target: LakeTarget, read_only: bool) -> None:
+    """ATTACH the lake as ``lake`` (READ_ONLY for readers), retrying the one race worth
+    retrying: a new Postgres catalog that another process is creating at the same moment."""
+    options = [f"DATA_PATH '{_sql_str(target.data_path)}'"] + (["READ_ONLY"] if read_only else [])
+    attach = f"ATTACH '{_sql_str(PREFIX + target.catalog)}' AS {ALIAS} ({', '.join(options)})"
+    for attempt in range(1, INIT_ATTEMPTS + 1):
+        try:
+            con.execute(attach)
+            return
+        except duckdb.Error as exc:
+            # two processes attaching a new Postgres catalog at once both create its
+            # metadata tables; the loser fails (duplicate key in pg_type) and, once the
+            # winner has committed, attaches to the catalog it created
+            if (
+                not (target.postgres and "Failed to initialize DuckLake" in str(exc))
+                or attempt == INIT_ATTEMPTS
+            ):
+                raise
+            sleep_before_retry(attempt)
+
+
 def connect(
     target: LakeTarget, read_only: bool, settings: dict[str, str] | None = None
 ) -> duckdb.DuckDBPyConnection:
@@ -347,24 +258,7 @@ def connect(
             )
         if not read_only and not target.s3:
             Path(target.data_path).mkdir(parents=True, exist_ok=True)
-        options = [f"DATA_PATH '{_sql_str(target.data_path)}'"] + (
-            ["READ_ONLY"] if read_only else []
-        )
-        attach = f"ATTACH '{_sql_str(PREFIX + target.catalog)}' AS {ALIAS} ({', '.join(options)})"
-        for attempt in range(1, INIT_ATTEMPTS + 1):
-            try:
-                con.execute(attach)
-                break
-            except duckdb.Error as exc:
-                # two processes attaching a new Postgres catalog at once both create its
-                # metadata tables; the loser fails (duplicate key in pg_type) and, once the
-                # winner has committed, attaches to the catalog it created
-                if (
-                    not (target.postgres and "Failed to initialize DuckLake" in str(exc))
-                    or attempt == INIT_ATTEMPTS
-                ):
-                    raise
-                sleep_before_retry(attempt)
+        _attach(con, target, read_only)
         con.execute(f"USE {ALIAS}")
         con.execute(f"SET VARIABLE {DATA_VARIABLE} = '{_sql_str(target.data_path)}'")
     except duckdb.IOException as exc:
