@@ -363,121 +363,140 @@ def test_cpu_rows_are_not_offers_and_bad_prices_are_quarantined():
 # --- the columnar parser against the per-row loop it replaced -----------------------------
 
 
+def _price_of(value):
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _readings(row):
+    """(per-GPU reading, total reading, count) of one row's ``SizeInMiB``, the slow way."""
+    accel = (row.get("AcceleratorName") or "").strip()
+    info_name, size = sky.gpu_info(row.get("GpuInfo") or "")
+    family = gpu_family(accel) or gpu_family(info_name)
+    count = _price_of(row.get("AcceleratorCount"))
+    if family is None or size is None:
+        return None, None, count
+    gb = size / 1024 if size >= 1024 else size
+    per_gpu = snap_memory(family, gb)
+    total = (
+        snap_memory(family, gb / count) if count and count > 1 and count == int(count) else per_gpu
+    )
+    return per_gpu, total, count
+
+
+def _convention(rows):
+    """The catalog's memory convention from a first pass: rows where only one reading fits."""
+    votes = set()
+    for row in rows:
+        if (row.get("AcceleratorName") or "").strip():
+            per_gpu, total, count = _readings(row)
+            if count and count > 1 and (per_gpu is None) != (total is None):
+                votes.add("per_gpu" if per_gpu is not None else "total")
+    return votes.pop() if len(votes) == 1 else None
+
+
+def _row_memory(row, convention):
+    per_gpu, total, _ = _readings(row)
+    if per_gpu == total or total is None:
+        memory = per_gpu
+    elif per_gpu is None:
+        memory = total
+    else:
+        memory = {"per_gpu": per_gpu, "total": total}.get(convention or "")
+    return float(memory) if memory is not None else None
+
+
+def _row_upstream(cloud, instance):
+    upstream = f"skypilot:{cloud}"
+    if cloud in sky.RESELLER_CLOUDS and "__" in instance:
+        upstream = f"skypilot:{cloud}:{instance.split('__', 1)[0]}"
+    if cloud == "vast":
+        upstream = "skypilot:vast (group median, not raw bids)"
+    return upstream
+
+
+def _row_base(name, cloud, row, convention):
+    """The fields every record of one GPU row shares."""
+    instance = (row.get("InstanceType") or "").strip()
+    info_name = sky.gpu_info_name(row.get("GpuInfo") or "")
+    region = (row.get("Region") or "").strip()
+    zone = (row.get("AvailabilityZone") or "").strip()
+    if zone:
+        region = f"{region}/{zone}" if region else zone
+    return {
+        "provider": sky.CLOUD_PROVIDER.get(cloud, cloud),
+        "upstream_source": _row_upstream(cloud, instance),
+        "gpu_name": (row.get("AcceleratorName") or "").strip(),
+        "gpu_hint": " ".join(
+            x for x in (info_name, instance, row.get("UpstreamCloudId") or "") if x
+        ),
+        "gpu_memory_gb": _row_memory(row, convention),
+        "gpu_count": row.get("AcceleratorCount"),
+        "instance_type": instance,
+        "region": region,
+        "price_basis": "per_instance",
+        "currency": "USD",
+        "payload_name": name,
+    }
+
+
+def _row_records(base, row, has_spot):
+    """On-demand when priced, spot when a real spot price, else one record without a price."""
+    price = _price_of(row.get("Price"))
+    raw_spot = (row.get("SpotPrice") or "").strip() if has_spot else ""
+    spot = _price_of(raw_spot)
+    raw_price = (row.get("Price") or "").strip()
+    out = []
+    if raw_price:
+        out.append(
+            {**base, "pricing": "on_demand", "price": price if price is not None else raw_price}
+        )
+    if raw_spot and spot != 0 and (spot is None or price is None or abs(spot - price) > 1e-9):
+        out.append({**base, "pricing": "spot", "price": spot if spot is not None else raw_spot})
+    return out or [{**base, "pricing": "on_demand", "price": None}]
+
+
+def _per_gpu_key(rec):
+    count = _price_of(rec["gpu_count"])
+    if isinstance(rec["price"], float) and count:
+        return (rec["upstream_source"], rec["pricing"], round(rec["price"] / count, 6))
+    return None
+
+
+def _mark_placeholders(records):
+    """One whole-dollar per-GPU price for GPUs of different families of one cloud."""
+    groups: dict[tuple, set] = {}
+    for rec in records:
+        key = _per_gpu_key(rec)
+        if key is not None and key[2] >= 1 and key[2] == int(key[2]):
+            groups.setdefault(key, set()).add(
+                gpu_family(rec["gpu_name"]) or rec["gpu_name"].upper()
+            )
+    for rec in records:
+        key = _per_gpu_key(rec)
+        if key is not None and len(groups.get(key, ())) >= 2:
+            rec["quarantine_reason"] = "placeholder_price"
+            rec["quarantine_detail"] = "x"
+
+
 def _reference_records(name: str, content: bytes) -> list[dict]:
     """The per-row ``csv.DictReader`` loop ``sky.parse`` was before it returned columns, with
     the variant rules of issue #13.2 written the slow way: memory readings per row and the
     catalog's convention from a first pass, zero spot prices, placeholder prices by group."""
-
-    def price_of(value):
-        value = (value or "").strip()
-        if not value:
-            return None
-        try:
-            return float(value)
-        except ValueError:
-            return None
-
     cloud = name.rsplit(".", 1)[0]
     rows = list(csv.DictReader(io.StringIO(content.decode("utf-8-sig"))))
     has_spot = "SpotPrice" in (rows[0] if rows else {})
-    provider = sky.CLOUD_PROVIDER.get(cloud, cloud)
-
-    def readings(row):
-        accel = (row.get("AcceleratorName") or "").strip()
-        info_name, size = sky.gpu_info(row.get("GpuInfo") or "")
-        family = gpu_family(accel) or gpu_family(info_name)
-        count = price_of(row.get("AcceleratorCount"))
-        if family is None or size is None:
-            return None, None, count
-        gb = size / 1024 if size >= 1024 else size
-        per_gpu = snap_memory(family, gb)
-        total = (
-            snap_memory(family, gb / count)
-            if count and count > 1 and count == int(count)
-            else per_gpu
-        )
-        return per_gpu, total, count
-
-    votes = set()
-    for row in rows:
-        if (row.get("AcceleratorName") or "").strip():
-            per_gpu, total, count = readings(row)
-            if count and count > 1 and (per_gpu is None) != (total is None):
-                votes.add("per_gpu" if per_gpu is not None else "total")
-    convention = votes.pop() if len(votes) == 1 else None
-
+    convention = _convention(rows)
     records = []
     for row in rows:
-        accel = (row.get("AcceleratorName") or "").strip()
-        if not accel:
-            continue
-        instance = (row.get("InstanceType") or "").strip()
-        info_name = sky.gpu_info_name(row.get("GpuInfo") or "")
-        hints = " ".join(x for x in (info_name, instance, row.get("UpstreamCloudId") or "") if x)
-        region = (row.get("Region") or "").strip()
-        zone = (row.get("AvailabilityZone") or "").strip()
-        if zone:
-            region = f"{region}/{zone}" if region else zone
-        upstream = f"skypilot:{cloud}"
-        if cloud in sky.RESELLER_CLOUDS and "__" in instance:
-            upstream = f"skypilot:{cloud}:{instance.split('__', 1)[0]}"
-        if cloud == "vast":
-            upstream = "skypilot:vast (group median, not raw bids)"
-        per_gpu, total, _ = readings(row)
-        if per_gpu == total or total is None:
-            memory = per_gpu
-        elif per_gpu is None:
-            memory = total
-        else:
-            memory = {"per_gpu": per_gpu, "total": total}.get(convention or "")
-        base = {
-            "provider": provider,
-            "upstream_source": upstream,
-            "gpu_name": accel,
-            "gpu_hint": hints,
-            "gpu_memory_gb": float(memory) if memory is not None else None,
-            "gpu_count": row.get("AcceleratorCount"),
-            "instance_type": instance,
-            "region": region,
-            "price_basis": "per_instance",
-            "currency": "USD",
-            "payload_name": name,
-        }
-        price = price_of(row.get("Price"))
-        raw_spot = (row.get("SpotPrice") or "").strip() if has_spot else ""
-        spot = price_of(raw_spot)
-        raw_price = (row.get("Price") or "").strip()
-        emitted = False
-        if raw_price:
-            records.append(
-                {**base, "pricing": "on_demand", "price": price if price is not None else raw_price}
-            )
-            emitted = True
-        if raw_spot and spot != 0 and (spot is None or price is None or abs(spot - price) > 1e-9):
-            records.append(
-                {**base, "pricing": "spot", "price": spot if spot is not None else raw_spot}
-            )
-            emitted = True
-        if not emitted:
-            records.append({**base, "pricing": "on_demand", "price": None})
-    # placeholders: one whole-dollar per-GPU price for GPUs of different families of one cloud
-    groups: dict[tuple, set] = {}
-    for rec in records:
-        count = price_of(rec["gpu_count"])
-        if isinstance(rec["price"], float) and count:
-            per = round(rec["price"] / count, 6)
-            if per >= 1 and per == int(per):
-                key = (rec["upstream_source"], rec["pricing"], per)
-                groups.setdefault(key, set()).add(
-                    gpu_family(rec["gpu_name"]) or rec["gpu_name"].upper()
-                )
-    for rec in records:
-        count = price_of(rec["gpu_count"])
-        if isinstance(rec["price"], float) and count:
-            key = (rec["upstream_source"], rec["pricing"], round(rec["price"] / count, 6))
-            if len(groups.get(key, ())) >= 2:
-                rec["quarantine_reason"] = "placeholder_price"
-                rec["quarantine_detail"] = "x"
+        if (row.get("AcceleratorName") or "").strip():
+            records.extend(_row_records(_row_base(name, cloud, row, convention), row, has_spot))
+    _mark_placeholders(records)
     return records
 
 

@@ -52,23 +52,25 @@ public file archive of the repository (read 2026-12-01). ``config.DEFAULTS`` lis
 ``gpu_tracker.toml`` 23; both named clouds with no v8 file (azure, fluidstack, paperspace, do,
 ibm, scp, ovhcloud, scaleway, simplepod: v5-v7 only), which would 404 every day, and the TOML
 missed daytona, which has one.
+
+Layout: this module is the source (SPEC, fetch, parse); the ``GpuInfo`` decoding and the
+per-catalog memory readings live in ``_skypilot_gpuinfo`` (``gpu_info`` and ``gpu_info_name``
+stay importable from here), the placeholder-price flags (quirk 10) in
+``_skypilot_placeholders``.
 """
 
 from __future__ import annotations
 
-import ast
 import csv
 import io
-import json
 import logging
-import re
-from functools import lru_cache
 from typing import Any
 
 import polars as pl
 
-from pipelines.lib.gpus import gpu_family, snap_memory
 from pipelines.lib.http import FetchError, PoliteClient
+from pipelines.lib.sources._skypilot_gpuinfo import catalog_memory, gpu_info, gpu_info_name
+from pipelines.lib.sources._skypilot_placeholders import PLACEHOLDER_MIN_FAMILIES, flag_placeholders
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "skypilot_catalog"
@@ -115,10 +117,22 @@ SPEC = SourceSpec(
     ),
     description="SkyPilot's public per-cloud price catalogs (v8 vms.csv): on-demand and spot per instance",
 )
-# a placeholder: the same whole-dollar per-GPU price for this many different GPU families
-PLACEHOLDER_MIN_FAMILIES = 2
 REQUIRED_COLUMNS = ("InstanceType", "AcceleratorName", "AcceleratorCount", "Price", "Region")
 log = logging.getLogger(__name__)
+# the GpuInfo readers, importable from here as before (tests, importers)
+__all__ = [
+    "CLOUD_PROVIDER",
+    "PLACEHOLDER_MIN_FAMILIES",
+    "REQUIRED_COLUMNS",
+    "RESELLER_CLOUDS",
+    "SOURCE_ID",
+    "SPEC",
+    "V8_CLOUDS",
+    "fetch",
+    "gpu_info",
+    "gpu_info_name",
+    "parse",
+]
 
 # catalog folder -> provider name (slugged later). Reseller catalogs keep their own name.
 CLOUD_PROVIDER = {"do": "digitalocean", "vast": "vastai", "lambda": "lambda", "ibm": "ibm"}
@@ -151,104 +165,6 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
     return out
 
 
-@lru_cache(maxsize=4096)
-def gpu_info(raw: str) -> tuple[str, float | None]:
-    """The first GPU's name and its ``MemoryInfo.SizeInMiB`` inside a ``GpuInfo`` cell,
-    whatever its encoding (``('', None)`` if none; the size as written, units unchecked)."""
-    raw = (raw or "").strip()
-    if not raw:
-        return "", None
-    if not raw.startswith("{"):
-        return raw, None  # paperspace: a plain name
-    obj: Any = None
-    try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError:
-        try:
-            obj = ast.literal_eval(raw)
-        except (ValueError, SyntaxError):
-            # JSON dumped then '"'->"'" : single-quoted strings with bare null/true/false
-            fixed = re.sub(r"\bnull\b", "None", raw)
-            fixed = re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", fixed))
-            try:
-                obj = ast.literal_eval(fixed)
-            except (ValueError, SyntaxError) as exc:
-                raise ParseError(f"unreadable GpuInfo {raw[:80]!r}: {exc}") from None
-    if not isinstance(obj, dict):
-        raise ParseError(f"GpuInfo is not a mapping: {raw[:80]!r}")
-    lower = {str(k).lower(): v for k, v in obj.items()}
-    gpus = lower.get("gpus") or []
-    if not isinstance(gpus, list) or not gpus or not isinstance(gpus[0], dict):
-        return "", None
-    first = {str(k).lower(): v for k, v in gpus[0].items()}
-    memory = first.get("memoryinfo")
-    size: Any = (
-        {str(k).lower(): v for k, v in memory.items()}.get("sizeinmib")
-        if isinstance(memory, dict)
-        else None
-    )
-    try:
-        size_mib = float(size) if size is not None and not isinstance(size, bool) else None
-    except (TypeError, ValueError):
-        size_mib = None  # an unreadable size is no evidence; the name and hints still count
-    if size_mib is not None and not 0 < size_mib < 1e9:
-        size_mib = None
-    return str(first.get("name") or ""), size_mib
-
-
-def gpu_info_name(raw: str) -> str:
-    """The first GPU name inside a ``GpuInfo`` cell, whatever its encoding ('' if none)."""
-    return gpu_info(raw)[0]
-
-
-def _memory_readings(
-    family: str | None, size_mib: float | None, count: float | None
-) -> tuple[int | None, int | None]:
-    """The variant sizes (GB) two readings of ``SizeInMiB`` name: as the per-GPU memory, and
-    as the instance total written into the per-GPU field (divided by the GPU count). A
-    value below 1024 is GiB written into the MiB field (runpod: ``80``)."""
-    if family is None or size_mib is None:
-        return None, None
-    gb = size_mib / 1024 if size_mib >= 1024 else size_mib
-    per_gpu = snap_memory(family, gb)
-    total = (
-        snap_memory(family, gb / count) if count and count > 1 and count == int(count) else per_gpu
-    )
-    return per_gpu, total
-
-
-def _catalog_memory(combos: list[tuple[str, str, str]]) -> dict[tuple[str, str, str], float | None]:
-    """Per-GPU memory (GB) for each distinct (AcceleratorName, GpuInfo, AcceleratorCount).
-
-    A row where only one reading names a variant settles it, and counts as evidence of the
-    catalog's convention; where both do and disagree, the convention decides when every
-    piece of evidence agrees, else no memory is given (the variant stays assumed)."""
-    readings: dict[tuple[str, str, str], tuple[int | None, int | None]] = {}
-    evidence = {"per_gpu": 0, "total": 0}
-    for accel, info_raw, count_text in combos:
-        try:
-            count = float(count_text) if count_text else None
-        except ValueError:
-            count = None
-        family = gpu_family(accel) or gpu_family(gpu_info(info_raw)[0])
-        per_gpu, total = _memory_readings(family, gpu_info(info_raw)[1], count)
-        readings[(accel, info_raw, count_text)] = (per_gpu, total)
-        if count and count > 1 and (per_gpu is None) != (total is None):
-            evidence["per_gpu" if per_gpu is not None else "total"] += 1
-    convention = None
-    if (evidence["per_gpu"] > 0) != (evidence["total"] > 0):
-        convention = "per_gpu" if evidence["per_gpu"] else "total"
-    out: dict[tuple[str, str, str], float | None] = {}
-    for key, (per_gpu, total) in readings.items():
-        if per_gpu == total or total is None:
-            out[key] = per_gpu
-        elif per_gpu is None:
-            out[key] = total
-        else:
-            out[key] = {"per_gpu": per_gpu, "total": total}.get(convention or "")
-    return {k: (float(v) if v is not None else None) for k, v in out.items()}
-
-
 def _ragged_line(name: str, text: str, n_columns: int) -> ParseError:
     """The first line with more cells than the header, as a ParseError (error path only)."""
     for line_no, cells in enumerate(csv.reader(io.StringIO(text)), start=1):
@@ -257,11 +173,8 @@ def _ragged_line(name: str, text: str, n_columns: int) -> ParseError:
     return ParseError(f"{name}: rows with more cells than the header's {n_columns} columns")
 
 
-def parse(name: str, content: bytes) -> pl.DataFrame:
-    """Candidate offers from one cloud's ``vms.csv`` (``name`` = ``<cloud>.csv``), as columns:
-    per GPU row, an on-demand record when ``Price`` is set, then a spot record for a real spot
-    price; a GPU row with neither becomes one record without a price (quarantined)."""
-    cloud = name.rsplit(".", 1)[0]
+def _read_catalog(name: str, content: bytes) -> tuple[pl.DataFrame, list[str]]:
+    """Every cell of the catalog as text, and its header; ParseError when it is no vms.csv."""
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -278,46 +191,48 @@ def parse(name: str, content: bytes) -> pl.DataFrame:
         if "more fields" in str(exc):
             raise _ragged_line(name, text, len(header)) from None
         raise ParseError(f"{name}: unreadable CSV ({str(exc).splitlines()[0]})") from None
-    has_spot = "SpotPrice" in header
-    provider = CLOUD_PROVIDER.get(cloud, cloud)
+    return rows, header
 
-    def col(column: str) -> pl.Expr:
-        return pl.col(column).fill_null("") if column in rows.columns else pl.lit("")
 
+def _text(frame: pl.DataFrame, column: str) -> pl.Expr:
+    """A text column with nulls as '' (an absent column reads as '')."""
+    return pl.col(column).fill_null("") if column in frame.columns else pl.lit("")
+
+
+def _gpu_rows(rows: pl.DataFrame, has_spot: bool) -> pl.DataFrame:
+    """The GPU rows (CPU-only instance types are not GPU offers) with their cells stripped,
+    ``GpuInfo``'s GPU name (``_info_name``) and the per-GPU memory the catalog supports."""
     gpu = (
         rows.with_row_index("_row")
         .with_columns(
-            col("AcceleratorName").str.strip_chars().alias("_accel"),
-            col("InstanceType").str.strip_chars().alias("_instance"),
-            col("Region").str.strip_chars().alias("_region"),
-            col("AvailabilityZone").str.strip_chars().alias("_zone"),
-            col("Price").str.strip_chars().alias("_price_text"),
-            (col("SpotPrice").str.strip_chars() if has_spot else pl.lit("")).alias("_spot_text"),
+            _text(rows, "AcceleratorName").str.strip_chars().alias("_accel"),
+            _text(rows, "InstanceType").str.strip_chars().alias("_instance"),
+            _text(rows, "Region").str.strip_chars().alias("_region"),
+            _text(rows, "AvailabilityZone").str.strip_chars().alias("_zone"),
+            _text(rows, "Price").str.strip_chars().alias("_price_text"),
+            (_text(rows, "SpotPrice").str.strip_chars() if has_spot else pl.lit("")).alias(
+                "_spot_text"
+            ),
         )
         .filter(pl.col("_accel") != "")
-    )  # CPU-only instance types are not GPU offers
+    )
     if gpu.height == 0:
-        return pl.DataFrame(schema={"provider": pl.Utf8, "pricing": pl.Utf8, "price": pl.Utf8})
-    infos = (
-        gpu.get_column("GpuInfo").fill_null("").unique().to_list()
-        if "GpuInfo" in gpu.columns
-        else []
-    )
+        return gpu
+    has_info = "GpuInfo" in gpu.columns
+    infos = gpu.get_column("GpuInfo").fill_null("").unique().to_list() if has_info else []
     info_names = {raw: gpu_info_name(raw) for raw in infos}  # once per distinct cell
-    info = (
-        pl.col("GpuInfo").fill_null("").replace_strict(info_names, return_dtype=pl.Utf8)
-        if "GpuInfo" in gpu.columns
-        else pl.lit("")
-    )
     gpu = gpu.with_columns(
-        (pl.col("GpuInfo").fill_null("") if "GpuInfo" in gpu.columns else pl.lit("")).alias(
-            "_info_raw"
-        ),
-        col("AcceleratorCount").str.strip_chars().alias("_count_text"),
+        (pl.col("GpuInfo").fill_null("") if has_info else pl.lit("")).alias("_info_raw"),
+        (
+            pl.col("GpuInfo").fill_null("").replace_strict(info_names, return_dtype=pl.Utf8)
+            if has_info
+            else pl.lit("")
+        ).alias("_info_name"),
+        _text(gpu, "AcceleratorCount").str.strip_chars().alias("_count_text"),
     )
     combos = gpu.select("_accel", "_info_raw", "_count_text").unique()
-    memory = _catalog_memory(list(combos.iter_rows()))  # once per distinct combination
-    gpu = gpu.join(
+    memory = catalog_memory(list(combos.iter_rows()))  # once per distinct combination
+    return gpu.join(
         combos.with_columns(
             pl.Series("gpu_memory_gb", [memory[k] for k in combos.iter_rows()], dtype=pl.Float64)
         ),
@@ -326,27 +241,38 @@ def parse(name: str, content: bytes) -> pl.DataFrame:
         nulls_equal=True,
     ).sort("_row")
 
-    def nonempty(e):
-        return pl.when(e != "").then(e)
 
+def _upstream(cloud: str) -> pl.Expr:
+    """``upstream_source``: the catalog, for a reseller the cloud it resells (quirk 8 for vast)."""
     if cloud == "vast":
-        upstream = pl.lit("skypilot:vast (group median, not raw bids)")
-    elif cloud in RESELLER_CLOUDS:
-        upstream = (
+        return pl.lit("skypilot:vast (group median, not raw bids)")
+    if cloud in RESELLER_CLOUDS:
+        return (
             pl.when(pl.col("_instance").str.contains("__", literal=True))
             .then(pl.lit(f"skypilot:{cloud}:") + pl.col("_instance").str.split("__").list.first())
             .otherwise(pl.lit(f"skypilot:{cloud}"))
         )
-    else:
-        upstream = pl.lit(f"skypilot:{cloud}")
+    return pl.lit(f"skypilot:{cloud}")
+
+
+def _nonempty(e: pl.Expr) -> pl.Expr:
+    return pl.when(e != "").then(e)
+
+
+def _offer_base(gpu: pl.DataFrame, cloud: str, name: str) -> pl.DataFrame:
+    """The columns every record of a GPU row shares, and whether it has a real spot price."""
     price_num = pl.col("_price_text").cast(pl.Float64, strict=False)
     spot_num = pl.col("_spot_text").cast(pl.Float64, strict=False)
-    base = gpu.with_columns(
-        pl.lit(provider).alias("provider"),
-        upstream.alias("upstream_source"),
+    return gpu.with_columns(
+        pl.lit(CLOUD_PROVIDER.get(cloud, cloud)).alias("provider"),
+        _upstream(cloud).alias("upstream_source"),
         pl.col("_accel").alias("gpu_name"),
         pl.concat_str(
-            [nonempty(info), nonempty(pl.col("_instance")), nonempty(col("UpstreamCloudId"))],
+            [
+                _nonempty(pl.col("_info_name")),
+                _nonempty(pl.col("_instance")),
+                _nonempty(_text(gpu, "UpstreamCloudId")),
+            ],
             separator=" ",
             ignore_nulls=True,
         ).alias("gpu_hint"),
@@ -373,86 +299,52 @@ def parse(name: str, content: bytes) -> pl.DataFrame:
             & (spot_num.is_null() | price_num.is_null() | ((spot_num - price_num).abs() > 1e-9))
         ).alias("_has_spot"),
     )
-    keep = [
-        "_row",
-        "provider",
-        "upstream_source",
-        "gpu_name",
-        "gpu_hint",
-        "gpu_memory_gb",
-        "gpu_count",
-        "instance_type",
-        "region",
-        "price_basis",
-        "currency",
-        "payload_name",
-    ]
+
+
+_KEEP = (
+    "_row",
+    "provider",
+    "upstream_source",
+    "gpu_name",
+    "gpu_hint",
+    "gpu_memory_gb",
+    "gpu_count",
+    "instance_type",
+    "region",
+    "price_basis",
+    "currency",
+    "payload_name",
+)
+
+
+def parse(name: str, content: bytes) -> pl.DataFrame:
+    """Candidate offers from one cloud's ``vms.csv`` (``name`` = ``<cloud>.csv``), as columns:
+    per GPU row, an on-demand record when ``Price`` is set, then a spot record for a real spot
+    price; a GPU row with neither becomes one record without a price (quarantined)."""
+    cloud = name.rsplit(".", 1)[0]
+    rows, header = _read_catalog(name, content)
+    gpu = _gpu_rows(rows, "SpotPrice" in header)
+    if gpu.height == 0:
+        return pl.DataFrame(schema={"provider": pl.Utf8, "pricing": pl.Utf8, "price": pl.Utf8})
+    base = _offer_base(gpu, cloud, name)
     # prices stay text: normalise_offers parses them, and quarantines the ones that are not numbers
     on_demand = base.filter(pl.col("_price_text") != "").select(
-        *keep,
+        *_KEEP,
         pl.lit(0).alias("_k"),
         pl.lit("on_demand").alias("pricing"),
         pl.col("_price_text").alias("price"),
     )
     spot = base.filter(pl.col("_has_spot")).select(
-        *keep,
+        *_KEEP,
         pl.lit(1).alias("_k"),
         pl.lit("spot").alias("pricing"),
         pl.col("_spot_text").alias("price"),
     )
     no_price = base.filter((pl.col("_price_text") == "") & ~pl.col("_has_spot")).select(
-        *keep,
+        *_KEEP,
         pl.lit(0).alias("_k"),
         pl.lit("on_demand").alias("pricing"),
         pl.lit(None, pl.Utf8).alias("price"),
     )
     records = pl.concat([on_demand, spot, no_price]).sort("_row", "_k").drop("_row", "_k")
-    return _flag_placeholders(records)
-
-
-def _flag_placeholders(records: pl.DataFrame) -> pl.DataFrame:
-    """Mark placeholder prices: one whole-dollar per-GPU price shared by GPUs of different
-    families within one upstream cloud and pricing type (``quarantine_reason`` /
-    ``quarantine_detail``; ``normalise_offers`` quarantines them). Real list prices of
-    different chips are practically never the same round figure; a fetcher's stand-in is."""
-    names = records.get_column("gpu_name").unique().to_list()
-    families = {n: gpu_family(n) or n.strip().upper() for n in names}
-    per_gpu = pl.col("price").cast(pl.Float64, strict=False) / pl.col("gpu_count").cast(
-        pl.Float64, strict=False
-    )
-    f = records.with_columns(
-        pl.col("gpu_name").replace_strict(families, return_dtype=pl.Utf8).alias("_family"),
-        per_gpu.round(6).alias("_per_gpu"),
-    )
-    whole = (pl.col("_per_gpu") >= 1) & (
-        (pl.col("_per_gpu") - pl.col("_per_gpu").round(0)).abs() < 1e-9
-    )
-    groups = (
-        f.filter(whole.fill_null(False))
-        .group_by("upstream_source", "pricing", "_per_gpu")
-        .agg(pl.col("_family").unique().sort().alias("_families"))
-        .filter(pl.col("_families").list.len() >= PLACEHOLDER_MIN_FAMILIES)
-    )
-    if groups.height == 0:
-        return records.with_columns(
-            pl.lit(None, pl.Utf8).alias("quarantine_reason"),
-            pl.lit(None, pl.Utf8).alias("quarantine_detail"),
-        )
-    groups = groups.with_columns(
-        pl.lit("placeholder_price").alias("quarantine_reason"),
-        pl.format(
-            "{} price of exactly {} USD per GPU-hour for every one of {} in {}: a placeholder, "
-            "not a price list",
-            pl.col("pricing"),
-            pl.col("_per_gpu").cast(pl.Utf8),
-            pl.col("_families").list.join(", "),
-            pl.col("upstream_source"),
-        ).alias("quarantine_detail"),
-    ).drop("_families")
-    return f.join(
-        groups,
-        on=["upstream_source", "pricing", "_per_gpu"],
-        how="left",
-        nulls_equal=True,
-        maintain_order="left",
-    ).drop("_family", "_per_gpu")
+    return flag_placeholders(records)
