@@ -199,23 +199,24 @@ def test_backfill_with_a_poisoned_middle_date_loads_the_third(tracker_env, tmp_p
 def test_a_date_whose_ingest_raises_anything_does_not_stop_the_next(
     tracker_env, tmp_path, shared_data, monkeypatch
 ):
-    """The Dagster asset's per-date loop: an unforeseen exception on date 2 (injected, a
-    KeyError from inside ingest) is logged for date 2 with its class, and date 3 still loads."""
-    import pipelines.defs.sources as source_defs
+    """The source assets' per-date loop (``pipelines.lib.source_load``): an unforeseen
+    exception on date 2 (injected, a KeyError from inside ingest) is logged for date 2 with
+    its class, and date 3 still loads."""
+    from pipelines.lib import source_load
 
     root = tmp_path / "archive"
     d1, d2, d3 = (dt.date(2026, 3, 1) + dt.timedelta(days=i) for i in range(3))
     v114 = gzip.decompress((shared_data / V114).read_bytes())
     for d in (d1, d2, d3):
         _write(root, "litellm_prices", d, "model_prices.json", v114)
-    real_ingest = source_defs.ingest_market
+    real_ingest = source_load.ingest
 
     def ingest_failing_on_d2(source, day, config, **kw):
         if day == d2:
             raise KeyError("input_cost_per_token")
         return real_ingest(source, day, config, **kw)
 
-    monkeypatch.setattr(source_defs, "ingest_market", ingest_failing_on_d2)
+    monkeypatch.setattr(source_load, "ingest", ingest_failing_on_d2)
     assert (
         cli(
             [
