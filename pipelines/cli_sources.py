@@ -14,11 +14,8 @@ def cmd_sources(args) -> int:
     from pipelines.lib import registry
     from pipelines.lib.config import load_config
 
-    config = load_config()
-    enabled = {
-        sid: bool(cfg.get("enabled", True)) for sid, cfg in config.data.get("sources", {}).items()
-    }
-    rows = registry.describe(enabled)
+    sources = load_config().settings.sources
+    rows = registry.describe({sid: sources[sid].enabled for sid in sources.ids()})
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return 0
@@ -45,7 +42,8 @@ def cmd_doctor(args) -> int:
         if unknown:
             raise CliError(f"unknown source(s) {unknown}; known: {', '.join(known)}")
     else:
-        sources = [s for s in known if config.source(s).get("enabled", True)]
+        enabled = set(config.settings.sources.enabled())
+        sources = [s for s in known if s in enabled]
     if not sources:
         raise CliError("no enabled source to check")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -1,4 +1,5 @@
-"""Configuration: the TOML config file, environment overrides and the paths derived from them.
+"""Configuration: the config file validated into typed settings, the environment overrides,
+and the paths derived from them.
 
 Contract (ARCHITECTURE.md):
 * warehouse file: ``warehouse/gpu_market.duckdb``, overridden by ``GPU_TRACKER_WAREHOUSE``;
@@ -7,6 +8,12 @@ Contract (ARCHITECTURE.md):
 * config file: ``gpu_tracker.toml`` at the repo root, overridden by ``GPU_TRACKER_CONFIG``;
 * each source reads ``[sources.<source id>]`` with at least ``enabled`` and ``base_url``.
 
+``load_config()`` reads the file once, validates every section (``pipelines.lib.settings``:
+unknown keys and wrong types are a one-line ``ConfigError``) and returns a ``Config`` with
+both views of the result: ``settings`` (typed) and ``data`` (the same values as a plain dict,
+every default filled in, for code that reads ``data[...]``). The defaults themselves live in
+the settings models and in each source's ``SPEC.defaults``, nowhere here.
+
 Nothing is read at import time: call ``load_config()`` where it is needed, so tests can set
 environment variables first. Secrets are never read from the file (see ``secret``).
 """
@@ -14,7 +21,7 @@ environment variables first. Secrets are never read from the file (see ``secret`
 from __future__ import annotations
 
 import copy
-import os
+import dataclasses
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,26 +29,25 @@ from typing import Any
 
 from pipelines.lib import lake
 from pipelines.lib.redact import register
+from pipelines.lib.settings import (
+    ConfigError,
+    Environment,
+    Settings,
+    as_data,
+    validate,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# Defaults used when the config file leaves a key out. Each source's defaults come from its
-# own declaration (``SPEC.defaults``, see ``pipelines.lib.registry``), not from here.
-DEFAULTS: dict[str, Any] = {
-    "http": {
-        "user_agent": "gpu-market-tracker/0.1 (+https://github.com/; open GPU price tracker)",
-        "timeout_seconds": 30,
-        "max_retries": 4,
-        "backoff_seconds": 2.0,
-        "max_backoff_seconds": 60.0,
-        "min_interval_seconds": 1.0,  # per host
-        "max_response_bytes": 64 * 1024 * 1024,
-        "deadline_seconds": 120,  # wall clock per fetch (attempts, waits and body)
-        "preflight_seconds": 10,  # reachability check of the source hosts before a live run
-    },
-    "schedule": {"cron": "0 6 * * *", "timezone": "UTC"},
-    "estimate": {"mfu": 0.4, "precision": "bf16"},
-}
+__all__ = [
+    "REPO_ROOT",
+    "Config",
+    "ConfigError",
+    "Settings",
+    "config_path_from_env",
+    "load_config",
+    "secret",
+]
 
 
 def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
@@ -64,6 +70,7 @@ class Config:
     archive_dir: Path
     published_dir: Path
     dagster_home: Path
+    settings: Settings
     extra: dict[str, Any] = field(default_factory=dict)
 
     def source(self, source_id: str) -> dict[str, Any]:
@@ -74,21 +81,31 @@ class Config:
         return sources[source_id]
 
     def enabled_sources(self) -> list[str]:
-        return [s for s, c in self.data.get("sources", {}).items() if c.get("enabled", True)]
+        return [s for s, c in self.data.get("sources", {}).items() if c["enabled"]]
 
     @property
     def http(self) -> dict[str, Any]:
         return self.data["http"]
 
+    def with_source(self, source_id: str, source_cfg: dict[str, Any]) -> Config:
+        """This config with ``[sources.<id>]`` replaced by ``source_cfg``, validated like the
+        file's (the doctor's one-payload variant of a source), in ``data`` and ``settings``."""
+        self.settings.sources[source_id]  # KeyError for an unknown source
+        origin = f"{self.config_path or 'defaults'} (with {source_id} changed)"
+        typed = validate({"sources": {source_id: source_cfg}}, origin).sources[source_id]
+        sources = self.settings.sources.model_copy(update={source_id: typed})
+        settings = self.settings.model_copy(update={"sources": sources})
+        return dataclasses.replace(self, data=as_data(settings), settings=settings)
 
-def config_path_from_env() -> Path | None:
+
+def config_path_from_env(env: Environment | None = None) -> Path | None:
     """The config file in force: ``GPU_TRACKER_CONFIG``, else ``gpu_tracker.toml`` in the
     current directory, else the one at the repo root; None if none exists."""
-    env = os.environ.get("GPU_TRACKER_CONFIG")
-    if env:
-        path = Path(env)
+    env = env or Environment()
+    if env.config:
+        path = Path(env.config)
         if not path.is_file():
-            raise FileNotFoundError(f"GPU_TRACKER_CONFIG={env} does not exist")
+            raise FileNotFoundError(f"GPU_TRACKER_CONFIG={env.config} does not exist")
         return path
     for candidate in (Path.cwd() / "gpu_tracker.toml", REPO_ROOT / "gpu_tracker.toml"):
         if candidate.is_file():
@@ -96,69 +113,78 @@ def config_path_from_env() -> Path | None:
     return None
 
 
-def load_config(path: Path | None = None) -> Config:
-    """Read the config file (if any) over the defaults and resolve the paths."""
-    path = path or config_path_from_env()
+def _read(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        try:
+            return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: {exc}") from exc
+
+
+def _over_source_defaults(raw: dict[str, Any]) -> dict[str, Any]:
+    """``raw`` with each known ``[sources.<id>]`` deep-merged over its SPEC defaults, so a
+    table-valued key (``mlperf_inference.rounds``) overrides entries, not the whole table;
+    anything else (unknown ids, wrong types) is left for validation to report."""
     from pipelines.lib import registry  # late: the registry imports every source module
 
-    data = copy.deepcopy(DEFAULTS)
-    data["sources"] = registry.config_defaults()
-    if path is not None:
-        with open(path, "rb") as fh:
-            try:
-                data = _deep_merge(data, tomllib.load(fh))
-            except tomllib.TOMLDecodeError as exc:
-                raise ValueError(f"config {path}: {exc}") from exc
+    sources = raw.get("sources")
+    if not isinstance(sources, dict):
+        return raw
+    defaults = registry.config_defaults()
+    merged = {
+        sid: _deep_merge(defaults[sid], cfg) if sid in defaults and isinstance(cfg, dict) else cfg
+        for sid, cfg in sources.items()
+    }
+    return {**raw, "sources": merged}
+
+
+def load_config(path: Path | None = None, *, warehouse: str | None = None) -> Config:
+    """Read and validate the config file (if any) and resolve the paths.
+
+    ``warehouse`` moves the warehouse exactly as ``GPU_TRACKER_WAREHOUSE`` does (and wins over
+    it): a file path, relative to the config file's folder, or ``ducklake:<catalog>``; the
+    published files, archive and Dagster home follow it unless configured."""
+    env = Environment()
+    path = path or config_path_from_env(env)
+    raw = _over_source_defaults(_read(path)) if path is not None else {}
+    settings = validate(raw, str(path) if path is not None else "defaults")
     base_dir = path.parent if path is not None else REPO_ROOT
-    paths = data.get("paths", {})
+    paths = settings.paths
+    moved = warehouse or env.warehouse
     # a file path, or ducklake:<catalog> (pipelines.lib.lake: the lake's local anchor path)
-    warehouse = lake.resolve_warehouse(
-        str(
-            os.environ.get("GPU_TRACKER_WAREHOUSE")
-            or paths.get("warehouse")
-            or base_dir / "warehouse" / "gpu_market.duckdb"
-        ),
-        base_dir,
+    db = lake.resolve_warehouse(
+        str(moved or paths.warehouse or base_dir / "warehouse" / "gpu_market.duckdb"), base_dir
     )
-    wdir = warehouse.parent
+    wdir = db.parent
 
-    def _path(key: str, default: Path) -> Path:
-        value = Path(paths.get(key) or default)
-        return value if value.is_absolute() else base_dir / value
+    def _path(value: str | None, default: Path) -> Path:
+        resolved = Path(value or default)
+        return resolved if resolved.is_absolute() else base_dir / resolved
 
-    archive = (
-        Path(os.environ["GPU_TRACKER_ARCHIVE"])
-        if os.environ.get("GPU_TRACKER_ARCHIVE")
-        else _path("archive", wdir / "raw")
-    )
+    if env.published:
+        published = Path(env.published)
+    elif moved or not paths.published:
+        # [paths] published describes the default warehouse: a warehouse moved elsewhere must
+        # not publish into the checkout
+        published = wdir / "published"
+    else:
+        published = _path(paths.published, wdir / "published")
     return Config(
-        data=data,
+        data=as_data(settings),
         config_path=path,
-        warehouse_path=warehouse,
-        archive_dir=archive,
-        published_dir=_published_dir(paths, base_dir, wdir),
-        dagster_home=Path(
-            os.environ.get("DAGSTER_HOME") or _path("dagster_home", wdir / "dagster_home")
-        ),
+        warehouse_path=db,
+        archive_dir=Path(env.archive) if env.archive else _path(paths.archive, wdir / "raw"),
+        published_dir=published,
+        dagster_home=Path(env.dagster_home or _path(paths.dagster_home, wdir / "dagster_home")),
+        settings=settings,
     )
-
-
-def _published_dir(paths: dict[str, Any], base_dir: Path, wdir: Path) -> Path:
-    """``GPU_TRACKER_PUBLISHED``; else, when ``GPU_TRACKER_WAREHOUSE`` moves the warehouse,
-    ``published/`` beside it (the config's ``paths.published`` describes the default warehouse:
-    a warehouse elsewhere must not publish into the checkout); else ``paths.published``."""
-    env = os.environ.get("GPU_TRACKER_PUBLISHED")
-    if env:
-        return Path(env)
-    if os.environ.get("GPU_TRACKER_WAREHOUSE") or not paths.get("published"):
-        return wdir / "published"
-    value = Path(paths["published"])
-    return value if value.is_absolute() else base_dir / value
 
 
 def secret(name: str) -> str | None:
     """A secret from the environment (never from the config file, never logged: from now on
     ``pipelines.lib.redact`` hides its value wherever the tracker writes)."""
+    import os
+
     register(name)
     value = os.environ.get(name)
     return value or None

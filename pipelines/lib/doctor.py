@@ -83,11 +83,9 @@ def check_source(source: str, config: Config, day: dt.date, client: PoliteClient
     shrink = getattr(module, "doctor_config", None)
     if callable(shrink):
         source_cfg = shrink(source_cfg)
-    cfg = dataclasses.replace(
-        config,
-        data={**config.data, "sources": {**config.data.get("sources", {}), source: source_cfg}},
-    )
     try:
+        # the shrunk section is validated like the file's: data and settings both carry it
+        cfg = config.with_source(source, source_cfg)
         if spec.kind == registry.GPU_OFFERS:
             got = ingest.ingest(source, day, cfg, client=client)
             result.rows = got.offers.height
@@ -102,7 +100,7 @@ def check_source(source: str, config: Config, day: dt.date, client: PoliteClient
         result.error = str(exc)[:500]
     except Exception as exc:  # noqa: BLE001 - any source-level failure is reported, the others go on
         result.error = f"{type(exc).__name__}: {exc}"[:500]
-    result.status, result.payloads, result.bytes = _archive_facts(cfg.archive_dir, source, day)
+    result.status, result.payloads, result.bytes = _archive_facts(config.archive_dir, source, day)
     result.error = redact(result.error)
     result.seconds = round(time.monotonic() - started, 2)
     return result

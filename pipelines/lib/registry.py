@@ -2,8 +2,9 @@
 ``SPEC`` (``pipelines.lib.sources.base.SourceSpec``) is a source of the tracker.
 
 This is the one place that knows which sources exist. The Dagster source assets, the
-config defaults of each ``[sources.<id>]`` section, the list of secret environment variables
-and ``gpu-tracker sources`` all derive from it, so adding a source is its module plus its
+config defaults and the typed settings model of each ``[sources.<id>]`` section
+(``pipelines.lib.settings.source_model``), the list of secret environment variables and
+``gpu-tracker sources`` all derive from it, so adding a source is its module plus its
 config section -- nothing else.
 
 Discovery imports the modules once per process (cached); a module that fails to import or
@@ -125,7 +126,7 @@ def describe(enabled: dict[str, bool] | None = None) -> list[dict[str, Any]]:
         rows.append(
             {
                 "id": sid,
-                "enabled": bool((enabled or {}).get(sid, s.defaults.get("enabled", True))),
+                "enabled": bool((enabled or {}).get(sid, s.defaults["enabled"])),
                 "kind": "gpu offers" if s.kind == GPU_OFFERS else "market",
                 "providers": ",".join(s.providers),
                 "terms_url": terms["url"],
