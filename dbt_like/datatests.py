@@ -46,6 +46,7 @@ class DataTest:
     column: str | None = None
     depends_on: set[str] = field(default_factory=set)  # every relation the test reads
     path: str = ""  # file that declared it
+    key_columns: list[str] = field(default_factory=list)  # unique: the key it checks
 
     __test__ = False  # not a pytest test class
 
@@ -88,6 +89,126 @@ def parse_declaration(decl: Any) -> tuple[str, dict[str, Any]]:
     raise TestDeclarationError(f"cannot read test declaration {decl!r}")
 
 
+@dataclass
+class _Spec:
+    """One generic test being compiled: where it is declared and its remaining arguments."""
+
+    kind: str
+    args: dict[str, Any]
+    model: str
+    column: str | None
+    relation: str  # the model, or the rows its ``where`` keeps
+    path: str
+    depends: set[str] = field(default_factory=set)
+    key_columns: list[str] = field(default_factory=list)
+
+    @property
+    def col(self) -> str | None:
+        return _quote_ident(self.column) if self.column else None
+
+    @property
+    def short(self) -> str:
+        return self.model.split(".")[-1]
+
+    def need(self, key: str) -> Any:
+        if key not in self.args:
+            where = f"{self.model}{'.' + self.column if self.column else ''}"
+            raise TestDeclarationError(f"{self.path}: test {self.kind} on {where} needs {key!r}")
+        return self.args.pop(key)
+
+    def need_column(self) -> str:
+        if not self.col:
+            raise TestDeclarationError(
+                f"{self.path}: {self.kind} on {self.model} must be declared under a column"
+            )
+        return self.col
+
+
+def _not_null(t: _Spec) -> tuple[str, str]:
+    col = t.need_column()
+    return f"select * from {t.relation} as t where {col} is null", f"not_null_{t.short}_{t.column}"
+
+
+def _unique(t: _Spec) -> tuple[str, str]:
+    cols = t.args.pop("columns", None) or ([t.column] if t.column else None)
+    if not cols:
+        raise TestDeclarationError(
+            f"{t.path}: unique on {t.model} needs a column or columns: [...]"
+        )
+    t.key_columns = [str(c) for c in cols]
+    cols_sql = ", ".join(_quote_ident(c) for c in cols)
+    sql = (
+        f"select {cols_sql}, count(*) as n_records from {t.relation} as t "
+        f"group by {cols_sql} having count(*) > 1"
+    )
+    return sql, f"unique_{t.short}_{'__'.join(cols)}"
+
+
+def _accepted_values(t: _Spec) -> tuple[str, str]:
+    values = t.need("values")
+    if not t.col or not isinstance(values, list) or not values:
+        raise TestDeclarationError(
+            f"{t.path}: accepted_values on {t.model} needs a column and values: [...]"
+        )
+    col, in_list = t.col, ", ".join(_literal(v) for v in values)
+    sql = (
+        f"select {col} as value, count(*) as n_records from {t.relation} as t "
+        f"where {col} is not null and {col} not in ({in_list}) group by {col}"
+    )
+    return sql, f"accepted_values_{t.short}_{t.column}"
+
+
+def _relationships(t: _Spec) -> tuple[str, str]:
+    to, to_field = t.need("to"), t.need("field")
+    col = t.need_column()
+    parent = _quote_ident(to_field)
+    sql = (
+        f"select child.{col} as value, count(*) as n_records from {t.relation} as child "
+        f"left join {to} as parent on child.{col} = parent.{parent} "
+        f"where child.{col} is not null and parent.{parent} is null "
+        f"group by child.{col}"
+    )
+    t.depends.add(str(to).lower())
+    return sql, f"relationships_{t.short}_{t.column}__{_slug(str(to))}_{to_field}"
+
+
+def _expression_is_true(t: _Spec) -> tuple[str, str]:
+    expression = t.need("expression")
+    sql = f"select * from {t.relation} as t where not ({expression})"
+    name = f"expression_is_true_{t.short}_{_slug(expression)[:60]}_{_short_hash(expression)}"
+    return sql, name
+
+
+def _accepted_range(t: _Spec) -> tuple[str, str]:
+    col = t.need_column()
+    inclusive = bool(t.args.pop("inclusive", True))
+    lo, hi = t.args.pop("min_value", None), t.args.pop("max_value", None)
+    if lo is None and hi is None:
+        raise TestDeclarationError(
+            f"{t.path}: accepted_range on {t.model}.{t.column} needs min_value or max_value"
+        )
+    ge, le = (">=", "<=") if inclusive else (">", "<")
+    conds = [f"{col} {op} {_literal(v)}" for op, v in ((ge, lo), (le, hi)) if v is not None]
+    sql = f"select * from {t.relation} as t where {col} is not null and not ({' and '.join(conds)})"
+    return sql, f"accepted_range_{t.short}_{t.column}"
+
+
+def _not_empty(t: _Spec) -> tuple[str, str]:
+    sql = f"select 'no rows' as problem where not exists (select 1 from {t.relation} as t)"
+    return sql, f"not_empty_{t.short}"
+
+
+GENERIC_TESTS = {
+    "not_null": _not_null,
+    "unique": _unique,
+    "accepted_values": _accepted_values,
+    "relationships": _relationships,
+    "expression_is_true": _expression_is_true,
+    "accepted_range": _accepted_range,
+    "not_empty": _not_empty,
+}
+
+
 def compile_generic(
     kind: str, args: dict[str, Any], model: str, column: str | None, path: str = ""
 ) -> DataTest:
@@ -99,98 +220,16 @@ def compile_generic(
         raise TestDeclarationError(f"{path}: test {kind} on {model}: severity must be error|warn")
     condition = args.pop("where", None) or args.pop("row_condition", None) or config.get("where")
     relation = f"(select * from {model} where {condition})" if condition else model
-    col = _quote_ident(column) if column else None
-    depends = {model}
-    short = model.split(".")[-1]
-
-    def need(key: str) -> Any:
-        if key not in args:
-            raise TestDeclarationError(
-                f"{path}: test {kind} on {model}{'.' + column if column else ''} needs {key!r}"
-            )
-        return args.pop(key)
-
-    if kind == "not_null":
-        if not col:
-            raise TestDeclarationError(
-                f"{path}: not_null on {model} must be declared under a column"
-            )
-        sql = f"select * from {relation} as t where {col} is null"
-        name = f"not_null_{short}_{column}"
-    elif kind == "unique":
-        cols = args.pop("columns", None) or ([column] if column else None)
-        if not cols:
-            raise TestDeclarationError(
-                f"{path}: unique on {model} needs a column or columns: [...]"
-            )
-        cols_sql = ", ".join(_quote_ident(c) for c in cols)
-        sql = (
-            f"select {cols_sql}, count(*) as n_records from {relation} as t "
-            f"group by {cols_sql} having count(*) > 1"
-        )
-        name = f"unique_{short}_{'__'.join(cols)}"
-    elif kind == "accepted_values":
-        values = need("values")
-        if not col or not isinstance(values, list) or not values:
-            raise TestDeclarationError(
-                f"{path}: accepted_values on {model} needs a column and values: [...]"
-            )
-        in_list = ", ".join(_literal(v) for v in values)
-        sql = (
-            f"select {col} as value, count(*) as n_records from {relation} as t "
-            f"where {col} is not null and {col} not in ({in_list}) group by {col}"
-        )
-        name = f"accepted_values_{short}_{column}"
-    elif kind == "relationships":
-        to, to_field = need("to"), need("field")
-        if not col:
-            raise TestDeclarationError(
-                f"{path}: relationships on {model} must be declared under a column"
-            )
-        sql = (
-            f"select child.{col} as value, count(*) as n_records from {relation} as child "
-            f"left join {to} as parent on child.{col} = parent.{_quote_ident(to_field)} "
-            f"where child.{col} is not null and parent.{_quote_ident(to_field)} is null "
-            f"group by child.{col}"
-        )
-        depends.add(str(to).lower())
-        name = f"relationships_{short}_{column}__{_slug(str(to))}_{to_field}"
-    elif kind == "expression_is_true":
-        expression = need("expression")
-        sql = f"select * from {relation} as t where not ({expression})"
-        name = f"expression_is_true_{short}_{_slug(expression)[:60]}_{_short_hash(expression)}"
-    elif kind == "accepted_range":
-        if not col:
-            raise TestDeclarationError(
-                f"{path}: accepted_range on {model} must be declared under a column"
-            )
-        inclusive = bool(args.pop("inclusive", True))
-        lo, hi = args.pop("min_value", None), args.pop("max_value", None)
-        if lo is None and hi is None:
-            raise TestDeclarationError(
-                f"{path}: accepted_range on {model}.{column} needs min_value or max_value"
-            )
-        ge, le = (">=", "<=") if inclusive else (">", "<")
-        conds = []
-        if lo is not None:
-            conds.append(f"{col} {ge} {_literal(lo)}")
-        if hi is not None:
-            conds.append(f"{col} {le} {_literal(hi)}")
-        sql = (
-            f"select * from {relation} as t where {col} is not null and not ({' and '.join(conds)})"
-        )
-        name = f"accepted_range_{short}_{column}"
-    elif kind == "not_empty":
-        sql = f"select 'no rows' as problem where not exists (select 1 from {relation} as t)"
-        name = f"not_empty_{short}"
-    else:
+    compiler = GENERIC_TESTS.get(kind)
+    if compiler is None:
         raise TestDeclarationError(
-            f"{path}: unknown test {kind!r} on {model} (known: not_null, unique, "
-            "accepted_values, relationships, expression_is_true, accepted_range, not_empty)"
+            f"{path}: unknown test {kind!r} on {model} (known: {', '.join(GENERIC_TESTS)})"
         )
-    if args:
+    spec = _Spec(kind, args, model, column, relation, path, depends={model})
+    sql, name = compiler(spec)
+    if spec.args:
         raise TestDeclarationError(
-            f"{path}: test {kind} on {model}: unknown argument(s) {sorted(args)}"
+            f"{path}: test {kind} on {model}: unknown argument(s) {sorted(spec.args)}"
         )
     if condition:
         name += f"__where_{_short_hash(str(condition))}"
@@ -201,8 +240,9 @@ def compile_generic(
         sql=sql,
         severity=severity,
         column=column,
-        depends_on=depends,
+        depends_on=spec.depends,
         path=path,
+        key_columns=spec.key_columns,
     )
 
 

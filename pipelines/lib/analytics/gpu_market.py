@@ -1,9 +1,10 @@
-"""Market analytics over ``marts.gpu_price_daily``: pure polars functions, no I/O.
+"""The GPU rental market's day over ``marts.gpu_price_daily``: pure polars functions, no I/O.
 
 Every function takes the daily price table (one row per date x gpu_model x provider x
-pricing, USD per GPU-hour; see sql/marts/gpu_price_daily.sql) and returns a new mart. The
-Dagster assets in ``pipelines/defs/analytics.py`` read the inputs from DuckDB, call these,
-and write the results back in one transaction each.
+pricing, USD per GPU-hour; see sql/marts/gpu_price_daily.sql) and returns a new mart: the
+market's day (``daily_summary``) and the spread across providers (``provider_spreads``)
+here, ``cost_per_flop`` and ``price_changes`` beside it. The Python models in
+``sql/marts/*.py`` read the inputs and call these; ``dbt_like`` writes the results.
 
 Methodology (version ``METHODOLOGY_VERSION``, METHODOLOGY.md at the repository root):
 
@@ -41,7 +42,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from pipelines.lib import market_index
+from pipelines.lib.analytics import gpu_index as market_index
 
 METHODOLOGY_VERSION = market_index.METHODOLOGY_VERSION
 MAX_COMPARISON_AGE_DAYS = 7
@@ -54,28 +55,9 @@ CHANGE_HORIZONS = {1: 0, 7: 1, 30: 3}  # horizon days -> tolerance days
 CHANGE_TOLERANCE_DAYS = CHANGE_HORIZONS
 TIERS = ("hyperscaler", "neocloud", "marketplace")
 
-# precision -> (spec seed column, output column)
-PRECISIONS = {
-    "fp64": ("fp64_tflops", "usd_per_pflop_hour_fp64"),
-    "fp32": ("fp32_tflops", "usd_per_pflop_hour_fp32"),
-    "tf32": ("tf32_tflops", "usd_per_pflop_hour_tf32"),
-    "bf16": ("bf16_tflops", "usd_per_pflop_hour_bf16"),
-    "fp8": ("fp8_tflops", "usd_per_pflop_hour_fp8"),
-    "int8": ("int8_tops", "usd_per_pop_hour_int8"),
-}
 
 PRICE_KEYS = ["date", "gpu_model", "provider", "pricing"]
 MARKET_KEYS = ["date", "gpu_model", "pricing"]
-
-# mart name -> its unique key (used by the asset checks and the tests)
-MART_KEYS = {
-    "gpu_price_index": market_index.INDEX_KEYS,
-    "index_constituents": market_index.CONSTITUENT_KEYS,
-    "cost_per_flop": PRICE_KEYS,
-    "provider_spreads": MARKET_KEYS,
-    "daily_summary": MARKET_KEYS,
-    "price_changes": PRICE_KEYS,
-}
 
 
 def _require(df: pl.DataFrame, columns: list[str], what: str) -> None:
@@ -87,47 +69,6 @@ def _require(df: pl.DataFrame, columns: list[str], what: str) -> None:
 def _median(col: str, where: pl.Expr | None = None) -> pl.Expr:
     expr = pl.col(col) if where is None else pl.col(col).filter(where)
     return expr.quantile(0.5, interpolation="linear")
-
-
-# ---------------------------------------------------------------------------- cost per FLOP
-
-
-def cost_per_flop(prices: pl.DataFrame, specs: pl.DataFrame) -> pl.DataFrame:
-    """One row per date x gpu_model x provider x pricing: USD per dense PFLOP-hour by precision
-    (from the provider's lowest price that day) and USD per GB-of-VRAM-hour."""
-    _require(
-        prices, [*PRICE_KEYS, "gpu_family", "provider_tier", "price_min", "price_median"], "prices"
-    )
-    _require(specs, ["gpu_model", "memory_gb", *(c for c, _ in PRECISIONS.values())], "specs")
-    spec_cols = ["gpu_model", "memory_gb", "bf16_is_fp16", *(c for c, _ in PRECISIONS.values())]
-    spec = specs.select([c for c in spec_cols if c in specs.columns])
-    joined = prices.join(spec, on="gpu_model", how="left")
-    per_pflop = []
-    for tflops_col, out in PRECISIONS.values():
-        t = pl.col(tflops_col).cast(pl.Float64)
-        per_pflop.append(
-            pl.when(t > 0).then(pl.col("price_min") / (t / 1000.0)).otherwise(None).alias(out)
-        )
-    return joined.select(
-        "date",
-        "gpu_model",
-        "gpu_family",
-        "provider",
-        "provider_tier",
-        "pricing",
-        pl.col("price_min").alias("usd_per_gpu_hour"),
-        pl.col("price_median").alias("usd_per_gpu_hour_median"),
-        *per_pflop,
-        pl.when(pl.col("memory_gb").cast(pl.Float64) > 0)
-        .then(pl.col("price_min") / pl.col("memory_gb").cast(pl.Float64))
-        .alias("usd_per_gb_vram_hour"),
-        (
-            pl.col("bf16_is_fp16").fill_null(False)
-            if "bf16_is_fp16" in joined.columns
-            else pl.lit(False)
-        ).alias("bf16_is_fp16"),
-        pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
-    ).sort(PRICE_KEYS)
 
 
 # ---------------------------------------------------------------------------- spreads
@@ -345,74 +286,3 @@ def _like_for_like(summary: pl.DataFrame, index: pl.DataFrame | None) -> pl.Data
         level.alias("market_level_like_for_like"),
     )
     return summary.join(counts, on=MARKET_KEYS, how="left")
-
-
-# ---------------------------------------------------------------------------- price changes
-
-
-def price_changes(prices: pl.DataFrame, min_change_pct: float = 0.0) -> pl.DataFrame:
-    """What moved: each provider x GPU x price type against its previous observation.
-
-    ``kind`` is ``new`` (first observation of that series), ``up`` or ``down``; unchanged
-    prices are left out, as are moves of at most ``min_change_pct`` percent (float noise).
-    A previous observation more than ``MAX_COMPARISON_AGE_DAYS`` old is no baseline: the
-    row is ``reappeared`` with its ``prev_date`` and ``price_prev`` but no change.
-    """
-    _require(
-        prices, [*PRICE_KEYS, "gpu_family", "provider_tier", "price_min", "n_offers"], "prices"
-    )
-    series = ["gpu_model", "provider", "pricing"]
-    s = prices.sort([*series, "date"]).with_columns(
-        pl.col("date").shift(1).over(series).alias("prev_date"),
-        pl.col("price_min").shift(1).over(series).alias("price_prev"),
-        pl.col("n_offers").shift(1).over(series).alias("n_offers_prev"),
-    )
-    s = s.with_columns(
-        (pl.col("date") - pl.col("prev_date"))
-        .dt.total_days()
-        .cast(pl.Int64)
-        .alias("days_since_prev"),
-    )
-    fresh = pl.col("days_since_prev") <= MAX_COMPARISON_AGE_DAYS
-    s = s.with_columns(
-        pl.when(fresh).then(pl.col("price_min") - pl.col("price_prev")).alias("change_abs"),
-        pl.when(fresh)
-        .then((pl.col("price_min") / pl.col("price_prev") - 1.0) * 100.0)
-        .alias("change_pct"),
-    ).with_columns(
-        pl.when(pl.col("prev_date").is_null())
-        .then(pl.lit("new"))
-        .when(~fresh)
-        .then(pl.lit("reappeared"))
-        .when(pl.col("change_abs") > 0)
-        .then(pl.lit("up"))
-        .when(pl.col("change_abs") < 0)
-        .then(pl.lit("down"))
-        .otherwise(None)
-        .alias("kind"),
-    )
-    moved = s.filter(
-        pl.col("kind").is_in(["new", "reappeared"])
-        | (
-            pl.col("kind").is_in(["up", "down"])
-            & (pl.col("change_pct").abs() > max(min_change_pct, 1e-9))
-        )
-    )
-    return moved.select(
-        "date",
-        "gpu_model",
-        "gpu_family",
-        "provider",
-        "provider_tier",
-        "pricing",
-        "kind",
-        "prev_date",
-        "days_since_prev",
-        "price_prev",
-        pl.col("price_min").alias("price_now"),
-        "change_abs",
-        "change_pct",
-        "n_offers_prev",
-        pl.col("n_offers").alias("n_offers_now"),
-        pl.lit(METHODOLOGY_VERSION).alias("methodology_version"),
-    ).sort(PRICE_KEYS)
