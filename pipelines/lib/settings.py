@@ -17,16 +17,16 @@ secrets never do (``pipelines.lib.config.secret`` reads them and registers them 
 redaction). Nothing is read at import time: ``Environment()`` reads the environment when it is
 built, ``settings_model()`` imports the source registry when first called.
 
-``pipelines.lib.config.load_config`` is the entry point; this module holds no paths logic.
+``pipelines.lib.config`` reads the file, validates it against ``settings_model()`` (and says
+what is wrong in one line) and derives the paths; this module is only the schema.
 """
 
 from __future__ import annotations
 
-import difflib
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, create_model
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -334,68 +334,10 @@ def settings_model() -> type[Settings]:
     )
 
 
-def validate(data: dict[str, Any], origin: str) -> Settings:
-    """``data`` (a parsed config file) as typed settings, or one-line ``ConfigError``."""
-    model = settings_model()
-    try:
-        return model.model_validate(data)
-    except ValidationError as exc:
-        problems = exc.errors(include_url=False)
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ConfigError(f"{origin}: {describe_error(problems[0], model)}{more}") from None
-
-
 def as_data(settings: Settings) -> dict[str, Any]:
     """The settings as the plain dict ``Config.data`` carries (unset optional keys left out,
     so a caller's ``.get(key)`` and a source's own fallback still see them as absent)."""
     return settings.model_dump(exclude_none=True)
-
-
-# ------------------------------------------------------------------------------ errors
-
-
-def _known_keys(model: type[BaseModel], path: tuple[str, ...]) -> list[str]:
-    """The field names of the section at ``path`` (empty where it is not a model)."""
-    for part in path:
-        field = model.model_fields.get(part)
-        annotation = field.annotation if field is not None else None
-        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
-            return []
-        model = annotation
-    return list(model.model_fields)
-
-
-def _suggest(key: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
-def _split(loc: tuple[Any, ...]) -> tuple[tuple[str, ...], str, str]:
-    """(section path, key, list index suffix) of a pydantic error location."""
-    parts = list(loc)
-    index = ""
-    while parts and isinstance(parts[-1], int):
-        index = f"[{parts.pop()}]{index}"
-    return tuple(str(p) for p in parts[:-1]), str(parts[-1]) if parts else "", index
-
-
-def describe_error(error: dict[str, Any], model: type[BaseModel]) -> str:
-    """One pydantic error as ``[section] what is wrong with 'key'``."""
-    section, key, index = _split(tuple(error["loc"]))
-    where = f"[{'.'.join(section)}]" if section else "top level:"
-    if error["type"] == "extra_forbidden":
-        known = _known_keys(model, section)
-        if section == ("sources",):
-            return f"unknown source [sources.{key}]{_suggest(key, known)}"
-        if not section and isinstance(error.get("input"), dict):
-            return f"unknown section [{key}]{_suggest(key, known)}"
-        return f"{where} unknown key '{key}'{_suggest(key, known)}"
-    if error["type"] in ("model_type", "model_attributes_type", "dict_type"):
-        return f"{where} '{key}' must be a table, got {error.get('input')!r}"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    message = message[:1].lower() + message[1:]
-    value = error.get("input")
-    return f"{where} '{key}{index}': {message}, got {value!r} ({type(value).__name__})"
 
 
 # -------------------------------------------------------------------------- environment

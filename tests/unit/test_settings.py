@@ -14,8 +14,8 @@ from pipelines.cli import main as cli
 from pipelines.defs import resources
 from pipelines.defs.resources import TrackerResource
 from pipelines.lib import registry, settings
-from pipelines.lib.config import REPO_ROOT, ConfigError, load_config
-from pipelines.lib.settings import as_data, settings_model, validate
+from pipelines.lib.config import REPO_ROOT, ConfigError, load_config, validate
+from pipelines.lib.settings import as_data, settings_model
 
 SHIPPED = REPO_ROOT / "gpu_tracker.toml"
 
