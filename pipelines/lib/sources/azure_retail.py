@@ -236,8 +236,24 @@ def fetch(client: PoliteClient, source_cfg: dict[str, Any], day) -> list[Payload
     return out
 
 
-def parse(name: str, content: bytes) -> list[dict[str, Any]]:
-    """Candidate GPU offers from one Retail Prices page."""
+def _not_offered(item: dict[str, Any]) -> str | None:
+    """Why a GPU item is not an offer this source loads (Windows licence, low priority, a
+    reservation, a unit other than the hour); None when it is one."""
+    sku_name = str(item.get("skuName") or "")
+    meter = str(item.get("meterName") or "")
+    if "windows" in str(item.get("productName") or "").lower():
+        return "windows"
+    if "low priority" in f"{sku_name} {meter}".lower():
+        return "low_priority"
+    if str(item.get("type") or "Consumption") != "Consumption":
+        return f"type {item.get('type')}"
+    if str(item.get("unitOfMeasure") or "1 Hour") != "1 Hour":
+        return f"unit {item.get('unitOfMeasure')}"
+    return None
+
+
+def _items(name: str, content: bytes) -> list[Any]:
+    """The page's ``Items``; ParseError when the payload is no Retail Prices page."""
     try:
         doc = json.loads(content.decode("utf-8-sig"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -248,31 +264,26 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
     items = doc["Items"]
     if not isinstance(items, list):
         raise ParseError(f"{name}: 'Items' is {type(items).__name__}, not a list")
+    return items
+
+
+def parse(name: str, content: bytes) -> list[dict[str, Any]]:
+    """Candidate GPU offers from one Retail Prices page."""
     records: list[dict[str, Any]] = []
     seen: set[tuple] = set()
     skipped: dict[str, int] = {}
-    for i, item in enumerate(items):
+    for i, item in enumerate(_items(name, content)):
         if not isinstance(item, dict) or any(k not in item for k in REQUIRED_ITEM_KEYS):
             raise ParseError(f"{name}: item {i} lacks {REQUIRED_ITEM_KEYS}: {str(item)[:200]}")
         arm_sku = str(item.get("armSkuName") or "")
         gpu = gpu_for_sku(arm_sku)
         if gpu is None:
             continue  # CPU VM (or FPGA): not a GPU offer
-        sku_name = str(item.get("skuName") or "")
-        meter = str(item.get("meterName") or "")
-        reason = None
-        if "windows" in str(item.get("productName") or "").lower():
-            reason = "windows"
-        elif "low priority" in f"{sku_name} {meter}".lower():
-            reason = "low_priority"
-        elif str(item.get("type") or "Consumption") != "Consumption":
-            reason = f"type {item.get('type')}"
-        elif str(item.get("unitOfMeasure") or "1 Hour") != "1 Hour":
-            reason = f"unit {item.get('unitOfMeasure')}"
+        reason = _not_offered(item)
         if reason:
             skipped[reason] = skipped.get(reason, 0) + 1
             continue
-        pricing = "spot" if "spot" in sku_name.lower() else "on_demand"
+        pricing = "spot" if "spot" in str(item.get("skuName") or "").lower() else "on_demand"
         gpu_name, count = gpu
         region = str(item.get("armRegionName") or "")
         price = item.get("retailPrice")

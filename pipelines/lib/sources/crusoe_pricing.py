@@ -46,14 +46,14 @@ from typing import Any
 from bs4 import BeautifulSoup, Tag
 
 from pipelines.lib.http import PoliteClient
-from pipelines.lib.sources._page import fetch_page
+from pipelines.lib.sources._div_grids import cell_text, is_contact
+from pipelines.lib.sources._page import ACCEPT_HTML, fetch_page
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
-from pipelines.lib.sources.nebius_pricing import cell_text, is_contact
 
 SOURCE_ID = "crusoe_pricing"
 PROVIDER = "crusoe"
 PAYLOAD_NAME = "pricing.html"
-ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
+
 
 SPEC = SourceSpec(
     id=SOURCE_ID,
@@ -125,6 +125,93 @@ def _price(cell: str) -> tuple[float | str | None, str]:
     return text, "per_gpu"
 
 
+def _item_records(
+    name: str, item: Tag, header: list[str], columns: dict[int, str]
+) -> tuple[list[dict[str, Any]], int]:
+    """(offers, "Contact sales" cells) of one GPU list item: one record per priced column."""
+    cells = _row_cells(item, len(header))
+    title = item.find("h4")
+    if not cells or title is None:
+        raise ParseError(
+            f"{name}: a Crusoe GPU list item has no GPU name (h4) or not "
+            f"{len(header)} cells: {cell_text(item)[:120]!r}"
+        )
+    gpu = cell_text(title)
+    tags = [
+        cell_text(t)
+        for t in cells[0].find_all(True)
+        if not t.find(True) and t is not title and cell_text(t) and cell_text(t) != gpu
+    ]
+    memory = next((float(m.group(1)) for t in tags if (m := _MEMORY_TAG.match(t))), None)
+    form_tags = [t for t in tags if not _MEMORY_TAG.match(t)]
+    records: list[dict[str, Any]] = []
+    contact = 0
+    for i, pricing in columns.items():
+        cell = cell_text(cells[i]) if i < len(cells) else ""
+        if is_contact(cell):
+            contact += 1
+            continue
+        price, basis = _price(cell)
+        records.append(
+            {
+                "provider": PROVIDER,
+                "segment": None,
+                "upstream_source": None,
+                "gpu_name": gpu,
+                "gpu_hint": " ".join(["SXM" if _HGX.search(t) else t for t in form_tags]),
+                "gpu_memory_gb": memory,
+                "gpu_count": 1,
+                "instance_type": " ".join([gpu, *tags]),
+                "region": None,
+                "pricing": pricing,
+                "reserved_term": None,
+                "price": price,
+                "price_basis": basis,
+                "currency": "USD",
+                "price_min": None,
+                "price_max": None,
+                "n_offers": None,
+                "stock_status": None,
+                "available_gpus": None,
+                "payload_name": name,
+                "date": None,
+            }
+        )
+    return records, contact
+
+
+def _list_records(
+    name: str, lst: Tag, header: list[str], heading: str, contact_before: int
+) -> tuple[list[dict[str, Any]], int]:
+    """(offers, "Contact sales" cells) of one GPU price list; ParseError when it has no item
+    or no readable price (``contact_before``: the page's count so far, for the message)."""
+    lower = [h.lower() for h in header]
+    columns = {
+        i: ("spot" if "spot" in h else "on_demand")
+        for i, h in enumerate(lower)
+        if i > 0 and ("on-demand" in h or "spot" in h)
+    }
+    items = [
+        it
+        for it in lst.find_all(attrs={"role": "listitem"})
+        if it.find_parent(attrs={"role": "list"}) is lst
+    ]
+    if not items:
+        raise ParseError(f"{name}: Crusoe GPU list {header} under {heading!r} has no items")
+    records: list[dict[str, Any]] = []
+    contact = 0
+    for item in items:
+        item_records, item_contact = _item_records(name, item, header, columns)
+        records.extend(item_records)
+        contact += item_contact
+    if not any(isinstance(r["price"], float) for r in records):
+        raise ParseError(
+            f"{name}: Crusoe GPU list {header}: no price could be read in {len(items)} "
+            f"items ({contact_before + contact} 'Contact sales')"
+        )
+    return records, contact
+
+
 def parse(name: str, content: bytes) -> list[dict[str, Any]]:
     """Candidate on-demand and spot offers from one archived Crusoe pricing page."""
     soup = BeautifulSoup(content, "html.parser")
@@ -144,73 +231,9 @@ def parse(name: str, content: bytes) -> list[dict[str, Any]]:
                     "%s: skipped list %s under %r (not GPU instance prices)", name, header, heading
                 )
             continue
-        columns = {
-            i: ("spot" if "spot" in h else "on_demand")
-            for i, h in enumerate(lower)
-            if i > 0 and ("on-demand" in h or "spot" in h)
-        }
-        items = [
-            it
-            for it in lst.find_all(attrs={"role": "listitem"})
-            if it.find_parent(attrs={"role": "list"}) is lst
-        ]
-        if not items:
-            raise ParseError(f"{name}: Crusoe GPU list {header} under {heading!r} has no items")
-        n_priced = 0
-        for item in items:
-            cells = _row_cells(item, len(header))
-            title = item.find("h4")
-            if not cells or title is None:
-                raise ParseError(
-                    f"{name}: a Crusoe GPU list item has no GPU name (h4) or not "
-                    f"{len(header)} cells: {cell_text(item)[:120]!r}"
-                )
-            gpu = cell_text(title)
-            tags = [
-                cell_text(t)
-                for t in cells[0].find_all(True)
-                if not t.find(True) and t is not title and cell_text(t) and cell_text(t) != gpu
-            ]
-            memory = next((float(m.group(1)) for t in tags if (m := _MEMORY_TAG.match(t))), None)
-            form_tags = [t for t in tags if not _MEMORY_TAG.match(t)]
-            for i, pricing in columns.items():
-                cell = cell_text(cells[i]) if i < len(cells) else ""
-                if is_contact(cell):
-                    contact += 1
-                    continue
-                price, basis = _price(cell)
-                if isinstance(price, float):
-                    n_priced += 1
-                records.append(
-                    {
-                        "provider": PROVIDER,
-                        "segment": None,
-                        "upstream_source": None,
-                        "gpu_name": gpu,
-                        "gpu_hint": " ".join(["SXM" if _HGX.search(t) else t for t in form_tags]),
-                        "gpu_memory_gb": memory,
-                        "gpu_count": 1,
-                        "instance_type": " ".join([gpu, *tags]),
-                        "region": None,
-                        "pricing": pricing,
-                        "reserved_term": None,
-                        "price": price,
-                        "price_basis": basis,
-                        "currency": "USD",
-                        "price_min": None,
-                        "price_max": None,
-                        "n_offers": None,
-                        "stock_status": None,
-                        "available_gpus": None,
-                        "payload_name": name,
-                        "date": None,
-                    }
-                )
-        if n_priced == 0:
-            raise ParseError(
-                f"{name}: Crusoe GPU list {header}: no price could be read in {len(items)} "
-                f"items ({contact} 'Contact sales')"
-            )
+        list_records, list_contact = _list_records(name, lst, header, heading, contact)
+        records.extend(list_records)
+        contact += list_contact
     if contact:
         log.info("%s: %d 'Contact sales' cells (no published price): not offers", name, contact)
     if not records:

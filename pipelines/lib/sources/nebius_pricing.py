@@ -50,8 +50,9 @@ Fail loudly: a page with no ``Item`` grid with a GPU-hour column, a GPU grid wit
 rows, several undated GPU-hour columns in one grid, or no price column applying on
 ``day`` raise ``ParseError``.
 
-The grid reader (``div_grids``), ``cell_text`` and ``dollar_price`` are shared with
-``hyperstack_pricing`` and ``crusoe_pricing``, whose pages are built the same way.
+The grid reader (``div_grids``), ``cell_text``, ``dollar_price`` and ``is_contact`` are shared
+with ``hyperstack_pricing`` and ``crusoe_pricing``, whose pages are built the same way: they
+live in ``_div_grids`` and stay importable from here.
 
 ``parse`` is pure: no I/O besides logging.
 """
@@ -61,14 +62,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from bs4 import BeautifulSoup, NavigableString, Tag
+from bs4 import BeautifulSoup
 
 from pipelines.lib.http import PoliteClient
-from pipelines.lib.sources._page import fetch_page
+from pipelines.lib.sources._div_grids import Grid, cell_text, div_grids, dollar_price, is_contact
+from pipelines.lib.sources._page import ACCEPT_HTML, fetch_page
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "nebius_pricing"
@@ -76,7 +77,6 @@ PROVIDER = "nebius"
 PAYLOAD_NAME = "prices.html"
 # parse needs the archive date (dated price columns): ingest passes ``day=`` when this is set
 PARSE_NEEDS_DAY = True
-ACCEPT_HTML = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.8"
 
 SPEC = SourceSpec(
     id=SOURCE_ID,
@@ -98,102 +98,24 @@ SPEC = SourceSpec(
 
 log = logging.getLogger(__name__)
 
+# the div-grid helpers, importable from here as before (hyperstack_pricing, tests)
+__all__ = [
+    "PARSE_NEEDS_DAY",
+    "PAYLOAD_NAME",
+    "PROVIDER",
+    "SOURCE_ID",
+    "SPEC",
+    "Grid",
+    "cell_text",
+    "div_grids",
+    "dollar_price",
+    "fetch",
+    "is_contact",
+    "parse",
+]
+
 _EFFECTIVE = re.compile(r"effective\s+([A-Za-z]+\.?\s+\d{1,2},?\s+\d{4})", re.IGNORECASE)
-_DOLLAR = re.compile(r"^(from\s+)?(?:US)?\$\s*(\d[\d,]*(?:\.\d+)?)\s*([*†‡]*)$", re.IGNORECASE)
-_CONTACT = re.compile(r"^\s*contact\s+(?:us|sales)\s*$", re.IGNORECASE)
 _HGX = re.compile(r"\bHGX\b", re.IGNORECASE)
-
-
-# --- shared helpers: div grids and price cells ---------------------------------------------
-
-
-def cell_text(tag: Tag) -> str:
-    """Visible text of a cell: ``&nbsp;`` (decoded or, when a page double-escapes it, the
-    literal ``&nbsp;``), zero-width spaces and runs of whitespace collapsed."""
-    text = tag.get_text(" ", strip=True).replace("&nbsp;", " ").replace("\u200b", "")
-    return re.sub(r"\s+", " ", text).strip()
-
-
-@dataclass
-class Grid:
-    """One ``<div>`` grid of a page: header texts, rows of cell texts, the heading above it."""
-
-    header: list[str]
-    rows: list[list[str]]
-    row_tags: list[list[Tag]]
-    heading: str
-
-
-def _row_of(cell_leaf: Tag) -> Tag | None:
-    """The header row holding the cell that contains ``cell_leaf``: the nearest ancestor with
-    at least two element children that all carry text."""
-    node = cell_leaf
-    while node.parent is not None and isinstance(node.parent, Tag):
-        kids = [k for k in node.parent.children if isinstance(k, Tag)]
-        if len(kids) >= 2 and all(cell_text(k) for k in kids):
-            return node.parent
-        node = node.parent
-    return None
-
-
-def div_grids(
-    soup: BeautifulSoup, first_header: Callable[[str], bool], heading_tags: tuple[str, ...]
-) -> list[Grid]:
-    """Every grid whose header row starts with a cell for which ``first_header(text)`` holds.
-
-    The data rows are the element children of the header row's next sibling, or, when the
-    header row is wrapped alone in a head element (Nebius), of the head's next sibling;
-    each row's cells are its element children."""
-    grids: list[Grid] = []
-    seen: set[int] = set()
-    for text in soup.find_all(
-        string=lambda s: isinstance(s, NavigableString) and first_header(s.strip())
-    ):
-        leaf = text.parent
-        if not isinstance(leaf, Tag):
-            continue
-        header_row = _row_of(leaf)
-        if header_row is None or id(header_row) in seen:
-            continue
-        seen.add(id(header_row))
-        cells = [k for k in header_row.children if isinstance(k, Tag)]
-        body = header_row.find_next_sibling()
-        if body is None and header_row.parent is not None:
-            body = header_row.parent.find_next_sibling()
-        row_tags = (
-            [
-                [c for c in row.children if isinstance(c, Tag)]
-                for row in body.children
-                if isinstance(row, Tag)
-            ]
-            if body is not None
-            else []
-        )
-        row_tags = [r for r in row_tags if r]
-        heading_tag = header_row.find_previous(list(heading_tags))
-        grids.append(
-            Grid(
-                header=[cell_text(c) for c in cells],
-                rows=[[cell_text(c) for c in r] for r in row_tags],
-                row_tags=row_tags,
-                heading=cell_text(heading_tag) if heading_tag is not None else "",
-            )
-        )
-    return grids
-
-
-def dollar_price(text: str) -> tuple[float | None, bool, str]:
-    """``"$3.85"`` -> ``(3.85, False, "")``; ``"from $0.74**"`` -> ``(0.74, True, "**")``
-    (lower bound, footnote marks); anything else -> ``(None, False, "")``."""
-    m = _DOLLAR.match((text or "").replace("\xa0", " ").strip())
-    if not m:
-        return None, False, ""
-    return float(m.group(2).replace(",", "")), bool(m.group(1)), m.group(3)
-
-
-def is_contact(text: str) -> bool:
-    """A "Contact us" / "Contact sales" cell: no price published."""
-    return bool(_CONTACT.match(text or ""))
 
 
 # --- the Nebius page ------------------------------------------------------------------------
@@ -257,6 +179,101 @@ def _applicable(cols: list[_PriceColumn], day: dt.date, name: str, grid: Grid) -
     return undated[0]
 
 
+def _chosen_column(
+    cols: list[_PriceColumn], day: dt.date | None, name: str, grid: Grid
+) -> _PriceColumn | None:
+    """The column in force on ``day``; without a day, the only one, or None (decided per row,
+    fine only where every column agrees)."""
+    if day is not None:
+        return _applicable(cols, day, name, grid)
+    if all(c.effective is None for c in cols):
+        return cols[0]
+    return None
+
+
+def _row_column(
+    name: str, item: str, row: list[str], cols: list[_PriceColumn], chosen: _PriceColumn | None
+) -> _PriceColumn:
+    """The column a row's price is read from: ``chosen``, else the first where all agree."""
+    if chosen is not None:
+        return chosen
+    cells = {row[c.index] if c.index < len(row) else "" for c in cols}
+    if len(cells) > 1:
+        raise ParseError(
+            f"{name}: {item!r} has different prices in {[c.header for c in cols]}; "
+            "which applies depends on the payload's date: call parse(name, content, day)"
+        )
+    return cols[0]
+
+
+def _row_notes(
+    grid: Grid, row: list[str], cell: str, lower_bound: bool, marks: str, col: _PriceColumn
+) -> list[str]:
+    """What the instance type says beside the item: all-in vCPU/RAM, lower bound, footnote,
+    effective date."""
+    vcpu_i = next((i for i, h in enumerate(grid.header) if "vcpu" in h.lower()), None)
+    ram_i = next((i for i, h in enumerate(grid.header) if h.lower().startswith("ram")), None)
+    notes = []
+    if vcpu_i is not None and ram_i is not None and max(vcpu_i, ram_i) < len(row):
+        notes.append(f"all-in GPU-hour: {row[vcpu_i]} vCPU, {row[ram_i]} GB RAM per GPU")
+    if lower_bound:
+        notes.append(f"lower bound ({cell!r})")
+    elif marks:
+        notes.append(f"footnote {marks}")
+    if col.effective is not None:
+        notes.append(f"price effective {col.effective.isoformat()}")
+    return notes
+
+
+def _grid_records(name: str, grid: Grid, day: dt.date | None) -> tuple[list[dict[str, Any]], int]:
+    """(offers, "Contact us" cells) of one GPU price grid."""
+    if not grid.rows:
+        raise ParseError(f"{name}: GPU grid {grid.header} under {grid.heading!r} has no rows")
+    cols = _price_columns(grid, name)
+    spot = "preemptible" in grid.heading.lower() or any("spot" in c.header.lower() for c in cols)
+    chosen = _chosen_column(cols, day, name, grid)
+    records: list[dict[str, Any]] = []
+    contact = 0
+    for row in grid.rows:
+        item = row[0] if row else ""
+        if not item:
+            continue
+        col = _row_column(name, item, row, cols, chosen)
+        cell = row[col.index] if col.index < len(row) else ""
+        if is_contact(cell):
+            contact += 1
+            continue
+        price, lower_bound, marks = dollar_price(cell)
+        notes = _row_notes(grid, row, cell, lower_bound, marks, col)
+        records.append(
+            {
+                "provider": PROVIDER,
+                "segment": None,
+                "upstream_source": None,
+                "gpu_name": item,
+                "gpu_hint": "SXM" if _HGX.search(item) else "",
+                "gpu_memory_gb": None,
+                "gpu_count": 1,
+                "instance_type": " | ".join([item, *notes]),
+                "region": None,
+                "pricing": "spot" if spot else "on_demand",
+                "reserved_term": None,
+                # an unreadable cell is kept as its text: normalise_offers quarantines it
+                "price": price if price is not None else cell,
+                "price_basis": "per_gpu",
+                "currency": "USD",
+                "price_min": price if lower_bound else None,
+                "price_max": None,
+                "n_offers": None,
+                "stock_status": None,
+                "available_gpus": None,
+                "payload_name": name,
+                "date": None,
+            }
+        )
+    return records, contact
+
+
 def parse(name: str, content: bytes, day: dt.date | None = None) -> list[dict[str, Any]]:
     """Candidate offers from one archived nebius.com/prices page, with the prices in force on
     ``day`` (the archive date; see the module docstring)."""
@@ -275,73 +292,9 @@ def parse(name: str, content: bytes, day: dt.date | None = None) -> list[dict[st
     records: list[dict[str, Any]] = []
     contact = 0
     for grid in grids:
-        if not grid.rows:
-            raise ParseError(f"{name}: GPU grid {grid.header} under {grid.heading!r} has no rows")
-        cols = _price_columns(grid, name)
-        spot = "preemptible" in grid.heading.lower() or any(
-            "spot" in c.header.lower() for c in cols
-        )
-        if day is not None:
-            chosen: _PriceColumn | None = _applicable(cols, day, name, grid)
-        elif all(c.effective is None for c in cols):
-            chosen = cols[0]
-        else:
-            chosen = None  # decided per row below: fine only where every column agrees
-        vcpu_i = next((i for i, h in enumerate(grid.header) if "vcpu" in h.lower()), None)
-        ram_i = next((i for i, h in enumerate(grid.header) if h.lower().startswith("ram")), None)
-        for row in grid.rows:
-            item = row[0] if row else ""
-            if not item:
-                continue
-            col = chosen
-            if col is None:
-                cells = {row[c.index] if c.index < len(row) else "" for c in cols}
-                if len(cells) > 1:
-                    raise ParseError(
-                        f"{name}: {item!r} has different prices in {[c.header for c in cols]}; "
-                        "which applies depends on the payload's date: call parse(name, content, day)"
-                    )
-                col = cols[0]
-            cell = row[col.index] if col.index < len(row) else ""
-            if is_contact(cell):
-                contact += 1
-                continue
-            price, lower_bound, marks = dollar_price(cell)
-            notes = []
-            if vcpu_i is not None and ram_i is not None and max(vcpu_i, ram_i) < len(row):
-                notes.append(f"all-in GPU-hour: {row[vcpu_i]} vCPU, {row[ram_i]} GB RAM per GPU")
-            if lower_bound:
-                notes.append(f"lower bound ({cell!r})")
-            elif marks:
-                notes.append(f"footnote {marks}")
-            if col.effective is not None:
-                notes.append(f"price effective {col.effective.isoformat()}")
-            records.append(
-                {
-                    "provider": PROVIDER,
-                    "segment": None,
-                    "upstream_source": None,
-                    "gpu_name": item,
-                    "gpu_hint": "SXM" if _HGX.search(item) else "",
-                    "gpu_memory_gb": None,
-                    "gpu_count": 1,
-                    "instance_type": " | ".join([item, *notes]),
-                    "region": None,
-                    "pricing": "spot" if spot else "on_demand",
-                    "reserved_term": None,
-                    # an unreadable cell is kept as its text: normalise_offers quarantines it
-                    "price": price if price is not None else cell,
-                    "price_basis": "per_gpu",
-                    "currency": "USD",
-                    "price_min": price if lower_bound else None,
-                    "price_max": None,
-                    "n_offers": None,
-                    "stock_status": None,
-                    "available_gpus": None,
-                    "payload_name": name,
-                    "date": None,
-                }
-            )
+        grid_records, grid_contact = _grid_records(name, grid, day)
+        records.extend(grid_records)
+        contact += grid_contact
     if contact:
         log.info("%s: %d 'Contact us' cells (no published price): not offers", name, contact)
     if not records:

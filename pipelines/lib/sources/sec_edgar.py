@@ -255,18 +255,22 @@ def _fact_row(
     }
 
 
-def parse(name: str, content: bytes) -> dict[str, pl.DataFrame]:
-    """``raw.sec_facts`` rows (USD facts of ``CONCEPTS``) from one companyfacts payload."""
-    doc = _load(name, content)
-    if not isinstance(doc, dict) or not isinstance(doc.get("facts"), dict):
-        if isinstance(doc, dict):
-            hint = (
-                f" (message: {str(doc.get('message') or doc.get('error'))[:300]})"
-                if ("message" in doc or "error" in doc)
-                else ""
-            )
-            raise ParseError(f"{name}: not a companyfacts object (keys {sorted(doc)[:10]}){hint}")
-        raise ParseError(f"{name}: not a companyfacts object ({type(doc).__name__})")
+def _require_companyfacts(name: str, doc: Any) -> None:
+    """ParseError unless ``doc`` is a companyfacts object (an SEC error body says why)."""
+    if isinstance(doc, dict) and isinstance(doc.get("facts"), dict):
+        return
+    if isinstance(doc, dict):
+        hint = (
+            f" (message: {str(doc.get('message') or doc.get('error'))[:300]})"
+            if ("message" in doc or "error" in doc)
+            else ""
+        )
+        raise ParseError(f"{name}: not a companyfacts object (keys {sorted(doc)[:10]}){hint}")
+    raise ParseError(f"{name}: not a companyfacts object ({type(doc).__name__})")
+
+
+def _cik(name: str, doc: dict[str, Any]) -> str | None:
+    """The document's CIK, else the one in the payload name, else None."""
     cik: str | None
     try:
         cik = normalise_cik(doc["cik"]) if doc.get("cik") is not None else None
@@ -275,6 +279,28 @@ def parse(name: str, content: bytes) -> dict[str, pl.DataFrame]:
     if cik is None:
         m = _NAME_RE.search(name)
         cik = m.group(1) if m else None
+    return cik
+
+
+def _concept_facts(name: str, gaap: dict[str, Any], concept: str) -> list[Any]:
+    """The ``UNIT`` facts of one concept (facts in other units are logged, not kept)."""
+    units = gaap[concept].get("units") if isinstance(gaap[concept], dict) else None
+    if not isinstance(units, dict):
+        raise ParseError(f"{name}: {TAXONOMY}:{concept} has no 'units' object")
+    other = sorted(u for u in units if u != UNIT)
+    if other:
+        log.info("%s: %s facts in units %s skipped (only %s kept)", name, concept, other, UNIT)
+    facts = units.get(UNIT, [])
+    if not isinstance(facts, list):
+        raise ParseError(f"{name}: {TAXONOMY}:{concept} units.{UNIT} is not a list")
+    return facts
+
+
+def parse(name: str, content: bytes) -> dict[str, pl.DataFrame]:
+    """``raw.sec_facts`` rows (USD facts of ``CONCEPTS``) from one companyfacts payload."""
+    doc = _load(name, content)
+    _require_companyfacts(name, doc)
+    cik = _cik(name, doc)
     entity = _text(doc.get("entityName"))
     gaap = doc["facts"].get(TAXONOMY)
     if not isinstance(gaap, dict):
@@ -284,15 +310,7 @@ def parse(name: str, content: bytes) -> dict[str, pl.DataFrame]:
         raise ParseError(f"{name}: none of {CONCEPTS} in {TAXONOMY} ({len(gaap)} concepts)")
     rows: list[dict[str, Any]] = []
     for concept in present:
-        units = gaap[concept].get("units") if isinstance(gaap[concept], dict) else None
-        if not isinstance(units, dict):
-            raise ParseError(f"{name}: {TAXONOMY}:{concept} has no 'units' object")
-        other = sorted(u for u in units if u != UNIT)
-        if other:
-            log.info("%s: %s facts in units %s skipped (only %s kept)", name, concept, other, UNIT)
-        facts = units.get(UNIT, [])
-        if not isinstance(facts, list):
-            raise ParseError(f"{name}: {TAXONOMY}:{concept} units.{UNIT} is not a list")
+        facts = _concept_facts(name, gaap, concept)
         rows.extend(_fact_row(name, cik, entity, concept, fact) for fact in facts)
     if not rows:
         raise ParseError(f"{name}: {present} carry no {UNIT} facts")
