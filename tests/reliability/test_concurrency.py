@@ -41,6 +41,7 @@ import polars as pl
 
 from pipelines.lib import publish, warehouse
 from pipelines.lib.offers import OFFER_SCHEMA, QUARANTINE_SCHEMA
+from pipelines.lib.warehouse import connection as warehouse_connection
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "concurrency"
@@ -189,7 +190,8 @@ def writer_main(db: str, published: str, log_path: str, done: str) -> None:
     """The schedule: N_WRITES writes, republishing the day's files after each pair write."""
     db_path = Path(db)
     waits: list[float] = []
-    real_connect = warehouse.connect_retrying
+    # patched where open_for_write looks it up (the warehouse package's connection module)
+    real_connect = warehouse_connection.connect_retrying
 
     def timed_connect(*args, **kwargs):
         start = time.monotonic()
@@ -197,7 +199,7 @@ def writer_main(db: str, published: str, log_path: str, done: str) -> None:
         waits.append(time.monotonic() - start)  # time the writer waited for readers to let go
         return con
 
-    warehouse.connect_retrying = timed_connect
+    warehouse_connection.connect_retrying = timed_connect
     for seq in range(1, N_WRITES + 1):
         record = {"seq": seq, "t0": time.monotonic()}
         try:
@@ -318,37 +320,33 @@ def _read_log(path: Path) -> list[dict]:
 # ---------------------------------------------------------------- the test
 
 
-def test_readers_never_block_the_writer_and_never_see_half_a_write(tracker_env, tmp_path):
-    started = time.monotonic()
-    db = tracker_env / "gpu_market.duckdb"
-    published = tracker_env / "published"
-    _write(db, 0)
-    with warehouse.reader(db) as con:
-        frame = con.execute(
-            f"select * from raw.gpu_offers where source = '{SOURCE}' and date = ?", [D1]
-        ).pl()
-    publish.publish({"gpu_price_daily": frame}, published, as_of=D1)
+READER_KINDS = ("cli", "cli-inproc", "reader", "published")
+QUERY_KINDS = ("cli", "cli-inproc", "reader")  # the kinds that read the warehouse itself
+
+
+def _run_readers_and_writer(db: Path, published: Path, tmp_path: Path) -> tuple[Path, dict]:
+    """Start every reader, wait until each has observed once, then run the writer to the end;
+    returns the writer's log and the readers' logs."""
     done = tmp_path / "writer.done"
     mod = "from tests.reliability.test_concurrency import reader_main, writer_main"
-    kinds = ("cli", "cli-inproc", "reader", "published")
-    logs = {kind: tmp_path / f"{kind}.jsonl" for kind in kinds}
+    logs = {kind: tmp_path / f"{kind}.jsonl" for kind in READER_KINDS}
     readers = {
         kind: _child(
             f"{mod}; reader_main({kind!r}, {str(logs[kind])!r}, {str(done)!r}, {str(published)!r})",
             CONCURRENCY_DB=str(db),
         )
-        for kind in kinds
+        for kind in READER_KINDS
     }
     writer = None
+    writer_log = tmp_path / "writer.jsonl"
     try:
         # every reader is running (one observation each) before the first write
         deadline = time.monotonic() + 30
-        while not all(_read_log(logs[k]) for k in kinds):
+        while not all(_read_log(logs[k]) for k in READER_KINDS):
             for kind, proc in readers.items():
                 assert proc.poll() is None, f"reader {kind} died: {proc.stdout.read()}"
             assert time.monotonic() < deadline, "readers did not start"
             time.sleep(0.05)
-        writer_log = tmp_path / "writer.jsonl"
         writer = _child(
             f"{mod}; writer_main({str(db)!r}, {str(published)!r}, {str(writer_log)!r}, "
             f"{str(done)!r})"
@@ -363,21 +361,14 @@ def test_readers_never_block_the_writer_and_never_see_half_a_write(tracker_env, 
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait()
+    return writer_log, logs
 
-    # (2) the writer finished every write, none failed, and readers delayed it little
-    writes = _read_log(writer_log)
-    assert [w["seq"] for w in writes] == list(range(1, N_WRITES + 1))
-    assert [w for w in writes if "error" in w] == []
-    durations = [w["t1"] - w["t0"] for w in writes]
-    waits = [w["open_wait"] for w in writes]
-    first_write, last_write = writes[0]["t0"], writes[-1]["t1"]
 
-    # (3) no reader ever failed; (1) every observation is the complete state after one write
-    obs = {kind: _read_log(logs[kind]) for kind in kinds}
-    for kind in kinds:
-        assert [o for o in obs[kind] if o["error"]] == [], f"{kind} failed"
+def _check_query_observations(obs: dict[str, list[dict]], writes: list[dict]) -> dict:
+    """(1) every observation of the warehouse is the complete state after one write, and
+    consistent in time with the writes; returns the states each kind saw, in order."""
     seen: dict[str, list[int]] = {}
-    for kind in ("cli", "cli-inproc", "reader"):
+    for kind in QUERY_KINDS:
         for o in obs[kind]:
             k, state = _state_of(o["rows"])
             assert 0 <= k <= N_WRITES, o
@@ -387,6 +378,12 @@ def test_readers_never_block_the_writer_and_never_see_half_a_write(tracker_env, 
             assert not any(w["t0"] > o["t1"] for w in writes if w["seq"] <= k), o
             assert not any(w["t1"] < o["t0"] for w in writes if w["seq"] > k), o
         seen[kind] = [_state_of(o["rows"])[0] for o in obs[kind]]
+    return seen
+
+
+def _check_published_observations(obs: dict[str, list[dict]]) -> list[str]:
+    """Every read of the published folder found one whole publish; returns which write each
+    read saw."""
     versions = {
         (n, round(sum(round(f + s * i, 2) for i in range(n)), 6))
         for n, f, s, _ in VERSIONS.values()
@@ -395,31 +392,19 @@ def test_readers_never_block_the_writer_and_never_see_half_a_write(tracker_env, 
         p = o["rows"]
         assert (p["n"], p["price_sum"]) in versions and len(p["writes"]) == 1, o
         assert p["manifest_rows"] in {n for n, _ in versions} and p["report_complete"], o
-    pub_writes = [o["rows"]["writes"][0] for o in obs["published"]]
+    return [o["rows"]["writes"][0] for o in obs["published"]]
 
-    # (4) not vacuous: the reads overlapped the writes
-    def during(kind):
-        return [o for o in obs[kind] if o["t0"] > first_write and o["t1"] < last_write]
 
-    for kind in kinds:
-        assert len(during(kind)) >= 2, f"{kind}: too few reads while the writer ran"
-    for kind in ("cli", "cli-inproc", "reader"):
-        assert seen[kind][0] == 0 and seen[kind][-1] == N_WRITES, (kind, seen[kind])
-        assert len(set(seen[kind])) >= 3, (kind, sorted(set(seen[kind])))
-    assert len(set(seen["cli-inproc"]) | set(seen["reader"])) >= N_WRITES // 2
-    assert len(set(pub_writes)) >= 3 and pub_writes[0] == "w0"
-    # readers give way to a waiting writer: without that, queries overlapping one another
-    # kept this writer out for up to 19 s per write (and past the 60 s retry window under more load)
-    assert max(durations) < 5, f"a write took {max(durations):.1f}s, waits included"
-
-    elapsed = time.monotonic() - started
+def _print_summary(writes, obs, seen, pub_writes, during, elapsed: float) -> None:
+    durations = [w["t1"] - w["t0"] for w in writes]
+    waits = [w["open_wait"] for w in writes]
     print(
-        f"\nconcurrency: {N_WRITES} writes in {last_write - first_write:.1f}s, all ok; "
+        f"\nconcurrency: {N_WRITES} writes in {writes[-1]['t1'] - writes[0]['t0']:.1f}s, all ok; "
         f"write duration p50 {statistics.median(durations) * 1000:.0f} ms, max {max(durations) * 1000:.0f} ms; "
         f"writer waited for readers: p50 {statistics.median(waits) * 1000:.0f} ms, "
         f"max {max(waits) * 1000:.0f} ms"
     )
-    for kind in kinds:
+    for kind in READER_KINDS:
         print(
             f"  {kind:11s} {len(obs[kind]):4d} observations, {len(during(kind)):4d} during the writes, "
             f"{len(set(seen.get(kind, pub_writes)))} distinct states, 0 errors, "
@@ -432,6 +417,50 @@ def test_readers_never_block_the_writer_and_never_see_half_a_write(tracker_env, 
         f"if you need both to match)"
     )
     print(f"  test wall time {elapsed:.1f}s")
+
+
+def test_readers_never_block_the_writer_and_never_see_half_a_write(tracker_env, tmp_path):
+    started = time.monotonic()
+    db = tracker_env / "gpu_market.duckdb"
+    published = tracker_env / "published"
+    _write(db, 0)
+    with warehouse.reader(db) as con:
+        frame = con.execute(
+            f"select * from raw.gpu_offers where source = '{SOURCE}' and date = ?", [D1]
+        ).pl()
+    publish.publish({"gpu_price_daily": frame}, published, as_of=D1)
+    writer_log, logs = _run_readers_and_writer(db, published, tmp_path)
+
+    # (2) the writer finished every write, none failed, and readers delayed it little
+    writes = _read_log(writer_log)
+    assert [w["seq"] for w in writes] == list(range(1, N_WRITES + 1))
+    assert [w for w in writes if "error" in w] == []
+    durations = [w["t1"] - w["t0"] for w in writes]
+    first_write, last_write = writes[0]["t0"], writes[-1]["t1"]
+
+    # (3) no reader ever failed; (1) every observation is the complete state after one write
+    obs = {kind: _read_log(logs[kind]) for kind in READER_KINDS}
+    for kind in READER_KINDS:
+        assert [o for o in obs[kind] if o["error"]] == [], f"{kind} failed"
+    seen = _check_query_observations(obs, writes)
+    pub_writes = _check_published_observations(obs)
+
+    # (4) not vacuous: the reads overlapped the writes
+    def during(kind):
+        return [o for o in obs[kind] if o["t0"] > first_write and o["t1"] < last_write]
+
+    for kind in READER_KINDS:
+        assert len(during(kind)) >= 2, f"{kind}: too few reads while the writer ran"
+    for kind in QUERY_KINDS:
+        assert seen[kind][0] == 0 and seen[kind][-1] == N_WRITES, (kind, seen[kind])
+        assert len(set(seen[kind])) >= 3, (kind, sorted(set(seen[kind])))
+    assert len(set(seen["cli-inproc"]) | set(seen["reader"])) >= N_WRITES // 2
+    assert len(set(pub_writes)) >= 3 and pub_writes[0] == "w0"
+    # readers give way to a waiting writer: without that, queries overlapping one another
+    # kept this writer out for up to 19 s per write (and past the 60 s retry window under more load)
+    assert max(durations) < 5, f"a write took {max(durations):.1f}s, waits included"
+
+    _print_summary(writes, obs, seen, pub_writes, during, time.monotonic() - started)
 
 
 def test_republishing_never_hides_the_published_files(tmp_path):

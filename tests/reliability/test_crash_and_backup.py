@@ -62,15 +62,16 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     import polars as pl
     from pipelines.lib import warehouse
+    from pipelines.lib.warehouse import writes   # where load_source_day looks record_load up
     sys.path.insert(0, {tests!r})
     from reliability.test_crash_and_backup import _offers, DAY
     from pipelines.lib.offers import QUARANTINE_SCHEMA
-    real = warehouse.record_load
+    real = writes.record_load
     def record_then_hang(con, **kw):      # inside the load's transaction, after delete + insert
         real(con, **kw)
         Path({flag!r}).write_text("in transaction")
         time.sleep(60)
-    warehouse.record_load = record_then_hang
+    writes.record_load = record_then_hang
     warehouse.load_source_day(Path({db!r}), source="crashtest", days=[DAY], offers=_offers(500, 9.99),
                               quarantine=pl.DataFrame(schema=QUARANTINE_SCHEMA), payloads=["p"], mode="live")
 """)
