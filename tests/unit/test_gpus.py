@@ -125,8 +125,7 @@ def test_normalise_drops_vendor_words():
     assert normalise_gpu_name("AMD Instinct MI300X OAM") == "MI300X"
 
 
-def _shared_gpu_names(shared_data):
-    """(file, name, hint, memory) for every GPU name in every shared data file."""
+def _skypilot_names(shared_data):
     out = []
     for path in sorted((shared_data / "skypilot_catalog").glob("*/*.csv")):
         for row in csv.DictReader(path.open()):
@@ -137,14 +136,24 @@ def _shared_gpu_names(shared_data):
                 )
                 if info:
                     out.append((path.name, info, row["InstanceType"], None))
+    return out
+
+
+def _runpod_names(shared_data):
     runpod = json.loads(
         (
             shared_data / "provider_payloads/runpod/gpuport_runpod_sample_2025-11-14_0cb9709.json"
         ).read_text()
     )
+    out = []
     for offer in runpod:
         gt = offer["raw_data"]["gpu_type"]
         out.append(("runpod capture", gt["displayName"], gt["id"], gt["memoryInGb"]))
+    return out
+
+
+def _price_history_names(shared_data):
+    out = []
     obs = (
         shared_data
         / "price_history/cherielilili_gpu_pricing_tracker/observations_2026-02-11_to_2026-06-15.csv"
@@ -160,7 +169,12 @@ def _shared_gpu_names(shared_data):
     tard = shared_data / "price_history/tardellirs_gpu_pricing/offerings_2026-05-25_8f09a68.json"
     for o in json.loads(tard.read_text()):
         out.append((tard.name, o["gpu_model"], o.get("interconnect") or "", o.get("vram_gb")))
+    return out
+
+
+def _provider_payload_names(shared_data):
     payloads = shared_data / "provider_payloads"
+    out = []
     for item in json.loads(
         (payloads / "jarvislabs/gpuhunt_test_SERVER_META_RESPONSE.json").read_text()
     )["server_meta"]:
@@ -180,6 +194,17 @@ def _shared_gpu_names(shared_data):
             (size.get("gpu_info") or {}).get("model", "").split(",") if size.get("gpu_info") else []
         ):
             out.append(("digitalocean", gpu, size["slug"], None))
+    return out
+
+
+def _shared_gpu_names(shared_data):
+    """(file, name, hint, memory) for every GPU name in every shared data file."""
+    out = [
+        *_skypilot_names(shared_data),
+        *_runpod_names(shared_data),
+        *_price_history_names(shared_data),
+        *_provider_payload_names(shared_data),
+    ]
     assert len(out) > 500
     return out
 
