@@ -5,9 +5,12 @@
 * ``run``   models only; ``test`` tests only (against what is in the warehouse).
 
 Exit status 1 when a model fails or an error-severity test fails. When the ``pipelines``
-package is importable, ``build``/``run`` open the file as a tracker writer (the writer lock
-``<db>.lock``, then waiting for readers to leave) so a build never races the daily job or
-fails on a reader, and ``test`` opens it as a reader; ``ls`` never opens the database.
+package is importable, ``build``/``run`` use the tracker's own connections
+(``pipelines.lib.model_build.WarehouseSession``): SQL models build on a tracker writer (the
+writer lock ``<db>.lock``, then waiting for readers to leave) so a build never races the daily
+job or fails on a reader; Python models read through readers, compute with no lock held and
+write in one short writer transaction; they see the tracker's config (``[economics]`` ...).
+``test`` opens the file as a reader; ``ls`` never opens the database.
 """
 
 from __future__ import annotations
@@ -22,6 +25,20 @@ from pathlib import Path
 import duckdb
 
 from dbt_like.project import Project, ProjectError
+
+
+def _session(db: Path):
+    """The tracker's writer/reader session and config, or None outside the tracker."""
+    try:
+        from pipelines.lib.config import load_config
+        from pipelines.lib.model_build import WarehouseSession
+    except ImportError:
+        return None, {}
+    try:
+        config = load_config().data
+    except Exception:  # a foreign project or no tracker config: Python models use defaults
+        config = {}
+    return WarehouseSession(db, ensure_schema=False), config
 
 
 @contextlib.contextmanager
@@ -115,25 +132,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "test" and not _is_lake(db) and not db.exists():
         print(f"warehouse {db} does not exist", file=sys.stderr)
         return 2
-    log = logging.getLogger("dbt_like")
     try:
-        with _connect(db, read_only=args.command == "test") as con:
-            if args.command == "test":
-                result = project.test(con, args.select, args.exclude, log=log)
-            else:
-                result = project.build(
-                    con,
-                    args.select,
-                    args.exclude,
-                    run_tests=args.command == "build",
-                    log=log,
-                    full_refresh=args.full_refresh,
-                )
+        result = _run(project, db, args)
     except FileNotFoundError as err:  # a DuckLake warehouse not created yet (checked on ATTACH)
         print(err, file=sys.stderr)
         return 2
     print(result.summary())
     return 0 if result.ok else 1
+
+
+def _run(project: Project, db: Path, args: argparse.Namespace):
+    log = logging.getLogger("dbt_like")
+    if args.command == "test":
+        with _connect(db, read_only=True) as con:
+            return project.test(con, args.select, args.exclude, log=log)
+    session, config = _session(db)
+    kwargs = {
+        "run_tests": args.command == "build",
+        "log": log,
+        "full_refresh": args.full_refresh,
+        "config": config,
+    }
+    if session is not None:
+        return project.build(session, args.select, args.exclude, **kwargs)
+    with _connect(db, read_only=False) as con:
+        return project.build(con, args.select, args.exclude, **kwargs)
 
 
 if __name__ == "__main__":

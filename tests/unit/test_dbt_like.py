@@ -413,3 +413,150 @@ def test_real_sql_project_graph():
         t.kind == "relationships" and t.depends_on == {"marts.gpu_price_daily", "seeds.gpu_specs"}
         for t in daily.tests
     )
+
+
+# ---------------------------------------------------------------- Python models
+
+PY_MODEL = {
+    "_sources.yml": SOURCES,
+    "staging/stg_events.sql": "select * from raw.events",
+    "marts/kinds_py.py": """
+        import polars as pl
+
+
+        def model(ctx) -> pl.DataFrame:
+            events = ctx.ref("staging.stg_events").with_columns(pl.col("amount").cast(pl.Float64))
+            total = float(ctx.sql("select sum(amount) as s from raw.events")["s"][0])
+            return (
+                events.group_by("kind")
+                .agg(pl.col("amount").sum().alias("total"))
+                .with_columns((pl.col("total") / total).alias("share"))
+                .sort("kind")
+            )
+    """,
+    "marts/after_py.sql": "select kind from marts.kinds_py where share > 0",
+    "marts/_py.yml": """
+        models:
+          - name: kinds_py
+            description: Amount per kind, from a Python model.
+            depends_on: [raw.events]
+            columns:
+              - {name: kind, data_type: VARCHAR, description: The kind., tests: [not_null, unique]}
+              - {name: total, data_type: DOUBLE}
+              - {name: share, data_type: DOUBLE, tests: [{accepted_range: {min_value: 0, max_value: 1}}]}
+    """,
+}
+
+
+def test_python_model_graph_build_tests_and_column_types(tmp_path, con):
+    project = Project.load(write(tmp_path / "sql", PY_MODEL))
+    m = project.models["marts.kinds_py"]
+    assert (m.language, m.materialized) == ("python", "table")
+    assert m.depends_on == {"staging.stg_events"} and m.sources == {"raw.events"}
+    assert project.models["marts.after_py"].depends_on == {"marts.kinds_py"}
+    assert list(project.models).index("marts.kinds_py") < list(project.models).index(
+        "marts.after_py"
+    )
+    assert project.columns("kinds_py") == {"kind": "VARCHAR", "total": "DOUBLE", "share": "DOUBLE"}
+    result = project.build(con)
+    assert result.ok, result.summary()
+    assert result.models["marts.kinds_py"].rows == 2
+    assert con.execute("select * from marts.kinds_py order by kind").fetchall() == [
+        ("a", 10.0, 10.0 / 60.0),
+        ("b", 50.0, 50.0 / 60.0),
+    ]
+    assert {t.name for t in result.tests if t.model == "marts.kinds_py"} == {
+        "not_null_kinds_py_kind",
+        "unique_kinds_py_kind",
+        "accepted_range_kinds_py_share",
+    }
+    assert con.execute("select count(*) from marts.after_py").fetchone() == (2,)
+
+
+def test_python_model_reading_an_undeclared_relation_fails_and_blocks(tmp_path, con):
+    files = dict(PY_MODEL)
+    files["marts/_py.yml"] = files["marts/_py.yml"].replace("depends_on: [raw.events]", "")
+    result = Project.load(write(tmp_path / "sql", files)).build(con)
+    failed = result.models["marts.kinds_py"]
+    assert failed.status == "error" and "not among its inputs" in failed.message
+    assert "raw.events" in failed.message
+    assert result.models["marts.after_py"].status == "skipped"
+
+
+def test_python_model_whose_types_differ_from_the_yaml_fails(tmp_path, con):
+    files = dict(PY_MODEL)
+    files["marts/_py.yml"] = files["marts/_py.yml"].replace(
+        "{name: total, data_type: DOUBLE}", "{name: total, data_type: BIGINT}"
+    )
+    result = Project.load(write(tmp_path / "sql", files)).build(con)
+    failed = result.models["marts.kinds_py"]
+    assert failed.status == "error"
+    assert "total is DOUBLE, YAML says BIGINT" in failed.message
+    assert result.models["marts.after_py"].status == "skipped"
+
+
+def test_python_model_without_model_function_is_a_load_error(tmp_path):
+    files = dict(PY_MODEL)
+    files["marts/kinds_py.py"] = "x = 1\n"
+    with pytest.raises(ProjectError, match="must define model"):
+        Project.load(write(tmp_path / "sql", files))
+
+
+class _RecordingSession:
+    """A session that logs when its writer and readers open and close."""
+
+    def __init__(self, con, events):
+        self.con, self.events = con, events
+
+    def _cm(self, kind):
+        import contextlib
+
+        @contextlib.contextmanager
+        def cm():
+            self.events.append(f"{kind} open")
+            try:
+                yield self.con
+            finally:
+                self.events.append(f"{kind} close")
+
+        return cm()
+
+    def writing(self):
+        return self._cm("writer")
+
+    def reading(self):
+        return self._cm("reader")
+
+    def replace_table(self, con, name, frame):
+        self.events.append(f"replace {name}")
+        from dbt_like.session import replace_table
+
+        replace_table(con, name, frame)
+
+
+def test_python_model_computes_with_no_writer_open_and_custom_write(tmp_path, con):
+    files = dict(PY_MODEL)
+    files["marts/kinds_py.py"] = textwrap.dedent(files["marts/kinds_py.py"]).replace(
+        "    return (", "    ctx.config['events'].append('compute')\n    return ("
+    ) + (
+        "\n\ndef write(ctx, con, frame):\n"
+        "    ctx.config['events'].append('custom write')\n"
+        "    ctx.replace(con, frame)\n"
+        "    return {'written_rows': frame.height}\n"
+    )
+    events: list[str] = []
+    project = Project.load(write(tmp_path / "sql", files))
+    result = project.build(_RecordingSession(con, events), config={"events": events})
+    assert result.ok, result.summary()
+    assert result.models["marts.kinds_py"].metadata == {"written_rows": 2}
+    start = events.index("compute")
+    # the writer the SQL models used is closed before the Python model reads; the model reads
+    # through two readers, computes with nothing open, then writes in a new writer
+    before = events[:start]
+    assert before[-4:] == ["reader open", "reader close", "reader open", "reader close"]
+    assert before.count("writer open") == before.count("writer close") == 1
+    assert events[start + 1 : start + 4] == [
+        "writer open",
+        "custom write",
+        "replace marts.kinds_py",
+    ]

@@ -178,3 +178,50 @@ def test_a_failing_incremental_build_keeps_the_previous_table_and_watermark(db):
     assert done == "incremental: 1 date partition(s) rebuilt"
     assert_frame_equal(table, scratch)
     assert table.height == 2
+
+
+def _restatements(db) -> list[tuple]:
+    with warehouse.reader(db) as con:
+        exists = con.execute(
+            "select count(*) from information_schema.tables "
+            "where table_schema = 'marts' and table_name = 'restatements'"
+        ).fetchone()[0]
+        if not exists:
+            return []
+        return con.execute(
+            "select table_name, column_name, value_old, value_new, reason "
+            "from marts.restatements order by all"
+        ).fetchall()
+
+
+@pytest.mark.slow  # three builds of the whole project (~10 s each on a busy 2-core machine)
+def test_a_rebuild_that_changes_published_values_records_restatements(db):
+    """METHODOLOGY.md section 6 through the real project and the tracker's own session (SQL
+    models on the writer, Python models read -> compute -> write): a corrected price restates
+    the index and the summary once; an identical rebuild restates nothing."""
+    from pipelines.lib.model_build import build_models
+
+    for day in (D1, D2):
+        _load(db, day, [2.0])
+        _load(db, day, [3.0], source="other", provider="runpod")
+    first = build_models(db, run_id="run-1")
+    assert first.ok, first.summary()
+    assert _restatements(db) == []  # nothing was published before: nothing restated
+    assert first.models["marts.gpu_price_index"].metadata == {"restated_values": 0}
+
+    _load(db, D2, [2.2])  # lambda's D2 price, corrected by a parser fix
+    second = build_models(db, run_id="run-2")
+    assert second.ok, second.summary()
+    rows = _restatements(db)
+    index_rows = [r for r in rows if r[0] == "gpu_price_index"]
+    summary_rows = [r for r in rows if r[0] == "daily_summary"]
+    assert {r[1] for r in index_rows} >= {"index_level", "change_1d_pct"}
+    assert ("daily_summary", "market_median", "2.5", "2.6", "rebuild in Dagster run run-2") in (
+        summary_rows
+    )
+    assert {r[4] for r in rows} == {"rebuild in Dagster run run-2"}
+    assert second.models["marts.gpu_price_index"].metadata["restated_values"] == len(index_rows)
+
+    third = build_models(db, run_id="run-3")
+    assert third.ok and third.models["marts.daily_summary"].metadata == {"restated_values": 0}
+    assert _restatements(db) == rows
