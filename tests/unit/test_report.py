@@ -689,3 +689,101 @@ def test_cost_per_million_tokens_ranks_gpus_with_the_api_price_beside_them():
     assert (
         sec.find("svg") is not None and "$0.01" not in sec.get_text()
     )  # the row after as_of is not shown
+
+
+# ---------------------------------------------------------------------------- fit and marks
+
+
+def constituents(rows) -> pl.DataFrame:
+    """rows: (date, gpu, provider, segment, price_used, exclusion_reason or None)"""
+    return pl.DataFrame(
+        [
+            {
+                "date": d,
+                "gpu_model": g,
+                "pricing": "on_demand",
+                "segment": seg,
+                "provider": p,
+                "price_used": x,
+                "included": reason is None,
+                "exclusion_reason": reason,
+            }
+            for d, g, p, seg, x, reason in rows
+        ],
+        schema_overrides={"price_used": pl.Float64, "exclusion_reason": pl.String},
+    )
+
+
+def test_index_exclusions_are_marked_on_the_history_chart_with_a_legend_entry():
+    frames = make_frames()
+    frames["index_constituents"] = constituents(
+        [
+            (D[1], H100, "vastai", "all", 1.99, "constant_floor"),
+            (AS_OF, H100, "vastai", "all", 1.99, None),  # included: no mark
+            (AS_OF, H100, "aws", "hyperscaler", 6.88, "outlier"),  # not the `all` series
+            (AS_OF, H100, "nebius", "all", None, "not_reported"),  # no price to mark
+        ]
+    )
+    sec = section(soup(render(frames)), "Price history per GPU and provider")
+    h100 = sec.find("svg")
+    flags = h100.find_all("path", class_="flag")
+    marks = [p.find("title").get_text() for p in flags if p.find("title")]
+    legend = [t.get_text() for t in h100.find_all("text", class_="legend")]
+    # one diamond on the point, one in the legend
+    assert marks == ["vastai 2026-06-14: $1.99 (constant floor)"]
+    assert legend[-1] == "not in the index: constant floor"
+    assert len(h100.find_all("path", class_="flag")) == 2  # the point and its legend swatch
+    assert "left out of the index" in sec.find("figcaption").get_text()
+    # without the mart, nothing is marked and the caption does not mention it
+    plain = section(soup(render(make_frames())), "Price history per GPU and provider")
+    assert not plain.find_all("path", class_="flag")
+    assert "left out of the index" not in plain.get_text()
+
+
+def test_date_axis_labels_carry_the_year():
+    months = [(dt.date(2026, 2, 11) + dt.timedelta(days=k), 1.0 + k / 100) for k in range(125)]
+    days = [(AS_OF - dt.timedelta(days=k), 2.0) for k in range(20)]
+    for pts, pattern in ((months, r"[A-Z][a-z]{2} 2026"), (days, r"[A-Z][a-z]{2} \d{1,2} 2026")):
+        svg = soup(str(R.line_chart([R.LineSeries("x", pts, R.PALETTE[0])])))
+        ticks = [t.get_text() for t in svg.find_all("text", class_="xtick")]
+        assert ticks and all(re.fullmatch(pattern, t) for t in ticks), ticks
+    assert "Mar 2026" in [
+        t.get_text()
+        for t in soup(str(R.line_chart([R.LineSeries("x", months, "#000")]))).find_all(
+            "text", class_="xtick"
+        )
+    ]
+
+
+def test_log_axis_when_values_span_orders_of_magnitude():
+    pts = [(D[0], 15.0), (AS_OF, 15.0)]
+    cheap = [(D[0], 0.03), (AS_OF, 0.03)]
+    series = [R.LineSeries("dear", pts, R.PALETTE[0]), R.LineSeries("cheap", cheap, "#000")]
+    svg = soup(str(R.line_chart(series, log_y="auto")))
+    ticks = [t.get_text() for t in svg.find_all("text", class_="tick")]
+    assert "log scale" in ticks and "$0" not in ticks and "$0.03" in ticks and "$30" in ticks
+    base = float(svg.find("line", class_="xaxis")["y1"])
+    top = min(float(g["y1"]) for g in svg.find_all("line", class_="grid"))
+    cheap_y = float(svg.find_all("path")[1]["d"].split(",")[1].split("L")[0])
+    assert base - cheap_y > 0.1 * (base - top)  # $0.03 stands well clear of the axis
+    # a narrow range stays linear from $0
+    linear = soup(str(R.line_chart([R.LineSeries("x", pts + [(D[1], 2.0)], "#000")], log_y="auto")))
+    assert "log scale" not in linear.get_text() and "$0" in linear.get_text()
+
+
+def test_log_ticks():
+    # 1-2-5 per decade would be ten ticks: thinned to 1-3
+    assert R.log_ticks(0.03, 15) == [0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0]
+    assert R.log_ticks(0.2, 6.0) == [0.2, 0.5, 1.0, 2.0, 5.0, 10.0]
+
+
+def test_columns_that_drop_on_narrow_screens_never_include_coverage_or_confidence():
+    sec = section(soup(render(make_frames())), "Today's market")
+    classes = {th.get_text(): th["class"] for th in sec.find("thead").find_all("th")}
+    assert not [c for c in classes["Coverage"] + classes["Confidence"] if c.startswith("drop")]
+    dropped = {h for h, c in classes.items() if any(x.startswith("drop-") for x in c)}
+    assert {"Offers", "Available GPUs"} <= dropped
+    assert {"GPU", "Market median", "Coverage", "Confidence"}.isdisjoint(dropped)
+    # every table cell carries its column's classes, so a dropped column drops whole
+    first = sec.find("tbody").find("tr").find_all("td")
+    assert [td["class"] for td in first] == list(classes.values())

@@ -112,8 +112,8 @@ def use_log(values: Sequence[float], log_y: bool | str) -> bool:
 
 def y_ticks(values: Sequence[float], log: bool) -> list[float]:
     """Tick values of the y axis: linear from zero (or the lowest negative value), or log."""
-    if log:
-        return log_ticks(min(values), max(values))
+    if log:  # padded below, so the cheapest series never lies on the axis itself
+        return log_ticks(min(values) / 1.5, max(values) * 1.04)
     lo = min(0.0, min(values))
     return nice_ticks(lo, max(values) * 1.04 if max(values) > 0 else 1.0)
 
