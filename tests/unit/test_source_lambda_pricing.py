@@ -14,12 +14,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from pipelines.lib.config import load_config
-from pipelines.lib.http import FetchedPayload, FetchError
-from pipelines.lib.ingest import SourceFailed, ingest
 from pipelines.lib.offers import RAW_OFFER_KEYS, normalise_offers
 from pipelines.lib.sources import lambda_pricing
-from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec
+from pipelines.lib.sources.base import ParseError, SourceSpec
 
 DAY = dt.date(2026, 5, 24)
 PAGE = (
@@ -324,162 +321,12 @@ def test_count_from_a_heading_when_there_is_no_tab():
     assert offers.height == 0 and quarantine["reason"].to_list() == ["bad_gpu_count"]
 
 
-# --- helpers ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("$3.99", (3.99, "USD")),
-        ("  $ 3.99 / GPU / hr ", (3.99, "USD")),
-        ("$49.24/hr", (49.24, "USD")),
-        ("$3.99 per GPU-hour*", (3.99, "USD")),
-        ("$1.89/H100/hour", (1.89, "USD")),
-        ("US$1,234.50", (1234.5, "USD")),
-        ("2.99 USD", (2.99, "USD")),
-        ("€2.10", (2.1, "EUR")),
-        ("Contact sales", (None, "USD")),
-        ("from $2.99", (None, "USD")),
-        ("$2.99 – $3.49", (None, "USD")),
-        ("$3.29 $2.99", (None, "USD")),
-        ("", (None, "USD")),
-        ("__import__('os').system('x')", (None, "USD")),
-    ],
-)
-def test_parse_price(text, expected):
-    assert lambda_pricing.parse_price(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Price / GPU / hr*", "per_gpu"),
-        ("PRICE/GPU/HR*", "per_gpu"),
-        ("$1.89/H100/hour", "per_gpu"),
-        ("$3.99 per GPU", "per_gpu"),
-        ("GPU-hour", "per_gpu"),
-        ("Instance Price (per hour)", "per_instance"),
-        ("Price per node / hr", "per_instance"),
-        ("Price", None),
-        ("$20.72 / hr", None),
-    ],
-)
-def test_price_basis(text, expected):
-    assert lambda_pricing.price_basis(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("16", 16),
-        ("256+", 256),
-        ("64 - 60,000", 64),
-        ("2,000+ GPUs", 2000),
-        ("a few", None),
-        ("", None),
-    ],
-)
-def test_parse_cluster_count(text, expected):
-    assert lambda_pricing.parse_cluster_count(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Contact sales", True),
-        ("CONTACT SALES", True),
-        ("N/A", True),
-        ("Sold out", True),
-        ("—", True),
-        ("$2.99", False),
-        ("from $2.99", False),
-        ("", False),
-    ],
-)
-def test_is_not_priced(text, expected):
-    assert lambda_pricing.is_not_priced(text) is expected
-
-
 def test_spec_declares_the_source():
     spec = lambda_pricing.SPEC
     assert isinstance(spec, SourceSpec) and spec.id == "lambda_pricing" == lambda_pricing.SOURCE_ID
     assert (spec.kind, spec.providers) == ("gpu_offers", ("lambda",))
     assert spec.defaults == {"enabled": True, "base_url": "https://lambda.ai/pricing"}
     assert (spec.terms.verdict, spec.terms.checked) == ("unknown", "2026-12-01")
-
-
-# --- fetch (fake client, no network) and ingest replay ------------------------------------
-
-
-class _FakeClient:
-    def __init__(self, content: bytes = b"", error: FetchError | None = None):
-        self.content, self.error, self.calls = content, error, []
-
-    def get(self, url, **kwargs):
-        self.calls.append((url, kwargs))
-        if self.error is not None:
-            raise self.error
-        return FetchedPayload(
-            url=url,
-            status=200,
-            content=self.content,
-            content_type="text/html; charset=utf-8",
-            fetched_at=1779600000.0,
-        )
-
-
-def test_fetch_gets_the_page_once():
-    url = "https://pricing.example.test/lambda"
-    client = _FakeClient(PAGE.read_bytes())
-    out = lambda_pricing.fetch(client, {"base_url": url, "enabled": True}, DAY)
-    assert len(client.calls) == 1 and client.calls[0][0] == url
-    assert "text/html" in client.calls[0][1]["headers"]["Accept"]
-    assert len(out) == 1 and isinstance(out[0], Payload)
-    assert (out[0].name, out[0].url, out[0].status, out[0].fetched_at) == (
-        "pricing.html",
-        url,
-        200,
-        1779600000.0,
-    )
-    assert out[0].content == PAGE.read_bytes()
-
-
-def test_fetch_failure_is_reported_not_raised():
-    url = "https://pricing.example.test/lambda"
-    out = lambda_pricing.fetch(
-        _FakeClient(error=FetchError(url, "HTTP 403", 403)), {"base_url": url}, DAY
-    )
-    assert len(out) == 1 and isinstance(out[0], FetchFailure)
-    assert (out[0].name, out[0].url) == ("pricing.html", url) and "HTTP 403" in out[0].error
-
-
-def test_ingest_replays_a_real_capture(tracker_env, tmp_path, shared_data):
-    folder = tmp_path / "archive" / "lambda_pricing" / DAY.isoformat()
-    folder.mkdir(parents=True)
-    (folder / "pricing.html").write_bytes(_real(shared_data, "2023-09-09"))
-    result = ingest("lambda_pricing", DAY, load_config(), from_archive=tmp_path / "archive")
-    assert (result.mode, result.status, result.payloads, result.errors) == (
-        "archive",
-        "ok",
-        ["pricing.html"],
-        [],
-    )
-    assert result.offers.height == 15 and result.quarantine.height == 0
-    assert set(result.offers["date"]) == {DAY} and set(result.offers["source"]) == {
-        "lambda_pricing"
-    }
-
-
-def test_ingest_quarantines_a_moved_page_as_unparseable(tracker_env, tmp_path):
-    folder = tmp_path / "archive" / "lambda_pricing" / DAY.isoformat()
-    folder.mkdir(parents=True)
-    (folder / "pricing.html").write_bytes(MOVED_PAGE)
-    with pytest.raises(SourceFailed, match="no Lambda on-demand pricing table found") as exc:
-        ingest("lambda_pricing", DAY, load_config(), from_archive=tmp_path / "archive")
-    quarantine = exc.value.result.quarantine
-    assert quarantine.select("payload_name", "reason").rows() == [
-        ("pricing.html", "unparseable_payload")
-    ]
 
 
 def test_variants_of_the_2026_markup():
