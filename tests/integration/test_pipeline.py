@@ -277,13 +277,11 @@ def test_schedule_and_sensors_are_running():
     )
     (request,) = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2026-05-24"
-    for name in (
-        "build_models_after_sources_success",
-        "build_models_after_sources_failure",
-        "alerts_after_models",
-        "alert_on_run_failure",
-    ):
+    # the models and alerts follow by automation conditions (one sensor), not run-status sensors
+    for name in ("automation_sensor", "alert_on_run_failure"):
         assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
+    # the schedule's live run fetches its sources in parallel processes
+    assert request.run_config == {"execution": {"config": {"multiprocess": {"max_concurrent": 4}}}}
 
 
 def test_every_source_has_an_asset_with_checks():

@@ -111,7 +111,7 @@ WARNINGS_ON_LOAD = (
 
 
 @pytest.mark.parametrize("verbose", [False, True])
-def test_beta_warnings_only_with_verbose(tmp_path, verbose):
+def test_dagster_warnings_only_with_verbose(tmp_path, verbose):
     done = subprocess.run(
         [sys.executable, "-c", WARNINGS_ON_LOAD, "v" if verbose else "q"],
         env=_env(tmp_path),
@@ -121,5 +121,7 @@ def test_beta_warnings_only_with_verbose(tmp_path, verbose):
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    n = done.stderr.count("BetaWarning")
+    # loaded by dg (load_from_defs_folder), the definitions raise PreviewWarnings (automation
+    # applied with map_resolved_asset_specs) where the hand-built ones raised BetaWarnings
+    n = done.stderr.count("BetaWarning") + done.stderr.count("PreviewWarning")
     assert (n > 0) if verbose else (n == 0), done.stderr[-2000:]
