@@ -65,11 +65,17 @@ def _unavailable(reason: str):
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    path = os.environ.get("GPU_TRACKER_CHROMIUM") or shutil.which("chromium")
-    if not path and Path("/usr/bin/chromium").exists():
-        path = "/usr/bin/chromium"
-    if not path:
-        _unavailable("no chromium found (apt-get install chromium, or set GPU_TRACKER_CHROMIUM)")
+    """The browser binary: $GPU_TRACKER_CHROMIUM, else chromium on PATH, else Debian's path."""
+    path = (
+        os.environ.get("GPU_TRACKER_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+        or "/usr/bin/chromium"
+    )
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        _unavailable(
+            f"no chromium at {path} (apt-get install chromium, or set GPU_TRACKER_CHROMIUM)"
+        )
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
