@@ -37,7 +37,12 @@ def _catalogs() -> list[tuple[str, pl.DataFrame]]:
     for path in sorted((SHARED / "skypilot_catalog").glob("*/v8_*.csv")):
         name = f"{path.parent.name}.csv"
         frame = skypilot_catalog.parse(name, path.read_bytes())
-        out.append((f"{path.parent.name}/{path.name}", frame.with_columns(pl.lit(name).alias("payload_name"))))
+        out.append(
+            (
+                f"{path.parent.name}/{path.name}",
+                frame.with_columns(pl.lit(name).alias("payload_name")),
+            )
+        )
     return out
 
 
@@ -56,7 +61,9 @@ def _median(fn) -> float:
 
 def main() -> int:
     catalogs = _catalogs()
-    obs_path = next((SHARED / "price_history" / "cherielilili_gpu_pricing_tracker").glob("observations_*.csv"))
+    obs_path = next(
+        (SHARED / "price_history" / "cherielilili_gpu_pricing_tracker").glob("observations_*.csv")
+    )
     obs = read_obs_log(obs_path).records_by_date
 
     def run_catalogs() -> None:
@@ -69,15 +76,23 @@ def main() -> int:
 
     hashes = {}
     for label, frame in catalogs:
-        offers, quarantine = normalise_offers(frame, source="skypilot_catalog", day=DAY, fetched_at=FETCHED)
+        offers, quarantine = normalise_offers(
+            frame, source="skypilot_catalog", day=DAY, fetched_at=FETCHED
+        )
         hashes[label] = {
             "offers": [offers.height, _digest(offers)],
             "quarantine": [quarantine.height, _digest(quarantine)],
         }
     obs_parts = [normalise_offers(r, source="obs_log", day=d) for d, r in sorted(obs.items())]
     hashes["obs_log"] = {
-        "offers": [sum(o.height for o, _ in obs_parts), _digest(pl.concat([o for o, _ in obs_parts]))],
-        "quarantine": [sum(q.height for _, q in obs_parts), _digest(pl.concat([q for _, q in obs_parts]))],
+        "offers": [
+            sum(o.height for o, _ in obs_parts),
+            _digest(pl.concat([o for o, _ in obs_parts])),
+        ],
+        "quarantine": [
+            sum(q.height for _, q in obs_parts),
+            _digest(pl.concat([q for _, q in obs_parts])),
+        ],
     }
     result = {
         "catalogs": len(catalogs),

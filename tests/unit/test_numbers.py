@@ -16,18 +16,37 @@ import datetime as dt
 import io
 import json
 
+import polars as pl
 import pytest
 
-from pipelines.lib import offers as offers_mod
 from pipelines.lib.importers import read_obs_log
-from pipelines.lib.offers import AmbiguousNumber, normalise_offers, parse_price_text
+from pipelines.lib.offers import (
+    MAX_N_OFFERS,
+    AmbiguousNumber,
+    normalise_offers,
+    parse_price_text,
+    read_number,
+)
 from pipelines.lib.sources import runpod, skypilot_catalog
+from tests.offers_oracle import reference
 
 LAMBDA = "skypilot_catalog/lambda/v8_0f40703_us-east-1.csv"
 OBS_DIR = "price_history/cherielilili_gpu_pricing_tracker"
 RUNPOD = "provider_payloads/runpod/gpuport_runpod_sample_2025-11-14_0cb9709.json"
 DAY = dt.date(2026, 5, 24)
 UNCLEAR = "is not a number in a form read without guessing (plain decimal, optional $, thousands separators 1,234.56)"
+
+
+def _oracle(records, **kwargs):
+    """The one-record definition over the same records (a frame's rows as dicts)."""
+    if isinstance(records, pl.DataFrame):
+        records = [{k: v for k, v in r.items() if v is not None} for r in records.to_dicts()]
+    return reference(records, **kwargs)
+
+
+NORMALISERS = pytest.mark.parametrize(
+    "normalise", [normalise_offers, _oracle], ids=["normaliser", "oracle"]
+)
 
 
 @pytest.mark.parametrize(
@@ -79,11 +98,11 @@ def test_text_without_a_number_is_no_number_not_ambiguous(text):
     with pytest.raises(ValueError) as raised:
         parse_price_text(text)
     assert not isinstance(raised.value, AmbiguousNumber)
-    assert offers_mod._num(text) is None
+    assert read_number(text) is None
 
 
 def test_huge_integers_are_infinite_not_an_exception():
-    assert offers_mod._num(10**400) == float("inf") and offers_mod._num(-(10**400)) == float("-inf")
+    assert read_number(10**400) == float("inf") and read_number(-(10**400)) == float("-inf")
 
 
 def _lambda_with_prices(shared_data, prices: dict[int, str]) -> bytes:
@@ -98,18 +117,17 @@ def _lambda_with_prices(shared_data, prices: dict[int, str]) -> bytes:
     return out.getvalue().encode()
 
 
-@pytest.mark.parametrize("vectorised", [False, True])
-def test_decimal_comma_in_a_real_catalog_is_quarantined(shared_data, monkeypatch, vectorised):
+@NORMALISERS
+def test_decimal_comma_in_a_real_catalog_is_quarantined(shared_data, normalise):
     """Row 2 of the Lambda catalog (8x V100, $6.32) priced "2,49" and row 3 priced "1_0": both
-    quarantined as ambiguous_number on either path; every other offer is as in the real file."""
-    if vectorised:
-        monkeypatch.setattr(offers_mod, "SMALL_BATCH", 0)
+    quarantined as ambiguous_number by the normaliser and by the oracle (the one-record
+    definition, tests/offers_oracle.py); every other offer is as in the real file."""
     real = skypilot_catalog.parse("lambda.csv", (shared_data / LAMBDA).read_bytes())
-    real_offers, _ = normalise_offers(real, source="skypilot_catalog", day=DAY)
+    real_offers, _ = normalise(real, source="skypilot_catalog", day=DAY)
     mangled = skypilot_catalog.parse(
         "lambda.csv", _lambda_with_prices(shared_data, {0: "2,49", 1: "1_0"})
     )
-    offers, quarantine = normalise_offers(mangled, source="skypilot_catalog", day=DAY)
+    offers, quarantine = normalise(mangled, source="skypilot_catalog", day=DAY)
     ambiguous = quarantine.filter(quarantine["reason"] == "ambiguous_number")
     assert ambiguous["detail"].to_list() == [f"price: '2,49' {UNCLEAR}", f"price: '1_0' {UNCLEAR}"]
     assert [json.loads(r)["instance_type"] for r in ambiguous["record"]] == [
@@ -150,21 +168,19 @@ def _obs_log_with(tmp_path, shared_data, n_offers: str) -> tuple[dt.date, int, s
     return dt.date.fromisoformat(rows[1][rows[0].index("date")][:10]), int(original), out
 
 
-@pytest.mark.parametrize("vectorised", [False, True])
-def test_an_absurd_offer_count_is_quarantined(tmp_path, shared_data, monkeypatch, vectorised):
-    if vectorised:
-        monkeypatch.setattr(offers_mod, "SMALL_BATCH", 0)
+@NORMALISERS
+def test_an_absurd_offer_count_is_quarantined(tmp_path, shared_data, normalise):
     day, original, path = _obs_log_with(tmp_path, shared_data, "2000000000")
     records = read_obs_log(path).records_by_date[day]
-    offers, quarantine = normalise_offers(records, source="obs_log", day=day)
+    offers, quarantine = normalise(records, source="obs_log", day=day)
     bad = quarantine.filter(quarantine["reason"] == "bad_n_offers")
     assert bad["detail"].to_list() == [
         "n_offers '2000000000' is not a count of offers in 1..100000"
     ]
-    assert offers["n_offers"].max() <= offers_mod.MAX_N_OFFERS
+    assert offers["n_offers"].max() <= MAX_N_OFFERS
     # the same day of the unmodified log: one more offer, nothing quarantined as bad_n_offers
     src = next((shared_data / OBS_DIR).glob("observations_*.csv"))
-    real_offers, real_quarantine = normalise_offers(
+    real_offers, real_quarantine = normalise(
         read_obs_log(src).records_by_date[day], source="obs_log", day=day
     )
     assert offers.height == real_offers.height - 1

@@ -1,10 +1,11 @@
-"""``normalise_offers`` (vectorised) must agree exactly with the scalar definition.
+"""``normalise_offers`` (the rules as polars expressions) must agree exactly with the oracle.
 
-``offers._offer_from_record`` is the one-record definition of what becomes an offer and what
-is quarantined (and why). ``normalise_offers`` runs the same checks as polars expressions
-over whole columns. These tests run both over every real payload in ``../shared/data`` that
-a GPU source or importer reads, and over hand-written hostile records, and require
-identical offers (row for row, value for value) and identical quarantine rows.
+``tests/offers_oracle.py`` is the one-record, plain-Python version of what becomes an offer
+and what is quarantined (and why); ``pipelines.lib.offers.rules.RULES`` says the same as an
+ordered list of (reason, polars expression) pairs. These tests run both over every real
+payload in ``../shared/data`` that a GPU source or importer reads, over hand-written hostile
+records that reach every rule, and require identical offers (row for row, value for value)
+and identical quarantine rows.
 """
 
 from __future__ import annotations
@@ -16,50 +17,23 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from pipelines.lib import offers as offers_mod
 from pipelines.lib.importers import read_gpuhunt_json, read_obs_log
-from pipelines.lib.offers import OFFER_SCHEMA, QUARANTINE_SCHEMA, normalise_offers
+from pipelines.lib.offers import OFFER_SCHEMA, QUARANTINE_SCHEMA, RULES, normalise_offers
+from pipelines.lib.offers.candidates import candidate_frame
+from pipelines.lib.offers.rules import PARSER_FLAG, derive, first_rule
 from pipelines.lib.sources import runpod, skypilot_catalog
+from tests.offers_oracle import reference
 
 DAY = dt.date(2026, 6, 15)
-
-
-@pytest.fixture(autouse=True)
-def vectorised_path_always(monkeypatch):
-    """Small batches normally take the one-by-one path; here every batch is vectorised, so
-    the comparisons below test the vectorised code, not the definition against itself."""
-    monkeypatch.setattr(offers_mod, "SMALL_BATCH", 0)
-
-
 FETCHED = dt.datetime(2026, 6, 15, 6, 0, tzinfo=dt.UTC)
 
 
-def reference(records, *, source, day, fetched_at=None):
-    """The scalar loop ``normalise_offers`` was before it was vectorised."""
-    good, bad = [], []
-    for rec in records:
-        try:
-            good.append(offers_mod._offer_from_record(rec, source, day, fetched_at))
-        except offers_mod._Quarantined as q:
-            bad.append(
-                {
-                    "date": day,
-                    "source": source,
-                    "payload_name": rec.get("payload_name"),
-                    "provider": str(rec.get("provider") or ""),
-                    "gpu_name_raw": str(rec.get("gpu_name") or ""),
-                    "reason": q.reason,
-                    "detail": q.detail,
-                    "record": json.dumps(dict(rec), default=str, sort_keys=True),
-                }
-            )
-    return (pl.DataFrame(good, schema=OFFER_SCHEMA), pl.DataFrame(bad, schema=QUARANTINE_SCHEMA))
-
-
-def assert_same(records, source="test", day=DAY, fetched_at=FETCHED):
-    exp_offers, exp_quarantine = reference(records, source=source, day=day, fetched_at=fetched_at)
+def assert_same(records, source="test", day=DAY, fetched_at=FETCHED, fx_rates=None):
+    exp_offers, exp_quarantine = reference(
+        records, source=source, day=day, fetched_at=fetched_at, fx_rates=fx_rates
+    )
     got_offers, got_quarantine = normalise_offers(
-        records, source=source, day=day, fetched_at=fetched_at
+        records, source=source, day=day, fetched_at=fetched_at, fx_rates=fx_rates
     )
     assert_frame_equal(got_offers, exp_offers, check_exact=True)
     assert_frame_equal(got_quarantine, exp_quarantine, check_exact=True)
@@ -77,7 +51,7 @@ def test_every_real_skypilot_catalog_normalises_identically(shared_data):
     total_offers = 0
     for path in files:
         name = f"{path.parent.name}.csv"
-        # the parser hands over columns; as dicts they take the record-by-record path
+        # the parser hands over columns; here as dicts (the columnar form is tested below)
         records = [
             {k: v for k, v in r.items() if v is not None}
             for r in skypilot_catalog.parse(name, path.read_bytes()).to_dicts()
@@ -220,6 +194,15 @@ HOSTILE = [
     {"stock_status": "available", "upstream_source": "skypilot:aws", "reserved_term": "1y"},
     {"instance_type": None, "region": None},
     {"extra_key": object()},
+    {"quarantine_reason": "placeholder_price", "quarantine_detail": "price 0.01 is a placeholder"},
+    {"quarantine_reason": "placeholder_price"},
+    {"quarantine_reason": ""},
+    {"quarantine_reason": "placeholder_price", "gpu_name": "Quantum Flux 9000"},
+    {"price_max": "1_0"},
+    {"price_min": 0.001},
+    {"price": 1e-9, "price_min": "2,49"},
+    {"pricing": "hourly", "price_basis": "per_node", "price": -1},
+    {"price_basis": "per_instance", "gpu_count": 8, "price": 11.7655},
 ]
 
 
@@ -316,7 +299,9 @@ def test_columnar_input_with_hostile_values_keeps_every_record():
     assert got_quarantine.height > 20
 
 
-def test_small_batches_take_the_one_by_one_path_with_the_same_result(shared_data, monkeypatch):
+def test_a_small_real_batch_agrees_as_dicts_and_as_columns(shared_data):
+    """One real day of the log (~200 records, the size most payloads have): the same offers
+    and quarantine as the oracle, handed over as dicts or as a frame."""
     obs = next(
         (shared_data / "price_history" / "cherielilili_gpu_pricing_tracker").glob(
             "observations_*.csv"
@@ -326,13 +311,67 @@ def test_small_batches_take_the_one_by_one_path_with_the_same_result(shared_data
     day = max(batch.records_by_date)
     records = batch.records_by_date[day]
     assert 0 < len(records) < 2000
-    vectorised = normalise_offers(records, source="obs_log", day=day)
-    monkeypatch.setattr(offers_mod, "SMALL_BATCH", 2000)
-    calls = []
-    monkeypatch.setattr(offers_mod, "_candidate_frame", lambda *a: calls.append(a))  # must not run
-    one_by_one = normalise_offers(records, source="obs_log", day=day)
-    assert calls == []
-    assert_frame_equal(one_by_one[0], vectorised[0], check_exact=True)
-    assert_frame_equal(one_by_one[1], vectorised[1], check_exact=True)
-    frame_small = normalise_offers(_as_frame(records), source="obs_log", day=day)
-    assert_frame_equal(frame_small[0], vectorised[0], check_exact=True)
+    got = assert_same(records, source="obs_log", day=day, fetched_at=None)
+    frame = normalise_offers(_as_frame(records), source="obs_log", day=day)
+    assert_frame_equal(frame[0], got[0], check_exact=True)
+    assert_frame_equal(frame[1], got[1], check_exact=True)
+
+
+def _first_rule(record, fx_rates=None):
+    """The index in RULES of the rule that quarantines ``record`` (None: it is an offer)."""
+    f = derive(candidate_frame([record], DAY), fx_rates, DAY)
+    return f.select(first_rule()).item()
+
+
+FX = {"EUR": 1.1, "GBP": float("nan"), "JPY": 0, "CHF": "1.1"}
+FX_RECORDS = [
+    {**BASE, "currency": "EUR", "price": 2.5},
+    {**BASE, "currency": "eur", "price": 2.5, "price_min": 2.0, "price_basis": "per_instance"},
+    {**BASE, "currency": "EUR", "price": 99.0},  # 108.9 USD: out of the H100's bounds
+    {**BASE, "currency": "GBP"},  # the day's rate is not a rate
+    {**BASE, "currency": "JPY"},
+    {**BASE, "currency": "CHF"},  # a rate written as text is not a rate either
+    {**BASE, "currency": "SEK"},  # no rate at all
+    {**BASE, "currency": "USD", "price": 2.5},
+]
+
+
+def test_non_usd_prices_convert_with_the_days_rates_as_the_oracle_does():
+    got_offers, got_quarantine = assert_same(FX_RECORDS, fx_rates=FX)
+    assert got_offers["currency"].to_list() == ["EUR", "EUR", "USD"]
+    assert got_offers["price_usd_per_gpu_hour"].to_list()[0] == round(2.5 * 1.1, 6)
+    assert got_quarantine["reason"].to_list() == ["price_out_of_bounds"] + ["no_fx_rate"] * 4
+    _, none_loaded = assert_same(FX_RECORDS, fx_rates=None)
+    assert set(none_loaded["reason"]) == {"non_usd_currency"}
+    assert_same(FX_RECORDS, fx_rates={})
+
+
+def test_every_rule_is_reached_and_agrees_with_the_oracle():
+    """Each rule of RULES, in its place in the order, quarantines at least one hand-written
+    record first, and on each of them the normaliser and the oracle agree."""
+    cases = [({**BASE, **change}, None) for change in HOSTILE] + [(r, FX) for r in FX_RECORDS]
+    cases += [({**BASE, "currency": "EUR"}, None)]
+    reached: dict[int, list] = {}
+    for record, fx in cases:
+        index = _first_rule(record, fx)
+        if index is not None:
+            reached.setdefault(index, []).append((record, fx))
+    assert sorted(reached) == list(range(len(RULES))), [
+        (i, r.reason) for i, r in enumerate(RULES) if i not in reached
+    ]
+    for index, matched in reached.items():
+        for record, fx in matched:
+            _, quarantine = assert_same([record], fx_rates=fx)
+            reason = RULES[index].reason
+            expected = record["quarantine_reason"] if reason == PARSER_FLAG else reason
+            assert quarantine["reason"].to_list() == [expected], (index, record)
+
+
+def test_a_record_date_that_is_no_date_raises_unless_the_record_is_quarantined():
+    bad_date = {**BASE, "date": "not a date"}
+    with pytest.raises(ValueError, match="Invalid isoformat string"):
+        reference([bad_date], source="t", day=DAY)
+    with pytest.raises(ValueError, match="Invalid isoformat string"):
+        normalise_offers([bad_date], source="t", day=DAY)
+    _, quarantine = assert_same([{**bad_date, "price": 0}])
+    assert quarantine["reason"].to_list() == ["non_positive_price"]
