@@ -147,6 +147,12 @@ class FetchRetry(Retry):
         if error is not None and unreachable_kind(error) is not None:
             # no host to talk to: give up at once (requests raises it as a ConnectionError)
             raise MaxRetryError(_pool, url or self.url, error)
+        if response is not None:
+            # The body of an answer that is retried (or handed back as a failure) is never
+            # read; urllib3 would drain it next to reuse the connection, reading all of it
+            # into memory, past the size cap and the deadline (a 30 MB or a dripping 503).
+            # Closed, the connection is dropped instead and the drain reads nothing.
+            response.close()
         return super().increment(method, url, response, error, _pool, _stacktrace)
 
     def get_backoff_time(self) -> float:

@@ -195,3 +195,61 @@ def test_retry_state_survives_urllib3_copying_it():
     assert not copy.is_retry("GET", 429) and copy.is_retry("GET", 503)
     assert not copy.is_retry("GET", 404) and copy.is_retry("POST", 500)
     assert client._retry("http://h/x", 12.5, (), False).is_retry("GET", 429)
+
+
+class _BigError(http.server.BaseHTTPRequestHandler):
+    """A 503 with a large (or dripping) body, then 200: the retried answer's body must not be
+    read (urllib3 drains it to reuse the connection, past the size cap and the deadline)."""
+
+    hits: ClassVar[int] = 0
+    body: ClassVar[bytes] = b""
+    drip: ClassVar[float] = 0.0
+
+    def do_GET(self):
+        _BigError.hits += 1
+        if _BigError.hits > 1:
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+            return
+        self.send_response(503)
+        self.send_header("Content-Length", str(len(_BigError.body)))
+        self.end_headers()
+        try:
+            if not _BigError.drip:
+                self.wfile.write(_BigError.body)
+                return
+            for i in range(len(_BigError.body)):
+                self.wfile.write(_BigError.body[i : i + 1])
+                self.wfile.flush()
+                time.sleep(_BigError.drip)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize(("size", "drip"), [(30 << 20, 0.0), (40, 0.3)], ids=["big", "drip"])
+def test_the_body_of_a_retried_answer_is_not_read(size, drip):
+    import tracemalloc
+
+    _BigError.hits, _BigError.body, _BigError.drip = 0, b"x" * size, drip
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _BigError)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        client, sleeps = _client(max_response_bytes=1 << 20, deadline_seconds=3, max_retries=1)
+        tracemalloc.start()
+        started = time.monotonic()
+        try:
+            assert client.get(f"http://127.0.0.1:{httpd.server_address[1]}/x").content == b"ok"
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert time.monotonic() - started < 2 and sleeps == [2.0] and _BigError.hits == 2
+        assert peak < 8 << 20  # the 30 MB error body was never held
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
