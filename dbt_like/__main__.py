@@ -125,7 +125,9 @@ def main(argv: list[str] | None = None) -> int:
         for name in selected:
             m = project.models[name]
             deps = ", ".join(sorted(m.depends_on | m.sources)) or "-"
-            print(f"{name:45s} {m.materialized:6s} {len(m.tests):3d} tests  <- {deps}")
+            print(
+                f"{name:45s} {m.materialized:11s} {m.language:6s} {len(m.tests):3d} tests  <- {deps}"
+            )
         return 0
 
     db = _warehouse_path(args.db)
