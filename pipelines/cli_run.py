@@ -17,6 +17,7 @@ parsing lives in ``pipelines.cli``.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shutil
 import subprocess
 import sys
@@ -303,7 +304,7 @@ def cmd_build_models(args) -> int:
 
 
 def cmd_ui(args) -> int:
-    from pipelines.launch import ensure_dagster_home
+    from pipelines.launch import QUIET_ENV, ensure_dagster_home
     from pipelines.lib.config import REPO_ROOT
 
     home = ensure_dagster_home()
@@ -313,5 +314,7 @@ def cmd_ui(args) -> int:
     if dg_cli is None:
         raise CliError("dg not found: install the dev extras (pip install -e '.[dev]')")
     print(f"DAGSTER_HOME={home}", file=sys.stderr)
+    # the UI's own processes log as Dagster does: the CLI's quiet setting stays here
+    env = {k: v for k, v in os.environ.items() if k != QUIET_ENV}
     # in the project root: dg finds the code location from [tool.dg] in pyproject.toml
-    return subprocess.call([dg_cli, "dev", "--port", str(args.port)], cwd=REPO_ROOT)
+    return subprocess.call([dg_cli, "dev", "--port", str(args.port)], cwd=REPO_ROOT, env=env)

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.launch import QUIET_ENV, quiet_warnings
+from pipelines.launch import QUIET_ENV, quiet_process
 from pipelines.lib.redact import install_log_redaction
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 if os.environ.get(QUIET_ENV) == "1":
-    quiet_warnings()  # before the defs modules load: their decorators warn at import
+    quiet_process()  # before the defs modules load: their decorators warn at import
 install_log_redaction()  # secrets from the environment never reach a log line or the event log
 
 
@@ -29,7 +29,7 @@ def _load() -> dg.Definitions:
     from pipelines.defs.automation import apply_automation
     from pipelines.defs.resources import TrackerResource
 
-    loaded = dg.load_from_defs_folder(project_root=PROJECT_ROOT)
+    loaded = dg.load_from_defs_folder(path_within_project=PROJECT_ROOT)
     if "tracker" not in loaded.resources:
         loaded = dg.Definitions.merge(
             loaded, dg.Definitions(resources={"tracker": TrackerResource()})

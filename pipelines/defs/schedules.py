@@ -14,6 +14,7 @@ import os
 import dagster as dg
 
 from pipelines.defs.jobs import daily_sources_job
+from pipelines.launch.run import multiprocess_config
 from pipelines.lib.config import load_config
 
 
@@ -37,7 +38,7 @@ def schedule_defs() -> dg.Definitions:
     )
     def daily_schedule(context: dg.ScheduleEvaluationContext):
         day = context.scheduled_execution_time.date().isoformat()
-        execution = {"config": {"multiprocess": {"max_concurrent": _processes()}}}
+        execution = {"config": {"multiprocess": multiprocess_config(_processes())}}
         return dg.RunRequest(run_key=day, partition_key=day, run_config={"execution": execution})
 
     return dg.Definitions(schedules=[daily_schedule])

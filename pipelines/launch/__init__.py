@@ -34,6 +34,7 @@ from pipelines.launch.home import (
     get_instance,
     pool_wait_seconds,
     progress,
+    quiet_process,
     quiet_warnings,
 )
 from pipelines.launch.pool import (
@@ -53,6 +54,7 @@ from pipelines.launch.run import (
     LAUNCH_TAG,
     JobOutcome,
     daily_sources_job,
+    multiprocess_config,
     run_job,
     source_processes,
 )
@@ -74,6 +76,7 @@ __all__ = [
     "_process_start",
     "configure_output",
     "daily_sources_job",
+    "multiprocess_config",
     "ensure_dagster_home",
     "file_lock",
     "get_instance",
@@ -82,6 +85,7 @@ __all__ = [
     "pool_wait_seconds",
     "process_tags",
     "progress",
+    "quiet_process",
     "quiet_warnings",
     "reap_dead_runs",
     "run_job",

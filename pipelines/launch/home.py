@@ -70,6 +70,13 @@ def configure_output(verbose: bool) -> None:
     logging.getLogger("dagster").setLevel(logging.ERROR)
 
 
+def quiet_process() -> None:
+    """What ``configure_output(False)`` does, for a run worker the multiprocess executor started
+    (it logs STEP_WORKER_STARTED at DEBUG on the ``dagster`` logger before any run logger)."""
+    quiet_warnings()
+    logging.getLogger("dagster").setLevel(logging.ERROR)
+
+
 def quiet_warnings() -> None:
     """Ignore Dagster's beta/preview/deprecation warnings (matched by message, so that commands
     which never load Dagster do not pay for importing it)."""

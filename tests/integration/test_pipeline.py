@@ -181,6 +181,14 @@ def test_import_obs_log_fills_gpu_price_daily(tracker_env, shared_data, capsys):
         "source=obs_log 26254 offers over 125 dates (2026-02-11..2026-06-15), 47 quarantined" in out
     )
     db = tracker_env / "gpu_market.duckdb"
+    # the import is an asset materialization in the event log (the UI shows it), not a side write
+    (imported,) = (
+        dg.DagsterInstance.get()
+        .fetch_materializations(dg.AssetKey(["raw", "imported_offers"]), limit=10)
+        .records
+    )
+    meta = imported.asset_materialization.metadata
+    assert meta["source"].value == "obs_log" and meta["offers"].value == 26254
 
     def daily(day, provider, gpu, pricing):
         return _query(
@@ -281,7 +289,7 @@ def test_schedule_and_sensors_are_running():
     for name in ("automation_sensor", "alert_on_run_failure"):
         assert defs.resolve_sensor_def(name).default_status == dg.DefaultSensorStatus.RUNNING
     # the schedule's live run fetches its sources in parallel processes
-    assert request.run_config == {"execution": {"config": {"multiprocess": {"max_concurrent": 4}}}}
+    assert request.run_config["execution"]["config"]["multiprocess"]["max_concurrent"] == 4
 
 
 def test_every_source_has_an_asset_with_checks():
