@@ -59,21 +59,27 @@ def fresh_env(tmp_path, shared_data, monkeypatch) -> dict[str, str]:
     }
 
 
-# a `gpu-tracker run` whose source step hangs inside its load (pool slot held) after a flag file
+# a `gpu-tracker run` that hangs after a flag file: in its source step's load ("load": the
+# launch lock held), or in its models step ("models": the duckdb_warehouse pool slot held too;
+# source steps take no pool since #11, the models do)
 HANGING_RUN = textwrap.dedent("""
     import sys, time
     from pathlib import Path
+    import dbt_like
     from pipelines.lib import warehouse
     def hang(*args, **kwargs):
         Path(sys.argv[1]).write_text("loading")
         time.sleep(300)
-    warehouse.load_source_day = hang
+    if sys.argv[2] == "models":
+        dbt_like.Project.build = hang
+    else:
+        warehouse.load_source_day = hang
     from pipelines.cli import main
-    sys.exit(main(sys.argv[2:]))
+    sys.exit(main(sys.argv[3:]))
 """)
 
 
-def _start_hanging_run(env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
+def _start_hanging_run(env: dict[str, str], where: str = "load") -> tuple[subprocess.Popen, Path]:
     flag = Path(env["_tmp"]) / f"flag-{uuid.uuid4().hex[:6]}"
     child = subprocess.Popen(
         [
@@ -81,6 +87,7 @@ def _start_hanging_run(env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
             "-c",
             HANGING_RUN,
             str(flag),
+            where,
             "run",
             "--date",
             DAY,
@@ -115,8 +122,8 @@ def _cli(env: dict[str, str], *argv: str, timeout: float = 180) -> subprocess.Co
 def test_sigkilled_run_frees_its_pool_slot_and_is_marked_failed(fresh_env):
     import dagster as dg
 
-    child, _ = _start_hanging_run(fresh_env)
-    os.kill(child.pid, signal.SIGKILL)  # in its source step: the duckdb_warehouse slot is claimed
+    child, _ = _start_hanging_run(fresh_env, "models")
+    os.kill(child.pid, signal.SIGKILL)  # in its models step: the duckdb_warehouse slot is claimed
     child.wait()
 
     instance = dg.DagsterInstance.get()
