@@ -290,11 +290,37 @@ def _execute_multiprocess(instance, config, partition_key, tags, asset_selection
         **config,
         "execution": {"config": {"multiprocess": multiprocess_config(processes)}},
     }
-    return dg.execute_job(
-        dg.reconstructable(daily_sources_job),
-        instance=instance,
-        run_config=run_config,
-        tags=run_tags,
-        asset_selection=list(asset_selection) if asset_selection is not None else None,
-        raise_on_error=False,
+    with _worker_instance(instance) as workers:
+        return dg.execute_job(
+            dg.reconstructable(daily_sources_job),
+            instance=workers,
+            run_config=run_config,
+            tags=run_tags,
+            asset_selection=list(asset_selection) if asset_selection is not None else None,
+            raise_on_error=False,
+        )
+
+
+@contextlib.contextmanager
+def _worker_instance(instance):
+    """The instance for a multiprocess run. Quiet (no ``-v``), its settings add
+    ``python_logs.python_log_level: INFO``: each step worker logs STEP_WORKER_STARTED at DEBUG
+    through Dagster's default console logger before any run-config logger applies, and that
+    setting (which the workers receive with the instance) is the one that logger obeys. Events
+    are stored whatever the level; only DEBUG lines of ``context.log`` are left out."""
+    import dagster as dg
+
+    from pipelines.launch import home
+
+    if home._VERBOSE:
+        yield instance
+        return
+    ref = instance.get_ref()
+    python_logs = {**(ref.settings.get("python_logs") or {}), "python_log_level": "INFO"}
+    quiet = dg.DagsterInstance.from_ref(
+        ref._replace(settings={**ref.settings, "python_logs": python_logs})
     )
+    try:
+        yield quiet
+    finally:
+        quiet.dispose()

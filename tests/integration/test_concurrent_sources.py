@@ -108,15 +108,17 @@ base_url = "{base}/api/v1/models"
 
 
 @pytest.mark.slow  # four run worker processes start on a 2-core machine
-def test_live_run_fetches_sources_concurrently(tracker_env, slow_server, monkeypatch, capsys):
+def test_live_run_fetches_sources_concurrently(tracker_env, slow_server, monkeypatch, capfd):
     import dagster as dg
 
     base, requests = slow_server
     _config(tracker_env, base)
     monkeypatch.setenv("GPU_TRACKER_SOURCE_PROCESSES", "4")
-    assert cli(["run", "--sources", ",".join(SOURCES)]) == 0, capsys.readouterr().err
-    out, err = capsys.readouterr()
+    assert cli(["run", "--sources", ",".join(SOURCES)]) == 0, capfd.readouterr().err
+    out, err = capfd.readouterr()
     assert out.startswith("run ok: 1 date(s), 4 source(s), ") and "4 at a time" in err, (out, err)
+    # the step workers (other processes, on the same stderr) are quiet too
+    assert "DEBUG" not in err and "Warning" not in err, err
 
     fetches = [r for r in requests if r[0].split("?")[0] != "/"]
     assert len(fetches) == 4, fetches
