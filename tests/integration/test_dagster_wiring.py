@@ -105,6 +105,29 @@ def test_models_and_alerts_are_requested_after_a_source_loads(tracker_env, tmp_p
     assert third.total_requested == 0
 
 
+def test_models_follow_a_source_run_that_failed_too(tracker_env, tmp_path):
+    from pipelines.definitions import defs
+
+    broken = tmp_path / "archive" / "lambda_pricing" / DAY
+    broken.mkdir(parents=True)
+    (broken / "pricing.html").write_text("<html><body><p>We moved our pricing!</p></body></html>")
+    instance = dg.DagsterInstance.ephemeral()
+    first = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+    result = defs.resolve_job_def("daily_sources_job").execute_in_process(
+        run_config={
+            "resources": {"tracker": {"config": {"from_archive": str(tmp_path / "archive")}}}
+        },
+        instance=instance,
+        partition_key=DAY,
+        asset_selection=[dg.AssetKey(["raw", "lambda_pricing"])],
+        raise_on_error=False,
+    )
+    assert not result.success  # nothing arrived, but its failure is in raw.load_log
+    second = dg.evaluate_automation_conditions(defs=defs, instance=instance, cursor=first.cursor)
+    assert second.get_num_requested(dg.AssetKey(["staging", "stg_raw__gpu_offers"])) == 1
+    assert second.get_num_requested(dg.AssetKey(["marts", "gpu_price_daily"])) == 1
+
+
 def test_failed_run_requests_an_alerts_run_that_records_it(tracker_env, tmp_path):
     from pipelines.definitions import defs
     from pipelines.defs.alerting import alert_on_run_failure
