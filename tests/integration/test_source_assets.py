@@ -37,6 +37,14 @@ PAGES = {  # source -> real capture served for it (one GET each)
     "nebius_pricing": "pricing_pages/nebius/2026-10-08_ewyluda_75b04a0_nebius_prices.html",
 }
 DELAY_SECONDS = 2.0
+# a forkserver with the definitions preloaded, as the CLI's live runs use: spawning a fresh
+# interpreter per step costs seconds of CPU, more than the fetches save on a small machine
+MULTIPROCESS = {
+    "multiprocess": {
+        "max_concurrent": 3,
+        "start_method": {"forkserver": {"preload_modules": ["pipelines.defs.sources"]}},
+    }
+}
 
 
 def _q(db, sql, params=None):
@@ -249,7 +257,7 @@ def test_source_steps_in_separate_processes_fetch_at_once_and_all_load(
             assert ok
             sequential_windows = list(seen)
             seen.clear()
-            ok, concurrent = _run(instance, {"multiprocess": {"max_concurrent": 3}}, day)
+            ok, concurrent = _run(instance, MULTIPROCESS, day)
             assert ok
             concurrent_windows = list(seen)
     finally:
