@@ -32,6 +32,11 @@ class CliError(Exception):
     """An error reported as one line, exit code 2."""
 
 
+class CommandFailed(Exception):
+    """The run a command launched failed: its first error, one line after the command's name
+    (as the same error raised in this process was), exit code 2."""
+
+
 # The daily partitions (pipelines/defs/sources.py DAILY): from 2023-01-01 to today (UTC) + 1.
 PARTITION_START = dt.date(2023, 1, 1)
 PARTITION_END_OFFSET_DAYS = 1
@@ -237,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, LaunchError) as exc:
         print(f"gpu-tracker: {_one_line(exc)}", file=sys.stderr)
         return 2
-    except WarehouseWriteError as exc:
+    except (WarehouseWriteError, CommandFailed) as exc:
         print(f"gpu-tracker {args.command}: {_one_line(exc)}", file=sys.stderr)
         return 2
     except (FileNotFoundError, ValueError, TimeoutError) as exc:

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from pipelines import cli
-from pipelines.cli import CliError
+from pipelines.cli import CliError, CommandFailed
 
 
 def _sources_arg(value: str | None) -> list[str] | None:
@@ -248,7 +248,7 @@ def cmd_import(args) -> int:
     )
     loaded = outcome.materialized.get(IMPORTED_OFFERS.to_user_string())
     if not outcome.success or loaded is None:
-        raise CliError(f"import of {path} failed: {outcome.first_failure() or 'no rows loaded'}")
+        raise CommandFailed(outcome.first_failure() or f"{path}: nothing was imported")
     models = _build_models()
     reasons, corrections = loaded["quarantine_reasons"], loaded["corrections"]
     print(
@@ -280,7 +280,7 @@ def cmd_alerts(args) -> int:
     )
     result = outcome.materialized.get(ALERTS_KEY.to_user_string())
     if not outcome.success or result is None:
-        raise CliError(outcome.first_failure() or "the alerts run failed")
+        raise CommandFailed(outcome.first_failure() or "the alerts run failed")
     for line in result["lines"].splitlines():
         print(f"  {line}", file=sys.stderr)
     print(

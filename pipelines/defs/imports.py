@@ -140,7 +140,12 @@ def import_price_history(
         summary = load_import(
             tracker.db_path(), Path(config.path), config.format, config.source_name, context
         )
-    except (importers.ImportNameError, FileNotFoundError, ValueError) as exc:
+    except (
+        importers.ImportNameError,
+        FileNotFoundError,
+        ValueError,
+        warehouse.WarehouseWriteError,
+    ) as exc:  # said in one line: the step's failure is what the CLI prints
         raise dg.Failure(description=str(exc)) from None
     return dg.MaterializeResult(
         asset_key=IMPORTED_OFFERS,

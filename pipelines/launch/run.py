@@ -91,7 +91,9 @@ class JobOutcome:
 
     def first_failure(self) -> str:
         """The first failed step's error without the step name, for a one-line CLI error."""
-        return self.failed_steps[0].split(": ", 1)[-1] if self.failed_steps else ""
+        text = self.failed_steps[0].split(": ", 1)[-1] if self.failed_steps else ""
+        # a dg.Failure's description is the message itself (the asset's own one-line error)
+        return text.removeprefix("Failure: ")
 
 
 def _first_line(text: str) -> str:
