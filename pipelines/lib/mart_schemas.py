@@ -56,3 +56,13 @@ def unique_key(mart: str) -> list[str]:
         if test.kind == "unique":
             return test.key_columns
     raise KeyError(f"{model.name} declares no unique test")
+
+
+def published() -> tuple[str, ...]:
+    """The marts whose YAML says ``meta: {published: true}``, in declaration order: the tables
+    written to ``published/<date>/`` (a new mart is published by saying so where it is declared)."""
+    return tuple(
+        m.short_name
+        for m in project().models.values()
+        if m.schema == "marts" and (m.meta or {}).get("published")
+    )

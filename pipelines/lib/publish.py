@@ -36,19 +36,11 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from pipelines.lib import registry
+from pipelines.lib import mart_schemas, registry
 
-PUBLISHED_TABLES = (
-    "gpu_price_daily",
-    "daily_summary",
-    "provider_spreads",
-    "cost_per_flop",
-    "price_changes",
-    "api_price_families",
-    "gpu_price_index",
-    "index_constituents",
-    "serving_cost_daily",
-)
+# which marts are published is said once, where each is declared (``meta: {published: true}``
+# in the YAML under sql/marts/)
+PUBLISHED_TABLES: tuple[str, ...] = mart_schemas.published()
 
 
 def read_marts(con: duckdb.DuckDBPyConnection, tables=PUBLISHED_TABLES) -> dict[str, pl.DataFrame]:

@@ -59,3 +59,22 @@ def test_the_report_takes_its_types_from_the_yaml(monkeypatch):
     monkeypatch.setitem(schemas.READS, "daily_summary", ("date", "no_such_column"))
     with pytest.raises(KeyError, match="no_such_column"):
         schemas._schemas()
+
+
+def test_the_published_marts_are_the_ones_the_yaml_marks():
+    from pipelines.lib import publish
+
+    assert set(publish.PUBLISHED_TABLES) == {
+        "gpu_price_daily",
+        "daily_summary",
+        "provider_spreads",
+        "cost_per_flop",
+        "price_changes",
+        "api_price_families",
+        "gpu_price_index",
+        "index_constituents",
+        "serving_cost_daily",
+    }
+    # not published: intermediate marts and the NVIDIA/API detail (queried, not shipped daily)
+    assert "model_releases" not in publish.PUBLISHED_TABLES
+    assert "nvidia_margin_indicators" not in publish.PUBLISHED_TABLES
