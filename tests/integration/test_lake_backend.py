@@ -608,21 +608,24 @@ def test_dagster_postgres_storage_and_multiprocess_run(tmp_path, monkeypatch):
         drop_backend(env)
 
 
-def test_sources_job_executor_follows_the_backend(tmp_path, monkeypatch):
-    from pipelines.defs import jobs
-
-    monkeypatch.setenv("GPU_TRACKER_WAREHOUSE", str(tmp_path / "w.duckdb"))
-    assert jobs.sources_executor() is dg_in_process()
-    monkeypatch.setenv("GPU_TRACKER_WAREHOUSE", f"ducklake:{tmp_path / 'c.ducklake'}")
-    monkeypatch.setenv("GPU_TRACKER_SOURCE_PROCESSES", "3")
-    executor = jobs.sources_executor()
-    assert executor.name == "multiprocess"
-
-
-def dg_in_process():
+def test_sources_job_runs_sources_in_parallel_processes_on_every_backend(tmp_path, monkeypatch):
+    """Since #11 the sources job takes no pool and its executor is chosen per run, on the file
+    backend as on a lake: live runs ask for the multiprocess executor with
+    GPU_TRACKER_SOURCE_PROCESSES steps at once (writes queue on the writer lock)."""
     import dagster as dg
 
-    return dg.in_process_executor
+    from pipelines import launch
+    from pipelines.defs import jobs
+
+    assert jobs.daily_sources_job.executor_def is dg.multi_or_in_process_executor
+    for target in (str(tmp_path / "w.duckdb"), f"ducklake:{tmp_path / 'c.ducklake'}"):
+        monkeypatch.setenv("GPU_TRACKER_WAREHOUSE", target)
+        monkeypatch.setenv("GPU_TRACKER_SOURCE_PROCESSES", "3")
+        assert launch.run.source_processes() == 3
+        assert launch.run.multiprocess_config(3)["max_concurrent"] == 3
+    monkeypatch.setenv("GPU_TRACKER_SOURCE_PROCESSES", "0")
+    with pytest.raises(launch.LaunchError, match="at least 1"):
+        launch.run.source_processes()
 
 
 # ---------------------------------------------------------------- backup / restore of a lake

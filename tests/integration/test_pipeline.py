@@ -143,6 +143,15 @@ def test_one_failing_source_does_not_stop_the_others(tracker_env, tmp_path, shar
     ]
     # the marts still built from what arrived
     assert _query(db, "SELECT count(*) > 0 FROM marts.gpu_price_daily") == [(True,)]
+    # and the day's source health says who delivered (a mart added as SQL + YAML only)
+    assert _query(
+        db,
+        "SELECT source, status, mode, rows_loaded, rows_quarantined, attempts "
+        "FROM marts.source_health_daily ORDER BY source",
+    ) == [
+        ("lambda_pricing", "failed", "archive", 0, 1, 1),
+        ("skypilot_catalog", "ok", "archive", 84, 0, 1),
+    ]
 
 
 def test_backfill_is_one_run_over_the_range(tracker_env, tmp_path, shared_data, capsys):
