@@ -66,8 +66,7 @@ def configure_output(verbose: bool) -> None:
         return
     # run workers started by the multiprocess executor are new interpreters: they read this
     os.environ[QUIET_ENV] = "1"
-    quiet_warnings()
-    logging.getLogger("dagster").setLevel(logging.ERROR)
+    quiet_process()
 
 
 def quiet_process() -> None:
@@ -75,6 +74,9 @@ def quiet_process() -> None:
     (it logs STEP_WORKER_STARTED at DEBUG on the ``dagster`` logger before any run logger)."""
     quiet_warnings()
     logging.getLogger("dagster").setLevel(logging.ERROR)
+    # urllib3's Retry logs "Retrying (...) after connection broken by ..." at WARNING beside
+    # the client's own retry lines; the one-line summary says what failed
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
 
 
 def quiet_warnings() -> None:
