@@ -125,7 +125,7 @@ def _preflight(config, sources: list[str]) -> None:
     instead of every source retrying through minutes of backoff; a partial outage goes on."""
     from pipelines.lib.netcheck import NetworkUnreachable, preflight
 
-    seconds = float(config.http.get("preflight_seconds", 10))
+    seconds = float(config.settings.http.preflight_seconds)
     try:
         checks = preflight(config.data.get("sources", {}), sources, seconds)
     except NetworkUnreachable as exc:

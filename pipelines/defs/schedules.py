@@ -9,36 +9,29 @@ A scheduled run is the live daily run, so it runs its sources in parallel proces
 ``max_concurrent`` to ``GPU_TRACKER_SOURCE_PROCESSES`` (default 4), read at each tick.
 """
 
-import os
-
 import dagster as dg
 
 from pipelines.defs.jobs import daily_sources_job
-from pipelines.launch.run import multiprocess_config
+from pipelines.launch.run import multiprocess_config, source_processes
 from pipelines.lib.config import load_config
-
-
-def _processes() -> int:
-    value = os.environ.get("GPU_TRACKER_SOURCE_PROCESSES", "").strip()
-    return max(1, int(value)) if value.isdigit() else 4
 
 
 @dg.definitions
 def schedule_defs() -> dg.Definitions:
     """The schedule, with the configured cron (read when the code location loads)."""
-    schedule_cfg = load_config().data.get("schedule", {})
+    schedule = load_config().settings.schedule
 
     @dg.schedule(
         name="daily_schedule",
         job=daily_sources_job,
-        cron_schedule=schedule_cfg.get("cron", "0 6 * * *"),
-        execution_timezone=schedule_cfg.get("timezone", "UTC"),
+        cron_schedule=schedule.cron,
+        execution_timezone=schedule.timezone,
         default_status=dg.DefaultScheduleStatus.RUNNING,
         description="Every day: load every source for today's date (UTC), in parallel processes.",
     )
     def daily_schedule(context: dg.ScheduleEvaluationContext):
         day = context.scheduled_execution_time.date().isoformat()
-        execution = {"config": {"multiprocess": multiprocess_config(_processes())}}
+        execution = {"config": {"multiprocess": multiprocess_config(source_processes())}}
         return dg.RunRequest(run_key=day, partition_key=day, run_config={"execution": execution})
 
     return dg.Definitions(schedules=[daily_schedule])

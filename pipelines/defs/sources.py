@@ -60,11 +60,11 @@ def _op_tags(spec) -> dict[str, str] | None:
 
 def _retry_or_fail(context, source_id: str, failed: list, days: list, quarantined: int, config):
     """After the dates of a step: a retry for a retryable live fetch failure, else Failure."""
-    retry = config.data.get("schedule", {})
-    retries = int(retry.get("fetch_retries", 2))
-    if any(f.retryable for f in failed) and retries > 0:
+    schedule = config.settings.schedule  # typed, validated once per run; defaults there
+    if any(f.retryable for f in failed) and schedule.fetch_retries > 0:
         raise dg.RetryRequested(
-            max_retries=retries, seconds_to_wait=float(retry.get("fetch_retry_seconds", 60))
+            max_retries=schedule.fetch_retries,
+            seconds_to_wait=float(schedule.fetch_retry_seconds),
         )
     raise dg.Failure(
         description=f"{source_id}: {len(failed)} of {len(days)} dates failed: {failed[0].error}"[
