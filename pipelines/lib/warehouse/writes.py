@@ -87,48 +87,7 @@ def record_load(
     )
 
 
-def load_source_day(
-    db_path: Path,
-    *,
-    source: str,
-    days: Sequence[dt.date],
-    offers: pl.DataFrame,
-    quarantine: pl.DataFrame,
-    payloads: Sequence[str],
-    mode: str,
-    status: str | None = None,
-    error: str | None = None,
-) -> None:
-    """Write one source's offers + quarantine for some dates, and log the load, in ONE
-    transaction: a crash or error leaves the previous rows of those dates untouched."""
-
-    def body() -> None:
-        replace_partition(
-            con, "raw.gpu_offers", offers, source=source, dates=days, own_transaction=False
-        )
-        replace_partition(
-            con, "raw.quarantine", quarantine, source=source, dates=days, own_transaction=False
-        )
-        n_off = dict(offers.group_by("date").len().iter_rows()) if offers.height else {}
-        n_q = dict(quarantine.group_by("date").len().iter_rows()) if quarantine.height else {}
-        for day in days:
-            record_load(
-                con,
-                source=source,
-                day=day,
-                status=status or ("ok" if n_off.get(day) else "empty"),
-                rows_loaded=n_off.get(day, 0),
-                rows_quarantined=n_q.get(day, 0),
-                payloads=payloads,
-                error=error,
-                mode=mode,
-            )
-
-    with writer(db_path) as con:
-        in_transaction(con, body, what=f"loading {source} {list(days)[:1]}")
-
-
-def load_market_day(
+def _load(
     db_path: Path,
     *,
     source: str,
@@ -137,20 +96,16 @@ def load_market_day(
     quarantine: pl.DataFrame,
     payloads: Sequence[str],
     mode: str,
-    status: str | None = None,
-    error: str | None = None,
+    status: str | None,
+    error: str | None,
 ) -> None:
-    """``load_source_day`` for the market families: replace the source's rows for ``days`` in
-    every family table (a table it wrote before but not now ends up empty for those days),
-    the quarantine rows and the load-log line, in ONE transaction."""
-    unknown = set(tables) - set(FAMILY_SCHEMAS)
-    if unknown:
-        raise ValueError(f"{source}: no raw table(s) {sorted(unknown)}")
+    """Replace ``source``'s rows for ``days`` in each of ``tables`` and in the quarantine, and
+    log one load per day, in ONE transaction: a crash or error leaves the previous rows of
+    those dates untouched. A day's status is ok when any table got rows for it, else empty."""
 
     def body() -> None:
         rows_by_day: dict[dt.date, int] = {}
-        for table, schema in FAMILY_SCHEMAS.items():
-            frame = tables.get(table, pl.DataFrame(schema=schema))
+        for table, frame in tables.items():
             replace_partition(con, table, frame, source=source, dates=days, own_transaction=False)
             if frame.height:
                 for day, n in frame.group_by("date").len().iter_rows():
@@ -174,6 +129,64 @@ def load_market_day(
 
     with writer(db_path) as con:
         in_transaction(con, body, what=f"loading {source} {list(days)[:1]}")
+
+
+def load_source_day(
+    db_path: Path,
+    *,
+    source: str,
+    days: Sequence[dt.date],
+    offers: pl.DataFrame,
+    quarantine: pl.DataFrame,
+    payloads: Sequence[str],
+    mode: str,
+    status: str | None = None,
+    error: str | None = None,
+) -> None:
+    """Write one GPU source's offers + quarantine for some dates, and log the load, in ONE
+    transaction: a crash or error leaves the previous rows of those dates untouched."""
+    _load(
+        db_path,
+        source=source,
+        days=days,
+        tables={"raw.gpu_offers": offers},
+        quarantine=quarantine,
+        payloads=payloads,
+        mode=mode,
+        status=status,
+        error=error,
+    )
+
+
+def load_market_day(
+    db_path: Path,
+    *,
+    source: str,
+    days: Sequence[dt.date],
+    tables: dict[str, pl.DataFrame],
+    quarantine: pl.DataFrame,
+    payloads: Sequence[str],
+    mode: str,
+    status: str | None = None,
+    error: str | None = None,
+) -> None:
+    """``load_source_day`` for the market families: replace the source's rows for ``days`` in
+    every family table (a table it wrote before but not now ends up empty for those days),
+    the quarantine rows and the load-log line, in ONE transaction."""
+    unknown = set(tables) - set(FAMILY_SCHEMAS)
+    if unknown:
+        raise ValueError(f"{source}: no raw table(s) {sorted(unknown)}")
+    _load(
+        db_path,
+        source=source,
+        days=days,
+        tables={t: tables.get(t, pl.DataFrame(schema=s)) for t, s in FAMILY_SCHEMAS.items()},
+        quarantine=quarantine,
+        payloads=payloads,
+        mode=mode,
+        status=status,
+        error=error,
+    )
 
 
 def record_failure(
