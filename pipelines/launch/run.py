@@ -295,6 +295,7 @@ def _execute_multiprocess(instance, config, partition_key, tags, asset_selection
         **config,
         "execution": {"config": {"multiprocess": multiprocess_config(processes)}},
     }
+    fresh_forkserver()
     with _worker_instance(instance) as workers:
         return dg.execute_job(
             dg.reconstructable(daily_sources_job),
@@ -304,6 +305,20 @@ def _execute_multiprocess(instance, config, partition_key, tags, asset_selection
             asset_selection=list(asset_selection) if asset_selection is not None else None,
             raise_on_error=False,
         )
+
+
+def fresh_forkserver() -> None:
+    """Step processes fork from the forkserver, so they inherit ITS environment (config path,
+    warehouse, DAGSTER_HOME, secrets) from when it started, not this process's now. Stop one an
+    earlier run in this process started, so this run's workers see today's environment (a CLI
+    process runs one job, so this costs nothing there; a test session or any long-lived caller
+    would otherwise load into the previous run's warehouse). ``_stop`` is the stdlib's own
+    (3.8+) way to stop it; the next run starts a new one with the definitions preloaded."""
+    from multiprocessing import forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)
+    if stop is not None:
+        stop()
 
 
 @contextlib.contextmanager

@@ -24,6 +24,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from pipelines import launch
 from pipelines.defs.resources import TrackerResource
 from pipelines.defs.sources import build_source_asset, source_asset_key
 from pipelines.lib.shared_history import stage
@@ -257,6 +258,9 @@ def test_source_steps_in_separate_processes_fetch_at_once_and_all_load(
             assert ok
             sequential_windows = list(seen)
             seen.clear()
+            # workers fork from the forkserver and inherit its environment: one an earlier test
+            # started would point them at that test's config and warehouse
+            launch.run.fresh_forkserver()
             ok, concurrent = _run(instance, MULTIPROCESS, day)
             assert ok
             concurrent_windows = list(seen)

@@ -460,7 +460,12 @@ def test_redaction_helpers(monkeypatch, caplog):
     assert R.redact_bytes(b'{"e": "Bearer new-key-0123456789"}') == b'{"e": "Bearer <redacted>"}'
     R.install_log_redaction()
     R.install_log_redaction()  # idempotent
-    with caplog.at_level(logging.DEBUG):
+    # the quiet CLI sets urllib3's logger to ERROR (an earlier test in this process may have):
+    # open that logger too, so the line is emitted and its redaction can be checked
+    with (
+        caplog.at_level(logging.DEBUG),
+        caplog.at_level(logging.DEBUG, logger="urllib3.connectionpool"),
+    ):
         logging.getLogger("urllib3.connectionpool").debug(
             '"%s %s" %s', "POST", "/services/T0/B0/tok3nXYZ", 500
         )
