@@ -9,7 +9,8 @@ Lambda and CoreWeave parsers share (not a source: no SPEC).
   sales", "N/A"), ``first_number``, ``split_count`` (``8x NVIDIA H100``), ``parse_count``,
   ``parse_cluster_count`` (``256+``, ``64 - 60,000``), ``norm_header``;
 * ``ParsedPage`` -- a page's candidate records plus its ``notes`` (what is neither an offer
-  nor an error).
+  nor an error); ``kept_once`` -- rows a page renders twice (desktop + mobile, a noscript
+  copy) kept once, and counted in the notes.
 
 Scraped strings are data only: nothing is evaluated. Script content is text to the parser,
 so tables inside scripts are never read. Pure: no I/O.
@@ -17,7 +18,9 @@ so tables inside scripts are never read. Pure: no I/O.
 
 from __future__ import annotations
 
+import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -305,3 +308,25 @@ def page_offer(provider: str, **values: Any) -> dict[str, Any]:
     }
     rec.update(values)
     return rec
+
+
+def kept_once(
+    name: str,
+    records: list[dict[str, Any]],
+    notes: dict[str, Any],
+    key: Sequence[str],
+    log: logging.Logger,
+) -> list[dict[str, Any]]:
+    """Rows repeated verbatim on ``key`` (the same table rendered twice) kept once, first
+    wins; how many went is ``notes["repeated_rows"]``."""
+    unique: dict[tuple, dict[str, Any]] = {}
+    for rec in records:
+        unique.setdefault(tuple(rec[k] for k in key), rec)
+    if len(unique) < len(records):
+        log.info(
+            "%s: %d repeated rows (same table rendered twice) kept once",
+            name,
+            len(records) - len(unique),
+        )
+        notes["repeated_rows"] = len(records) - len(unique)
+    return list(unique.values())

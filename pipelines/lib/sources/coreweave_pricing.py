@@ -94,7 +94,7 @@ from pipelines.lib.sources._coreweave_tables import (
     table_columns,
 )
 from pipelines.lib.sources._page import ACCEPT_HTML, fetch_page
-from pipelines.lib.sources._price_tables import HtmlTable, ParsedPage, html_tables
+from pipelines.lib.sources._price_tables import HtmlTable, ParsedPage, html_tables, kept_once
 from pipelines.lib.sources.base import FetchFailure, ParseError, Payload, SourceSpec, Terms
 
 SOURCE_ID = "coreweave_pricing"
@@ -178,23 +178,6 @@ def _table_records(
     return records, skipped_sections
 
 
-def _kept_once(
-    name: str, records: list[dict[str, Any]], notes: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """Rows repeated verbatim (the same table rendered twice) kept once."""
-    unique: dict[tuple, dict[str, Any]] = {}
-    for rec in records:
-        unique.setdefault(tuple(rec[k] for k in _SAME_OFFER), rec)
-    if len(unique) < len(records):
-        log.info(
-            "%s: %d repeated rows (same table rendered twice) kept once",
-            name,
-            len(records) - len(unique),
-        )
-        notes["repeated_rows"] = len(records) - len(unique)
-    return list(unique.values())
-
-
 def parse(name: str, content: bytes) -> ParsedPage:
     """Candidate offers (on-demand and spot per region; inference rates for quarantine) from
     one archived CoreWeave pricing page."""
@@ -217,4 +200,4 @@ def parse(name: str, content: bytes) -> ParsedPage:
             f"found {len(tables)} table(s) and {len(list_headers)} listing(s) with headers "
             f"{found}{detail}"
         )
-    return ParsedPage(_kept_once(name, records, notes), notes)
+    return ParsedPage(kept_once(name, records, notes, _SAME_OFFER, log), notes)

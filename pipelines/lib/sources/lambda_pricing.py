@@ -122,6 +122,7 @@ from pipelines.lib.sources._price_tables import (
     first_number,
     html_tables,
     is_not_priced,
+    kept_once,
     norm_header,
     orphan_tables,
     parse_cluster_count,
@@ -235,23 +236,6 @@ def _require_on_demand(name: str, tables: list[HtmlTable], records: list[dict[st
     )
 
 
-def _kept_once(
-    name: str, records: list[dict[str, Any]], notes: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """Rows repeated verbatim (desktop + mobile renderings, a noscript copy) kept once."""
-    unique: dict[tuple, dict[str, Any]] = {}
-    for rec in records:
-        unique.setdefault(tuple(rec[k] for k in _SAME_OFFER), rec)
-    if len(unique) < len(records):
-        log.info(
-            "%s: %d repeated rows (same table rendered twice) kept once",
-            name,
-            len(records) - len(unique),
-        )
-        notes["repeated_rows"] = len(records) - len(unique)
-    return list(unique.values())
-
-
 def parse(name: str, content: bytes) -> ParsedPage:
     """Candidate offers (on-demand instances, reserved cluster rates) from one archived
     Lambda pricing page."""
@@ -270,7 +254,7 @@ def parse(name: str, content: bytes) -> ParsedPage:
         )
         notes["tabs_without_panel"] = missing
     _require_on_demand(name, tables, records)
-    unique = _kept_once(name, records, notes)
+    unique = kept_once(name, records, notes, _SAME_OFFER, log)
     if notes.get("not_priced"):
         log.info(
             "%s: %d rows without a price (not offers): %s",
