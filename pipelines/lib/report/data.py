@@ -88,6 +88,15 @@ def no_day_text(name: str, f: Frame, as_of: dt.date, what: str = "") -> str:
     return f"marts.{name} has no {what}rows for {as_of.isoformat()}.{tail}"
 
 
+def day_or_why(name: str, f: Frame, as_of: dt.date) -> tuple[pl.DataFrame | None, str]:
+    """The as-of day's rows of marts.``name``, or None and the note saying why (the mart is
+    missing, or has nothing that day: naming its newest date)."""
+    if f.df is None:
+        return None, f.note
+    day = day_rows(f, as_of)
+    return (day, "") if day is not None else (None, no_day_text(name, f, as_of))
+
+
 def methodology_versions(*frames: pl.DataFrame | None) -> list[str]:
     """The methodology versions of the first frame that names any."""
     for frame in frames:

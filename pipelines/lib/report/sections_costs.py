@@ -29,12 +29,9 @@ def flops_section(cpf: D.Frame, as_of: dt.date) -> Section:
         "(provider's lowest price / dense BF16 peak), and who offers it. Figures are dense "
         "BF16; FP16 where the GPU has no BF16 (bf16_is_fp16, marked *).",
     )
-    if cpf.df is None:
-        sec.blocks.append(Note(cpf.note))
-        return sec
-    day = D.day_rows(cpf, as_of)
+    day, why = D.day_or_why("cost_per_flop", cpf, as_of)
     if day is None:
-        sec.blocks.append(Note(D.no_day_text("cost_per_flop", cpf, as_of)))
+        sec.blocks.append(Note(why))
         return sec
     best = (
         day.filter(

@@ -95,12 +95,9 @@ def market_section(summary: D.Frame, as_of: dt.date) -> Section:
         "METHODOLOGY.md: only providers present on both dates count, so a provider joining "
         "or leaving is not a price move).",
     )
-    if summary.df is None:
-        sec.blocks.append(Note(summary.note))
-        return sec
-    day = D.day_rows(summary, as_of)
+    day, why = D.day_or_why("daily_summary", summary, as_of)
     if day is None:
-        sec.blocks.append(Note(D.no_day_text("daily_summary", summary, as_of)))
+        sec.blocks.append(Note(why))
         return sec
     od_median = {
         r["gpu_model"]: r["market_median"]
